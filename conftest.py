@@ -1,0 +1,215 @@
+"""Shared fixtures: personas, the embedded AWS emulator, a real Celery worker, a network guard.
+
+Integration tests talk to the emulator over HTTP (a `manage.py aws_emulator` subprocess) and to
+real Redis and PostgreSQL; the guard fails any connection that leaves the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from portal import aws, emulator
+
+ROOT = Path(__file__).resolve().parent
+LOOPBACK = ("127.", "::1", "localhost")
+
+
+# --- network guard -------------------------------------------------------------------------------
+_real_connect = socket.socket.connect
+
+
+def _guarded_connect(self, address):
+    if self.family in (socket.AF_INET, socket.AF_INET6):
+        host = str(address[0])
+        if not host.startswith(LOOPBACK):
+            raise RuntimeError(f"Tests may not connect outside this machine (tried {address})")
+    return _real_connect(self, address)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_outbound_network():
+    socket.socket.connect = _guarded_connect
+    yield
+    socket.socket.connect = _real_connect
+
+
+# --- processes -----------------------------------------------------------------------------------
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _child_env(**extra: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(DJANGO_SETTINGS_MODULE="portal.settings_test", PYTHONUNBUFFERED="1", **extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def aws_emulator():
+    """The embedded AWS emulator in its own process, over HTTP; yields its URL."""
+    port = _free_port()
+    url = emulator.emulator_url("127.0.0.1", port)
+    log = open(ROOT / "var" / "test-emulator.log", "w")  # noqa: SIM115 — closed at teardown
+    proc = subprocess.Popen(
+        [sys.executable, "manage.py", "aws_emulator", "--port", str(port)],
+        cwd=ROOT,
+        env=_child_env(),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        emulator.wait_until_up(url, timeout=60)
+        previous = settings.AWS_ENDPOINT_URL
+        settings.AWS_ENDPOINT_URL = url
+        aws.reset_clients()
+        yield url
+        settings.AWS_ENDPOINT_URL = previous
+        aws.reset_clients()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log.close()
+
+
+@pytest.fixture
+def aws_clean(aws_emulator):
+    """A wiped emulator for tests that count or list resources."""
+    emulator.reset(aws_emulator)
+    return aws_emulator
+
+
+class Worker:
+    """A real Celery worker process on real Redis, against the test database."""
+
+    def __init__(self, emulator_url: str, db_name: str):
+        self.emulator_url = emulator_url
+        self.db_name = db_name
+        self.proc: subprocess.Popen | None = None
+        self.log_path = ROOT / "var" / "test-worker.log"
+
+    def start(self) -> None:
+        db = settings.DATABASES["default"]
+        database_url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{self.db_name}"
+        self.proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "portal",
+                "worker",
+                "--pool",
+                "prefork",
+                "--concurrency",
+                "2",
+                "--queues",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
+                "--loglevel",
+                "INFO",
+                "--without-gossip",
+                "--without-mingle",
+                "--hostname",
+                f"test-{os.getpid()}@%h",
+            ],
+            cwd=ROOT,
+            env=_child_env(AWS_ENDPOINT_URL=self.emulator_url, DATABASE_URL=database_url),
+            stdout=open(self.log_path, "a"),  # noqa: SIM115 — owned by the child
+            stderr=subprocess.STDOUT,
+        )
+        self._wait_ready()
+
+    def _wait_ready(self, timeout: float = 60) -> None:
+        from portal.celery import app
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"Celery worker exited; see {self.log_path}")
+            replies = app.control.ping(timeout=0.5)
+            if any(name.startswith(f"test-{os.getpid()}@") for r in replies for name in r):
+                return
+        raise TimeoutError(f"Celery worker did not start; see {self.log_path}")
+
+    def kill(self) -> None:
+        """SIGKILL, as when a machine dies: no clean shutdown, no ack."""
+        self.proc.kill()
+        self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker, aws_emulator):
+    """A real worker, started once; its queue is purged first so no old messages run."""
+    from django.db import connection
+
+    from portal.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(settings.CELERY_TASK_DEFAULT_QUEUE)
+    worker = Worker(aws_emulator, connection.settings_dict["NAME"])
+    worker.start()
+    yield worker
+    worker.stop()
+
+
+def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = ""):
+    """Poll `predicate` until it returns something truthy; fail the test on timeout."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    pytest.fail(message or f"Timed out after {timeout}s waiting for {predicate}")
+
+
+# --- personas ------------------------------------------------------------------------------------
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def personas(db):
+    """alice and bob in team payments, charlie in team search, a staff user; dev and prod."""
+    from django.contrib.auth import get_user_model
+
+    from catalog import services
+    from catalog.models import Environment
+
+    User = get_user_model()
+    users = {
+        name: User.objects.create_user(name, f"{name}@example.com", PASSWORD)
+        for name in ("alice", "bob", "charlie")
+    }
+    users["staff"] = User.objects.create_user("staff", "staff@example.com", PASSWORD, is_staff=True)
+    payments = services.team_create(slug="payments", name="Payments")
+    search = services.team_create(slug="search", name="Search")
+    services.membership_add(team=payments, user=users["alice"])
+    services.membership_add(team=payments, user=users["bob"])
+    services.membership_add(team=search, user=users["charlie"])
+    dev = Environment.objects.create(slug="dev", name="Development", aws_account_id="123456789012")
+    prod = Environment.objects.create(
+        slug="prod",
+        name="Production",
+        aws_account_id="123456789012",
+        requires_approval=True,
+        order=1,
+    )
+    return {**users, "payments": payments, "search": search, "dev": dev, "prod": prod}

@@ -1,0 +1,38 @@
+from django.contrib import admin
+
+from deployments.models import CodeArtifact, Deployment, DeploymentStep
+
+
+class DeploymentStepInline(admin.TabularInline):
+    model = DeploymentStep
+    extra = 0
+    can_delete = False
+    fields = ["name", "status", "message", "aws_request_id", "started_at", "finished_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Deployment)
+class DeploymentAdmin(admin.ModelAdmin):
+    """Deployments are moved forward by workers only; the admin shows them read-only."""
+
+    list_display = ["pk", "instance", "action", "status", "requested_by", "created_at"]
+    list_filter = ["status", "action", "instance__environment"]
+    list_select_related = ["instance__service", "instance__environment", "requested_by"]
+    search_fields = ["instance__service__slug", "error"]
+    inlines = [DeploymentStepInline]
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        return False
+
+
+@admin.register(CodeArtifact)
+class CodeArtifactAdmin(admin.ModelAdmin):
+    list_display = ["sha256", "size", "created_at"]
+    exclude = ["content"]
+    readonly_fields = ["sha256", "size", "created_at"]

@@ -1,0 +1,284 @@
+"""The deployment engine: moves a claimed Deployment row forward, one idempotent step at a time.
+
+Celery tasks call these functions and only decide what to enqueue next from the `Outcome`.
+The row is the source of truth: each function first checks that its lease still holds, so a
+task from a worker that was presumed dead cannot touch a deployment someone else now runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from celery.exceptions import SoftTimeLimitExceeded
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from catalog.models import ServiceInstance
+from deployments import provisioners
+from deployments.models import CodeArtifact, Deployment, DeploymentStep
+from deployments.provisioners.base import Context
+from portal.aws import error_message, is_transient, request_id
+
+log = logging.getLogger(__name__)
+MAX_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What the task should do next."""
+
+    WAIT = "wait"  # check stability again after a pause
+    RETRY = "retry"  # run the whole (idempotent) apply again after `countdown`
+    DONE = "done"  # finished, or not ours any more
+
+    kind: str
+    countdown: float = 0.0
+
+
+def deployment_claim(*, deployment_id: int) -> uuid.UUID | None:
+    """Take a queued deployment (queued → running). None if another worker already has it."""
+    lease = uuid.uuid4()
+    now = timezone.now()
+    claimed = Deployment.objects.filter(pk=deployment_id, status=Deployment.Status.QUEUED).update(
+        status=Deployment.Status.RUNNING,
+        lease=lease,
+        started_at=Coalesce(F("started_at"), now),
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return lease if claimed else None
+
+
+def _load(deployment_id: int, lease: uuid.UUID) -> Deployment | None:
+    deployment = (
+        Deployment.objects.select_related(
+            "instance__service__owner", "instance__environment", "requested_by"
+        )
+        .filter(pk=deployment_id, status=Deployment.Status.RUNNING, lease=lease)
+        .first()
+    )
+    return deployment
+
+
+def _heartbeat(deployment: Deployment) -> bool:
+    """Refresh the heartbeat; False if the lease was lost (the reconciler gave the row away)."""
+    return bool(
+        Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
+            heartbeat_at=timezone.now()
+        )
+    )
+
+
+def _context(deployment: Deployment, spec: dict) -> Context:
+    instance = deployment.instance
+
+    def record_resource(role: str, arn: str) -> None:
+        # Stored at once, outside any transaction, so a retry after a crash adopts the resource.
+        if instance.resources.get(role) != arn:
+            instance.resources[role] = arn
+            ServiceInstance.objects.filter(pk=instance.pk).update(resources=instance.resources)
+
+    def artifact_loader(sha256: str) -> bytes:
+        return bytes(CodeArtifact.objects.values_list("content", flat=True).get(sha256=sha256))
+
+    return Context(
+        instance=instance,
+        spec=spec,
+        actor=deployment.requested_by.get_username(),
+        record_resource=record_resource,
+        artifact_loader=artifact_loader,
+    )
+
+
+@contextlib.contextmanager
+def _step(deployment: Deployment, name: str):
+    """Log a step as running, then ok or failed (with AWS's error text and request id)."""
+    step = DeploymentStep.objects.create(deployment=deployment, name=name)
+    try:
+        yield step
+    except BaseException as exc:
+        step.status = DeploymentStep.Status.FAILED
+        step.message = error_message(exc)
+        step.aws_request_id = request_id(exc)
+        step.finished_at = timezone.now()
+        step.save()
+        raise
+    step.status = DeploymentStep.Status.OK
+    step.finished_at = timezone.now()
+    step.save()
+
+
+def _note(deployment: Deployment, name: str, message: str = "") -> None:
+    now = timezone.now()
+    DeploymentStep.objects.create(
+        deployment=deployment,
+        name=name,
+        message=message,
+        status=DeploymentStep.Status.INFO,
+        finished_at=now,
+    )
+
+
+def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
+    """Observe, plan and apply `spec`, one logged step per change."""
+    provisioner = provisioners.for_kind(deployment.instance.service.kind)
+    ctx = _context(deployment, spec)
+    with _step(deployment, f"{label}Read current state from AWS"):
+        observed = provisioner.observe(ctx)
+    changes = provisioner.plan(spec, observed)
+    if not changes:
+        _note(deployment, f"{label}Nothing to change", "AWS already matches the spec.")
+    for change in changes:
+        with _step(deployment, label + change.summary) as step:
+            step.message = provisioner.apply(ctx, change)
+        if not _heartbeat(deployment):
+            raise LeaseLost()
+
+
+class LeaseLost(Exception):
+    """Another worker now owns the deployment; stop quietly."""
+
+
+def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
+    """Apply the deployment's spec, then hand over to the stability checks."""
+    deployment = _load(deployment_id, lease)
+    if deployment is None:
+        return Outcome(Outcome.DONE)
+    try:
+        _apply_spec(deployment, deployment.spec)
+    except LeaseLost:
+        return Outcome(Outcome.DONE)
+    except Exception as exc:  # noqa: BLE001 — every AWS or code error ends in a recorded state
+        return _on_error(deployment, exc)
+    Deployment.objects.filter(pk=deployment.pk, lease=lease).update(
+        wait_started_at=timezone.now(), heartbeat_at=timezone.now()
+    )
+    DeploymentStep.objects.create(deployment=deployment, name="Wait until AWS reports it stable")
+    return Outcome(Outcome.WAIT)
+
+
+def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
+    """One stability check: finish, fail (and roll back), or ask to be called again."""
+    deployment = _load(deployment_id, lease)
+    if deployment is None or not _heartbeat(deployment):
+        return Outcome(Outcome.DONE)
+    provisioner = provisioners.for_kind(deployment.instance.service.kind)
+    waiting = deployment.steps.filter(status=DeploymentStep.Status.RUNNING).last()
+    try:
+        result = provisioner.wait(_context(deployment, deployment.spec))
+    except Exception as exc:  # noqa: BLE001
+        return _on_error(deployment, exc)
+    if result.done:
+        if waiting:
+            _finish_step(waiting, DeploymentStep.Status.OK, result.detail)
+        _succeed(deployment)
+        return Outcome(Outcome.DONE)
+    waited = timezone.now() - (deployment.wait_started_at or timezone.now())
+    error = result.error
+    if not error and waited > timedelta(seconds=settings.DEPLOY_WAIT_TIMEOUT_SECONDS):
+        error = f"Not stable after {int(waited.total_seconds())} s ({result.detail})"
+    if error:
+        if waiting:
+            _finish_step(waiting, DeploymentStep.Status.FAILED, error)
+        _fail(deployment, error)
+        return Outcome(Outcome.DONE)
+    if waiting and waiting.message != result.detail:
+        waiting.message = result.detail
+        waiting.save(update_fields=["message"])
+    return Outcome(Outcome.WAIT)
+
+
+def _finish_step(step: DeploymentStep, status: str, message: str) -> None:
+    step.status = status
+    step.message = message
+    step.finished_at = timezone.now()
+    step.save()
+
+
+def _on_error(deployment: Deployment, exc: BaseException) -> Outcome:
+    """Transient errors: release the row and retry later (bounded). Others: fail/roll back."""
+    transient = is_transient(exc) or isinstance(exc, SoftTimeLimitExceeded)
+    if transient and deployment.attempts < MAX_ATTEMPTS:
+        countdown = min(2**deployment.attempts, 60)
+        released = Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
+            status=Deployment.Status.QUEUED, lease=None
+        )
+        if released:
+            _note(
+                deployment,
+                f"Temporary AWS error; retrying in {countdown} s",
+                error_message(exc),
+            )
+            return Outcome(Outcome.RETRY, countdown=countdown)
+        return Outcome(Outcome.DONE)
+    if not isinstance(exc, Exception) or not _is_aws_error(exc):
+        log.exception("Deployment %s failed with an unexpected error", deployment.pk)
+    _fail(deployment, error_message(exc))
+    return Outcome(Outcome.DONE)
+
+
+def _is_aws_error(exc: BaseException) -> bool:
+    return type(exc).__module__.startswith("botocore")
+
+
+def _fail(deployment: Deployment, error: str) -> None:
+    """Record the failure; restore the previous spec when there is one (→ rolled_back)."""
+    status = Deployment.Status.FAILED
+    instance_status = ServiceInstance.Status.FAILED
+    if deployment.previous_spec and deployment.action != Deployment.Action.DELETE:
+        try:
+            _apply_spec(deployment, deployment.previous_spec, label="Rollback: ")
+            status = Deployment.Status.ROLLED_BACK
+            instance_status = ServiceInstance.Status.HEALTHY
+        except Exception as rollback_exc:  # noqa: BLE001
+            error = f"{error}\nRollback failed too: {error_message(rollback_exc)}"
+    with transaction.atomic():
+        updated = Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
+            status=status, error=error, finished_at=timezone.now(), lease=None
+        )
+        if updated:
+            ServiceInstance.objects.filter(pk=deployment.instance_id).update(status=instance_status)
+
+
+def _succeed(deployment: Deployment) -> None:
+    with transaction.atomic():
+        updated = Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
+            status=Deployment.Status.SUCCEEDED, finished_at=timezone.now(), lease=None
+        )
+        if updated:
+            ServiceInstance.objects.filter(pk=deployment.instance_id).update(
+                applied_spec=deployment.spec, status=ServiceInstance.Status.HEALTHY
+            )
+
+
+def deployments_reconcile() -> list[int]:
+    """Find deployments whose worker vanished and put them back in the queue.
+
+    1. `running` rows whose heartbeat is older than DEPLOY_STALE_SECONDS → `queued`;
+    2. `queued` rows older than that (their message was lost) are returned as well.
+    Returns the ids to enqueue; the claim makes a duplicate message harmless.
+    """
+    cutoff = timezone.now() - timedelta(seconds=settings.DEPLOY_STALE_SECONDS)
+    stale = list(
+        Deployment.objects.filter(
+            status=Deployment.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).values_list("pk", flat=True)
+    )
+    requeued = []
+    for pk in stale:
+        if Deployment.objects.filter(
+            pk=pk, status=Deployment.Status.RUNNING, heartbeat_at__lt=cutoff
+        ).update(status=Deployment.Status.QUEUED, lease=None):
+            requeued.append(pk)
+            log.warning("Deployment %s lost its worker; re-enqueued", pk)
+    lost = Deployment.objects.filter(
+        status=Deployment.Status.QUEUED, created_at__lt=cutoff
+    ).values_list("pk", flat=True)
+    return sorted(set(requeued) | set(lost))

@@ -1,0 +1,127 @@
+"""Deployments: a requested change to one service instance, and the step log a user reads live."""
+
+import hashlib
+
+from django.conf import settings
+from django.db import models
+from django.urls import reverse
+
+from catalog.models import ServiceInstance
+
+
+class CodeArtifact(models.Model):
+    """A Lambda deployment package (zip), stored once per content hash and referenced by specs."""
+
+    sha256 = models.CharField(max_length=64, unique=True)
+    content = models.BinaryField()
+    size = models.PositiveIntegerField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.sha256[:12]} ({self.size} bytes)"
+
+    @staticmethod
+    def digest(content: bytes) -> str:
+        return hashlib.sha256(content).hexdigest()
+
+
+class Deployment(models.Model):
+    """One requested change (create/update/scale/delete/revert) to a service instance.
+
+    The row is the source of truth; Celery tasks only move `status` forward.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        SCALE = "scale"
+        DELETE = "delete"
+        REVERT = "revert"
+
+    class Status(models.TextChoices):
+        AWAITING_APPROVAL = "awaiting_approval"  # needs a second team member
+        QUEUED = "queued"  # waiting for a worker to claim it
+        RUNNING = "running"  # a worker is applying or waiting for stability
+        SUCCEEDED = "succeeded"  # AWS matches the desired spec
+        FAILED = "failed"  # stopped with an error, nothing to roll back to
+        ROLLED_BACK = "rolled_back"  # failed, and the previous spec was restored
+        CANCELLED = "cancelled"  # withdrawn or rejected before it ran
+
+    ACTIVE = (Status.AWAITING_APPROVAL, Status.QUEUED, Status.RUNNING)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.ROLLED_BACK, Status.CANCELLED)
+
+    instance = models.ForeignKey(
+        ServiceInstance, on_delete=models.CASCADE, related_name="deployments"
+    )
+    action = models.CharField(max_length=20, choices=Action.choices)
+    spec = models.JSONField(help_text="The desired spec.")
+    previous_spec = models.JSONField(null=True, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Written by the worker on every step; the reconciler re-enqueues rows whose heartbeat stops.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Changes on every claim, so a stale task (from a worker that died) cannot touch the row.
+    lease = models.UUIDField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    wait_started_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # One active deployment per instance, enforced by the database itself.
+            models.UniqueConstraint(
+                fields=["instance"],
+                condition=models.Q(status__in=["awaiting_approval", "queued", "running"]),
+                name="one_active_deployment_per_instance",
+            )
+        ]
+        indexes = [models.Index(fields=["status", "heartbeat_at"])]
+
+    def __str__(self):
+        return f"#{self.pk} {self.action} {self.instance}"
+
+    def get_absolute_url(self):
+        return reverse("deployments:detail", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in self.FINISHED
+
+
+class DeploymentStep(models.Model):
+    """One line of a deployment's log: an AWS step, its outcome and how long it took."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running"  # under way
+        OK = "ok"  # done
+        FAILED = "failed"  # AWS said no
+        INFO = "info"  # a note, not an AWS step
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="steps")
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    message = models.TextField(blank=True)
+    aws_request_id = models.CharField(max_length=100, blank=True)
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "pk"]
+
+    def __str__(self):
+        return f"{self.name}: {self.status}"
+
+    @property
+    def elapsed_seconds(self) -> float | None:
+        if self.finished_at is None:
+            return None
+        return (self.finished_at - self.started_at).total_seconds()

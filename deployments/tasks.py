@@ -1,0 +1,48 @@
+"""Celery tasks: take primary keys, call the engine, enqueue what comes next. No logic here."""
+
+import uuid
+
+from celery import shared_task
+from django.conf import settings
+
+from deployments import engine
+
+TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
+
+
+def _follow(deployment_id: int, lease: uuid.UUID, outcome: engine.Outcome) -> None:
+    if outcome.kind == engine.Outcome.WAIT:
+        check_deployment.apply_async(
+            (deployment_id, str(lease)), countdown=settings.DEPLOY_POLL_SECONDS
+        )
+    elif outcome.kind == engine.Outcome.RETRY:
+        run_deployment.apply_async((deployment_id,), countdown=outcome.countdown)
+
+
+@shared_task(**TASK_OPTIONS)
+def run_deployment(deployment_id: int) -> None:
+    """Claim a queued deployment and apply it. A second delivery finds it claimed and returns."""
+    lease = engine.deployment_claim(deployment_id=deployment_id)
+    if lease is None:
+        return
+    _follow(
+        deployment_id, lease, engine.deployment_execute(deployment_id=deployment_id, lease=lease)
+    )
+
+
+@shared_task(**TASK_OPTIONS)
+def check_deployment(deployment_id: int, lease: str) -> None:
+    """Check stability once; re-scheduled until the deployment is finished."""
+    lease_id = uuid.UUID(lease)
+    _follow(
+        deployment_id,
+        lease_id,
+        engine.deployment_check(deployment_id=deployment_id, lease=lease_id),
+    )
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def reconcile_deployments() -> None:
+    """Beat: re-enqueue deployments whose worker died or whose message was lost."""
+    for deployment_id in engine.deployments_reconcile():
+        run_deployment.delay(deployment_id)

@@ -1,0 +1,247 @@
+"""The AWS boundary: the only module that creates boto3 clients.
+
+Every other part of Slipway asks `aws_client(service, environment=...)` for a client. The factory
+applies, in one place:
+
+1. the endpoint (`AWS_ENDPOINT_URL`: the embedded emulator in development and tests, empty for
+   real AWS) and the environment's region;
+2. credentials: the standard boto3 chain, or an STS AssumeRole into the environment's account
+   (ExternalId, session name = the acting user, 15-minute sessions cached until near expiry);
+3. botocore "standard" retries with a bounded number of attempts and timeouts;
+4. a per-process call counter (service, operation) that tests and benchmarks read.
+
+It also sorts AWS errors into transient (retry later) and permanent (fail now) once, so
+provisioners and tasks never guess from error strings.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from django.conf import settings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from catalog.models import Environment
+
+_lock = threading.Lock()
+_clients: dict[tuple, Any] = {}
+_assumed: dict[tuple, dict] = {}
+_calls: Counter = Counter()
+
+# Dummy credentials for the emulator: it accepts anything, and we never want a developer's real
+# keys to be sent to it (or real AWS to be hit by accident).
+EMULATOR_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a client points: region, and the role to assume (empty = default chain)."""
+
+    region: str
+    role_arn: str = ""
+    external_id: str = ""
+
+
+def _target_for(environment: Environment | None) -> Target:
+    if environment is None:
+        return Target(region=settings.AWS_DEFAULT_REGION)
+    return Target(
+        region=environment.region or settings.AWS_DEFAULT_REGION,
+        role_arn=environment.role_arn,
+        external_id=environment.external_id,
+    )
+
+
+def _config(region: str) -> Config:
+    return Config(
+        region_name=region,
+        retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
+        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
+        read_timeout=settings.AWS_READ_TIMEOUT,
+        # The emulator serves every service on one host; no "data-" style host prefixes.
+        inject_host_prefix=not settings.AWS_ENDPOINT_URL,
+    )
+
+
+def _count_call(event_name: str, **kwargs) -> None:
+    # event_name is "before-call.<service>.<Operation>"
+    _, service, operation = event_name.split(".", 2)
+    with _lock:
+        _calls[(service, operation)] += 1
+
+
+def _session_name(actor: str) -> str:
+    # RoleSessionName allows [\w+=,.@-]{2,64}; usernames may hold other characters.
+    cleaned = re.sub(r"[^\w+=,.@-]", "-", actor or "slipway")[:64]
+    return cleaned if len(cleaned) >= 2 else "slipway"
+
+
+def _assumed_credentials(target: Target, actor: str) -> dict:
+    """Credentials for the target's role, cached until five minutes before they expire."""
+    key = (target.role_arn, target.external_id, _session_name(actor))
+    with _lock:
+        cached = _assumed.get(key)
+    if cached and cached["expires_at"] - 300 > time.time():
+        return cached["credentials"]
+    kwargs = {
+        "RoleArn": target.role_arn,
+        "RoleSessionName": _session_name(actor),
+        "DurationSeconds": settings.AWS_ROLE_SESSION_SECONDS,
+    }
+    if target.external_id:
+        kwargs["ExternalId"] = target.external_id
+    creds = _raw_client("sts", Target(region=target.region), None).assume_role(**kwargs)[
+        "Credentials"
+    ]
+    credentials = {
+        "aws_access_key_id": creds["AccessKeyId"],
+        "aws_secret_access_key": creds["SecretAccessKey"],
+        "aws_session_token": creds["SessionToken"],
+    }
+    with _lock:
+        _assumed[key] = {
+            "credentials": credentials,
+            "expires_at": creds["Expiration"].timestamp(),
+        }
+    return credentials
+
+
+def _raw_client(service: str, target: Target, credentials: dict | None):
+    """Build (or reuse) a client; clients are thread-safe and costly to create, so cache them."""
+    endpoint = settings.AWS_ENDPOINT_URL or None
+    if endpoint and credentials is None:
+        credentials = EMULATOR_CREDENTIALS
+    cred_key = tuple(sorted((credentials or {}).items()))
+    key = (service, target.region, endpoint, cred_key, settings.AWS_MAX_ATTEMPTS)
+    with _lock:
+        client = _clients.get(key)
+    if client is not None:
+        return client
+    client = boto3.client(
+        service,
+        endpoint_url=endpoint,
+        config=_config(target.region),
+        **(credentials or {}),
+    )
+    client.meta.events.register("before-call", _count_call)
+    with _lock:
+        _clients.setdefault(key, client)
+        return _clients[key]
+
+
+def aws_client(service: str, *, environment: Environment | None = None, actor: str = ""):
+    """Return a boto3 client for `service` bound to `environment` (the one way to reach AWS).
+
+    `actor` is the Slipway username on whose behalf the call is made; it becomes the STS
+    session name, so CloudTrail shows who did what.
+    """
+    target = _target_for(environment)
+    credentials = _assumed_credentials(target, actor) if target.role_arn else None
+    return _raw_client(service, target, credentials)
+
+
+def reset_clients() -> None:
+    """Forget cached clients and credentials (tests that change the endpoint use this)."""
+    with _lock:
+        _clients.clear()
+        _assumed.clear()
+
+
+# --- call counting -------------------------------------------------------------------------------
+def call_counts() -> Counter:
+    """A copy of the per-process count of AWS API calls, keyed by (service, Operation)."""
+    with _lock:
+        return Counter(_calls)
+
+
+def total_calls() -> int:
+    with _lock:
+        return sum(_calls.values())
+
+
+# --- error sorting -------------------------------------------------------------------------------
+TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "RequestThrottled",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "ProvisionedThroughputExceededException",
+    "SlowDown",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "InternalFailure",
+    "InternalError",
+    "InternalServerError",
+    "ServerException",
+    "ServiceException",
+    "ResourceConflictException",  # Lambda: an update is still in progress
+    "ConcurrentModificationException",
+    "ConflictException",
+    "OperationAbortedException",
+    "PriorRequestNotComplete",
+}
+# IAM roles take seconds to propagate: Lambda refuses a just-created role with this message.
+_TRANSIENT_MESSAGES = ("cannot be assumed by Lambda", "role defined for the function cannot be")
+
+
+def error_code(exc: BaseException) -> str:
+    if isinstance(exc, ClientError):
+        return exc.response.get("Error", {}).get("Code", "") or ""
+    return type(exc).__name__
+
+
+def error_message(exc: BaseException) -> str:
+    """The text a user should read: AWS's own error code and message."""
+    if isinstance(exc, ClientError):
+        err = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        code = err.get("Code") or f"HTTP {status}"
+        return f"{code}: {err.get('Message') or 'no message from AWS'}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def request_id(exc_or_response: Any) -> str:
+    response = getattr(exc_or_response, "response", exc_or_response)
+    if isinstance(response, dict):
+        return response.get("ResponseMetadata", {}).get("RequestId", "") or ""
+    return ""
+
+
+def is_transient(exc: BaseException) -> bool:
+    """True for errors worth retrying later: throttling, 5xx, conflicts, network trouble."""
+    if isinstance(
+        exc,
+        (EndpointConnectionError, ConnectTimeoutError, ReadTimeoutError, ConnectionClosedError),
+    ):
+        return True
+    if isinstance(exc, ClientError):
+        if error_code(exc) in TRANSIENT_CODES:
+            return True
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0
+        if status >= 500 or status == 429:
+            return True
+        message = exc.response.get("Error", {}).get("Message", "")
+        return any(m in message for m in _TRANSIENT_MESSAGES)
+    return isinstance(exc, BotoCoreError) and not isinstance(exc, ClientError)
+
+
+def is_not_found(exc: BaseException) -> bool:
+    code = error_code(exc)
+    return code.endswith("NotFoundException") or code in {"NoSuchEntity", "NotFound"}

@@ -1,0 +1,22 @@
+"""Settings for the test suite: PostgreSQL and a Redis database of its own by default.
+
+The suite runs on PostgreSQL (as production does); override with DATABASE_URL / REDIS_URL.
+"""
+
+import os
+
+os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/slipway")
+os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
+os.environ.setdefault("CELERY_QUEUE", "slipway-test")
+os.environ.setdefault("CACHE_KEY_PREFIX", "slipway-test")
+# One attempt: a 500 from the emulator should fail the test, not be retried silently.
+os.environ.setdefault("SLIPWAY_AWS_MAX_ATTEMPTS", "1")
+os.environ.setdefault("SLIPWAY_DEPLOY_POLL_SECONDS", "0.3")
+
+from portal.settings import *  # noqa: E402, F403
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]  # fast logins in tests
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
