@@ -168,6 +168,14 @@ def celery_worker(django_db_setup, django_db_blocker, aws_emulator):
     worker.start()
     yield worker
     worker.stop()
+    # Close any connection the worker's children left behind, so the test database can be
+    # dropped at the end of the session.
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = %s AND pid <> pg_backend_pid()",
+            [connection.settings_dict["NAME"]],
+        )
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.2, message: str = ""):

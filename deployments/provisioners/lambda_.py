@@ -11,7 +11,21 @@ from deployments import names
 from deployments.provisioners.base import Change, Context, Observed, WaitResult, field_diff
 from portal.aws import aws_client, error_code, is_not_found
 
-BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# Inline (not the AWS-managed AWSLambdaBasicExecutionRole): put_role_policy is idempotent and
+# the policy is visible next to the role, with nothing to look up.
+LOGS_POLICY_NAME = "slipway-write-logs"
+LOGS_POLICY = json.dumps(
+    {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+                "Resource": "*",
+            }
+        ],
+    }
+)
 TRUST_POLICY = json.dumps(
     {
         "Version": "2012-10-17",
@@ -219,7 +233,9 @@ def _ensure_role(ctx: Context, role_name: str, quiet: bool = False) -> str:
             if error_code(create_exc) != "EntityAlreadyExists":
                 raise
             arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-        iam.attach_role_policy(RoleName=role_name, PolicyArn=BASIC_EXECUTION_POLICY)
+        iam.put_role_policy(
+            RoleName=role_name, PolicyName=LOGS_POLICY_NAME, PolicyDocument=LOGS_POLICY
+        )
         message = f"created role {arn}"
     ctx.record_resource("role_arn", arn)
     return arn if quiet else message

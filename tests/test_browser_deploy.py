@@ -1,0 +1,53 @@
+"""In a real browser: sign in, create a Lambda service from the form, watch it succeed live."""
+
+import pytest
+from playwright.sync_api import expect
+
+from conftest import PASSWORD
+from portal.aws import aws_client
+from tests.browser import browser_page, sign_in  # noqa: F401 — fixture
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+
+def test_sign_in_create_lambda_and_watch_it_succeed(
+    browser_page,  # noqa: F811
+    personas,
+    aws_clean,
+    celery_worker,
+):
+    page = browser_page
+    sign_in(page, "alice", PASSWORD)
+    expect(page.get_by_role("heading", name="Service catalog")).to_be_visible()
+
+    page.get_by_role("link", name="New Lambda service").click()
+    page.get_by_label("Function name").fill("checkout")
+    page.get_by_label("Environment", exact=True).select_option(label="Development")
+    page.get_by_label("Runtime").select_option("python3.12")
+    page.get_by_label("Handler").fill("main.handle")
+    page.get_by_label("Source").fill("def handle(event, context):\n    return 'ok'\n")
+    page.get_by_label("Memory (MB)").fill("512")
+    page.get_by_role("button", name="Create and deploy").click()
+
+    # The service page polls the deployment fragment with htmx: no reload needed.
+    page.wait_for_url("**/catalog/services/checkout/")
+    deployment = page.locator(".deployment")
+    expect(deployment).to_have_attribute("data-status", "succeeded", timeout=60_000)
+    expect(deployment).to_contain_text("Create Lambda function checkout-dev")
+    expect(deployment.locator(".status-succeeded").first).to_be_visible()
+
+    config = aws_client("lambda").get_function(FunctionName="checkout-dev")["Configuration"]
+    assert config["Handler"] == "main.handle"
+    assert config["MemorySize"] == 512
+
+
+def test_bad_memory_is_shown_next_to_the_field(browser_page, personas):  # noqa: F811
+    page = browser_page
+    sign_in(page, "alice", PASSWORD)
+    page.goto("/deployments/new/lambda/")
+    page.get_by_label("Function name").fill("tiny")
+    page.get_by_label("Memory (MB)").fill("64")
+    page.get_by_role("button", name="Create and deploy").click()
+    expect(page.locator("#field-memory_size .error")).to_contain_text(
+        "greater than or equal to 128"
+    )
