@@ -35,3 +35,10 @@ if ! port_open 5432; then
 fi
 port_open 5432 || { echo "PostgreSQL is not reachable on 127.0.0.1:5432" >&2; exit 1; }
 port_open 6379 || { echo "Redis is not reachable on 127.0.0.1:6379" >&2; exit 1; }
+
+# The suite's default DATABASE_URL names database "slipway" (tests use "test_slipway"); create it
+# so `makemigrations --check` can read the migration history without a warning.
+if command -v psql >/dev/null; then
+  psql -h 127.0.0.1 -U postgres -tAc "SELECT 1 FROM pg_database WHERE datname = 'slipway'" postgres \
+    | grep -q 1 || psql -h 127.0.0.1 -U postgres -qc "CREATE DATABASE slipway" postgres
+fi
