@@ -127,12 +127,15 @@ def _note(deployment: Deployment, name: str, message: str = "") -> None:
 
 
 def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
-    """Observe, plan and apply `spec`, one logged step per change."""
+    """Observe, plan and apply `spec` (or the teardown), one logged step per change."""
     provisioner = provisioners.for_kind(deployment.instance.service.kind)
     ctx = _context(deployment, spec)
     with _step(deployment, f"{label}Read current state from AWS"):
         observed = provisioner.observe(ctx)
-    changes = provisioner.plan(spec, observed)
+    if _is_delete(deployment) and not label:
+        changes = provisioner.plan_delete(observed)
+    else:
+        changes = provisioner.plan(spec, observed)
     if not changes:
         _note(deployment, f"{label}Nothing to change", "AWS already matches the spec.")
     for change in changes:
@@ -140,6 +143,10 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
             step.message = provisioner.apply(ctx, change)
         if not _heartbeat(deployment):
             raise LeaseLost()
+
+
+def _is_delete(deployment: Deployment) -> bool:
+    return deployment.action == Deployment.Action.DELETE
 
 
 class LeaseLost(Exception):
@@ -171,8 +178,9 @@ def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
         return Outcome(Outcome.DONE)
     provisioner = provisioners.for_kind(deployment.instance.service.kind)
     waiting = deployment.steps.filter(status=DeploymentStep.Status.RUNNING).last()
+    wait = provisioner.wait_deleted if _is_delete(deployment) else provisioner.wait
     try:
-        result = provisioner.wait(_context(deployment, deployment.spec))
+        result = wait(_context(deployment, deployment.spec))
     except Exception as exc:  # noqa: BLE001
         return _on_error(deployment, exc)
     if result.done:
@@ -248,14 +256,24 @@ def _fail(deployment: Deployment, error: str) -> None:
 
 
 def _succeed(deployment: Deployment) -> None:
+    """Mark success; the instance now holds the applied spec (or nothing, after a delete)."""
+    if _is_delete(deployment):
+        instance_fields = {
+            "applied_spec": None,
+            "resources": {},
+            "status": ServiceInstance.Status.DELETED,
+        }
+    else:
+        instance_fields = {
+            "applied_spec": deployment.spec,
+            "status": ServiceInstance.Status.HEALTHY,
+        }
     with transaction.atomic():
         updated = Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
             status=Deployment.Status.SUCCEEDED, finished_at=timezone.now(), lease=None
         )
         if updated:
-            ServiceInstance.objects.filter(pk=deployment.instance_id).update(
-                applied_spec=deployment.spec, status=ServiceInstance.Status.HEALTHY
-            )
+            ServiceInstance.objects.filter(pk=deployment.instance_id).update(**instance_fields)
 
 
 def deployments_reconcile() -> list[int]:

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from catalog import selectors as catalog_selectors
 from catalog.models import Service
 from deployments import selectors, services
-from deployments.forms import LambdaServiceForm
+from deployments.forms.lambda_ import LambdaServiceForm
 
 
 @require_http_methods(["GET", "POST"])

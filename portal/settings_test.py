@@ -5,10 +5,13 @@ The suite runs on PostgreSQL (as production does); override with DATABASE_URL / 
 
 import os
 
-os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/slipway")
+# Several suites may run at once on one machine (e.g. two checkouts): SLIPWAY_TEST_ID keeps
+# their databases, queues and cache keys apart.
+_suffix = f"_{os.environ['SLIPWAY_TEST_ID']}" if os.environ.get("SLIPWAY_TEST_ID") else ""
+os.environ.setdefault("DATABASE_URL", f"postgres://postgres@127.0.0.1:5432/slipway{_suffix}")
 os.environ.setdefault("REDIS_URL", "redis://127.0.0.1:6379/14")
-os.environ.setdefault("CELERY_QUEUE", "slipway-test")
-os.environ.setdefault("CACHE_KEY_PREFIX", "slipway-test")
+os.environ.setdefault("CELERY_QUEUE", f"slipway-test{_suffix}")
+os.environ.setdefault("CACHE_KEY_PREFIX", f"slipway-test{_suffix}")
 # One attempt: a 500 from the emulator should fail the test, not be retried silently.
 os.environ.setdefault("SLIPWAY_AWS_MAX_ATTEMPTS", "1")
 os.environ.setdefault("SLIPWAY_DEPLOY_POLL_SECONDS", "0.3")

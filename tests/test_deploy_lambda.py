@@ -77,7 +77,7 @@ def test_form_deploys_a_lambda_function_through_the_worker(
 
 def test_the_same_task_delivered_twice_runs_once(personas, aws_clean, celery_worker):
     from deployments import services
-    from deployments.forms import deterministic_zip
+    from deployments.forms.lambda_ import deterministic_zip
 
     deployment = services.service_launch(
         user=personas["alice"],

@@ -5,7 +5,13 @@ A provisioner (one per resource kind) has the same shape:
 - `observe(ctx) -> Observed`: what AWS says now;
 - `plan(spec, observed) -> list[Change]`: pure; the diff shown to the user before apply;
 - `apply(ctx, change)`: one idempotent AWS step ("ensure": describe, then create or update);
-- `wait(ctx) -> WaitResult`: a non-blocking stability check, re-scheduled by the task.
+- `wait(ctx) -> WaitResult`: a non-blocking stability check, re-scheduled by the task;
+- `plan_delete(observed) -> list[Change]`: the teardown, in reverse dependency order (apply()
+  carries these out too; their keys end in ".delete");
+- `wait_deleted(ctx) -> WaitResult`: done when AWS no longer has the resources.
+
+Specs are plain JSON dicts with a "kind" key; the deploy form of the kind builds them.
+Shared resources (an environment's IAM role, cluster or load balancer) are never deleted.
 """
 
 from __future__ import annotations

@@ -106,7 +106,7 @@ def test_valid_form_records_a_queued_deployment_with_the_spec(client, personas):
 
 
 def test_same_source_gives_the_same_code_hash(personas):
-    from deployments.forms import deterministic_zip
+    from deployments.forms.lambda_ import deterministic_zip
 
     assert deterministic_zip("app.py", "x = 1\n") == deterministic_zip("app.py", "x = 1\n")
 

@@ -1,4 +1,4 @@
-"""Self-service deploy forms. They validate everything AWS (or the emulator) would not."""
+"""The Lambda deploy form. It validates everything AWS (or the emulator) would not."""
 
 from __future__ import annotations
 

@@ -1,0 +1,1 @@
+"""Self-service deploy forms, one module per resource kind (see `deployments.kinds`)."""
