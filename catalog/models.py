@@ -70,8 +70,28 @@ class Environment(models.Model):
     vpc_id = models.CharField(max_length=64, blank=True)
     subnet_ids = models.JSONField(default=list, blank=True)
     security_group_ids = models.JSONField(default=list, blank=True)
+    alb_arn = models.CharField(max_length=2048, blank=True, help_text="Shared load balancer.")
+    alb_listener_arn = models.CharField(
+        max_length=2048, blank=True, help_text="Listener that services add their rules to."
+    )
     requires_approval = models.BooleanField(
         default=False, help_text="Deployments here need a second team member to approve."
+    )
+    # Scaling guardrails, checked before a deployment is recorded.
+    max_scale_down_percent = models.PositiveSmallIntegerField(
+        default=50, help_text="Largest cut in one step, in % of the current count/limit."
+    )
+    allow_scale_to_zero = models.BooleanField(
+        default=True, help_text="May a service be scaled to 0 tasks / 0 concurrency here?"
+    )
+    max_task_count = models.PositiveIntegerField(
+        default=50, help_text="Cap on ECS desired count and auto-scaling max."
+    )
+    max_lambda_concurrency = models.PositiveIntegerField(
+        default=200, help_text="Cap on reserved plus provisioned concurrency per function."
+    )
+    max_api_rate_limit = models.PositiveIntegerField(
+        default=10000, help_text="Cap on API stage throttling rate (requests per second)."
     )
     order = models.PositiveSmallIntegerField(default=0, help_text="Display order (dev first).")
 
