@@ -2,6 +2,17 @@
 
 Views, services and the API look a kind up here, so adding a kind is one entry (plus its
 provisioner and form modules), not edits across the code base.
+
+The form contract (Django forms, one module per kind under deployments/forms/):
+- create_form(data=None, files=None, *, teams): fields name, owner, environment, description
+  plus the spec fields; `.spec() -> dict`; optionally `.code() -> bytes | None` (packages).
+- update_form(data=None, files=None, *, spec): every spec field, initial from the applied spec;
+  `.spec() -> dict` is the complete new spec.
+- scale_form(data=None, *, spec): only the scaling fields; `.spec()` is the complete spec with
+  the new scaling values.
+The provisioner also offers `scale_values(spec) -> dict[str, int]` with any of the keys
+desired_count, min_count, max_count, reserved_concurrency, provisioned_concurrency,
+rate_limit, burst_limit — the numbers the environment's guardrails check.
 """
 
 from __future__ import annotations
@@ -21,6 +32,8 @@ class Kind:
     label: str
     provisioner: ModuleType
     create_form: type  # new service + first deployment: (data, files, *, teams)
+    update_form: type | None = None  # (data, files, *, spec)
+    scale_form: type | None = None  # (data, *, spec)
 
 
 KINDS: dict[str, Kind] = {
