@@ -39,6 +39,7 @@ class Deployment(models.Model):
         REVERT = "revert"
 
     class Status(models.TextChoices):
+        PLANNED = "planned"  # the plan is shown to the user, not yet confirmed
         AWAITING_APPROVAL = "awaiting_approval"  # needs a second team member
         QUEUED = "queued"  # waiting for a worker to claim it
         RUNNING = "running"  # a worker is applying or waiting for stability
@@ -49,6 +50,7 @@ class Deployment(models.Model):
 
     ACTIVE = (Status.AWAITING_APPROVAL, Status.QUEUED, Status.RUNNING)
     FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.ROLLED_BACK, Status.CANCELLED)
+    UNCONFIRMED = (Status.PLANNED,)
 
     instance = models.ForeignKey(
         ServiceInstance, on_delete=models.CASCADE, related_name="deployments"
@@ -56,6 +58,11 @@ class Deployment(models.Model):
     action = models.CharField(max_length=20, choices=Action.choices)
     spec = models.JSONField(help_text="The desired spec.")
     previous_spec = models.JSONField(null=True, blank=True)
+    # The diff shown before confirming: [{"summary": ..., "details": [...]}, ...].
+    plan = models.JSONField(default=list, blank=True)
+    reverts = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
@@ -64,6 +71,7 @@ class Deployment(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    approval_expires_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Written by the worker on every step; the reconciler re-enqueues rows whose heartbeat stops.
@@ -95,6 +103,23 @@ class Deployment(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in self.FINISHED
+
+    @property
+    def is_planned(self) -> bool:
+        return self.status == self.Status.PLANNED
+
+    @property
+    def is_polling(self) -> bool:
+        """The page keeps polling while a worker may still change this row."""
+        return self.status in (
+            self.Status.AWAITING_APPROVAL,
+            self.Status.QUEUED,
+            self.Status.RUNNING,
+        )
+
+    @property
+    def spec_kind(self) -> str:
+        return self.instance.service.kind
 
 
 class DeploymentStep(models.Model):

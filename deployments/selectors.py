@@ -21,12 +21,21 @@ def active_deployment(*, service: Service) -> Deployment | None:
     )
 
 
-def deployment_get(*, pk: int) -> Deployment | None:
-    return (
-        Deployment.objects.select_related(
-            "instance__service__owner", "instance__environment", "requested_by"
-        )
-        .prefetch_related("steps")
-        .filter(pk=pk)
-        .first()
-    )
+def deployment_page_context(deployment: Deployment, user) -> dict:
+    """What the deployment page shows, and which buttons this user gets."""
+    owner = deployment.instance.service.owned_by(user)
+    status = Deployment.Status
+    return {
+        "deployment": deployment,
+        "can_confirm": owner
+        and deployment.status == status.PLANNED
+        and deployment.requested_by_id == user.pk,
+        "can_cancel": owner
+        and deployment.status in (status.PLANNED, status.AWAITING_APPROVAL, status.QUEUED),
+        "can_approve": owner
+        and deployment.status == status.AWAITING_APPROVAL
+        and deployment.requested_by_id != user.pk,
+        "can_revert": owner
+        and deployment.status == status.SUCCEEDED
+        and deployment.action != Deployment.Action.DELETE,
+    }

@@ -5,7 +5,7 @@ import uuid
 from celery import shared_task
 from django.conf import settings
 
-from deployments import engine
+from deployments import engine, services
 
 TASK_OPTIONS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
@@ -46,3 +46,9 @@ def reconcile_deployments() -> None:
     """Beat: re-enqueue deployments whose worker died or whose message was lost."""
     for deployment_id in engine.deployments_reconcile():
         run_deployment.delay(deployment_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def expire_approvals() -> None:
+    """Beat: cancel approval requests nobody decided on in time."""
+    services.deployments_expire_approvals()

@@ -4,6 +4,16 @@ from deployments import views
 
 app_name = "deployments"
 urlpatterns = [
-    path("new/lambda/", views.lambda_create, name="lambda_create"),
+    path("new/lambda/", views.service_new, {"kind": "lambda"}, name="lambda_create"),
+    path("new/<slug:kind>/", views.service_new, name="service_new"),
+    path("services/<slug:slug>/", views.service_deployments, name="service_deployments"),
+    path("services/<slug:slug>/<slug:environment>/update/", views.instance_update, name="update"),
+    path("services/<slug:slug>/<slug:environment>/scale/", views.instance_scale, name="scale"),
+    path("services/<slug:slug>/<slug:environment>/delete/", views.instance_delete, name="delete"),
     path("<int:pk>/", views.deployment_detail, name="detail"),
+    path("<int:pk>/confirm/", views.deployment_confirm, name="confirm"),
+    path("<int:pk>/approve/", views.deployment_approve, name="approve"),
+    path("<int:pk>/reject/", views.deployment_reject, name="reject"),
+    path("<int:pk>/cancel/", views.deployment_cancel, name="cancel"),
+    path("<int:pk>/revert/", views.deployment_revert, name="revert"),
 ]

@@ -1,24 +1,35 @@
-"""Deploy forms and the live deployment page."""
+"""Deploy forms (create, update, scale, delete), the plan/confirm step and deployment pages."""
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_http_methods
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog import selectors as catalog_selectors
-from catalog.models import Service
-from deployments import selectors, services
-from deployments.forms.lambda_ import LambdaServiceForm
+from catalog.access import get_deployment_for_user, get_instance_for_user, get_service_for_user
+from deployments import kinds, selectors, services
+from deployments.guardrails import GuardrailViolation
+from deployments.models import Deployment
+
+REFUSALS = (services.DeploymentError, GuardrailViolation)
+
+
+def _kind_or_404(kind: str) -> kinds.Kind:
+    try:
+        return kinds.get(kind)
+    except ValueError:
+        raise Http404("Slipway cannot deploy that kind of resource.") from None
 
 
 @require_http_methods(["GET", "POST"])
-def lambda_create(request):
-    """Create a Lambda function service and its first deployment."""
+def service_new(request, kind):
+    """Create a service of `kind` and plan its first deployment."""
+    spec_kind = _kind_or_404(kind)
     teams = catalog_selectors.teams_for_user(user=request.user)
     if not teams.exists():
         raise PermissionDenied("Join a team before creating services.")
-    form = LambdaServiceForm(request.POST or None, request.FILES or None, teams=teams)
+    form = spec_kind.create_form(request.POST or None, request.FILES or None, teams=teams)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -26,28 +37,162 @@ def lambda_create(request):
                 user=request.user,
                 owner=data["owner"],
                 slug=data["name"],
-                kind=Service.Kind.LAMBDA,
+                kind=kind,
                 environment=data["environment"],
                 spec=form.spec(),
-                code=data["code"],
-                description=data["description"],
+                code=data.get("code"),
+                description=data.get("description", ""),
             )
-        except services.DeploymentConflict as exc:
+        except REFUSALS as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, f"Deployment of {data['name']} queued.")
-            return redirect(deployment.instance.service)
-    status = 400 if form.errors else 200
-    return render(request, "deployments/lambda_form.html", {"form": form}, status=status)
+            return redirect(deployment)
+    return _form_page(request, form, title=f"New {spec_kind.label}", submit="Review plan")
+
+
+def _form_page(request, form, *, title, submit, instance=None, danger=False):
+    return render(
+        request,
+        "deployments/spec_form.html",
+        {
+            "form": form,
+            "title": title,
+            "submit": submit,
+            "instance": instance,
+            "service": instance.service if instance else None,
+            "danger": danger,
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+def _plan_or_error(request, form, **plan_kwargs):
+    """Plan from a valid form; on refusal put the reason on the form and return None."""
+    try:
+        return services.deployment_plan(user=request.user, **plan_kwargs)
+    except services.NothingToChange as exc:
+        messages.info(request, str(exc))
+        return "nothing"
+    except REFUSALS as exc:
+        form.add_error(None, str(exc))
+        return None
+
+
+@require_http_methods(["GET", "POST"])
+def instance_update(request, slug, environment):
+    """Change any part of the spec of a deployed instance."""
+    instance = get_instance_for_user(request.user, slug, environment, write=True)
+    form_class = kinds.get(instance.service.kind).update_form
+    if form_class is None or not instance.applied_spec:
+        raise Http404("There is nothing deployed to update here.")
+    form = form_class(request.POST or None, request.FILES or None, spec=instance.applied_spec)
+    return _spec_change(request, form, instance, Deployment.Action.UPDATE, "Update")
+
+
+@require_http_methods(["GET", "POST"])
+def instance_scale(request, slug, environment):
+    """Change only the scaling numbers (checked against the environment's guardrails)."""
+    instance = get_instance_for_user(request.user, slug, environment, write=True)
+    form_class = kinds.get(instance.service.kind).scale_form
+    if form_class is None or not instance.applied_spec:
+        raise Http404("There is nothing deployed to scale here.")
+    form = form_class(request.POST or None, spec=instance.applied_spec)
+    return _spec_change(request, form, instance, Deployment.Action.SCALE, "Scale")
+
+
+def _spec_change(request, form, instance, action, verb):
+    if request.method == "POST" and form.is_valid():
+        spec = form.spec()
+        code = form.cleaned_data.get("code")
+        if code:
+            spec = {**spec, "code_sha256": services.code_artifact_store(content=code).sha256}
+        result = _plan_or_error(request, form, instance=instance, spec=spec, action=action)
+        if result == "nothing":
+            return redirect(instance.service)
+        if result is not None:
+            return redirect(result)
+    title = f"{verb} {instance.service.name} in {instance.environment.name}"
+    return _form_page(request, form, title=title, submit="Review plan", instance=instance)
+
+
+@require_http_methods(["GET", "POST"])
+def instance_delete(request, slug, environment):
+    """Tear down everything the instance owns, after the user types the service name."""
+    from deployments.forms.common import DeleteForm
+
+    instance = get_instance_for_user(request.user, slug, environment, write=True)
+    form = DeleteForm(request.POST or None, expected=instance.service.slug)
+    if request.method == "POST" and form.is_valid():
+        result = _plan_or_error(
+            request,
+            form,
+            instance=instance,
+            spec=instance.applied_spec or {},
+            action=Deployment.Action.DELETE,
+        )
+        if result == "nothing":
+            return redirect(instance.service)
+        if result is not None:
+            return redirect(result)
+    title = f"Delete {instance.service.name} from {instance.environment.name}"
+    return _form_page(
+        request, form, title=title, submit="Review teardown", instance=instance, danger=True
+    )
 
 
 @require_GET
 def deployment_detail(request, pk):
-    """The deployment page; htmx polls its #deployment fragment until it is finished."""
-    deployment = selectors.deployment_get(pk=pk)
-    if deployment is None:
-        raise Http404("No such deployment.")
+    """The deployment page; htmx polls its #deployment fragment while a worker may change it."""
+    deployment = get_deployment_for_user(request.user, pk)
     template = "deployments/deployment_detail.html"
     if request.htmx:
         template += "#deployment"
-    return render(request, template, {"deployment": deployment})
+    response = render(
+        request, template, selectors.deployment_page_context(deployment, request.user)
+    )
+    if request.htmx and not deployment.is_polling:
+        # Polling just saw the end: reload the whole page once, so everything around the
+        # fragment (instance status, resources, buttons) is current too.
+        response["HX-Refresh"] = "true"
+    return response
+
+
+def _decision(action):
+    """Build a POST-only view that applies `action(deployment=, user=)` and returns to the page."""
+
+    @require_POST
+    def view(request, pk):
+        deployment = get_deployment_for_user(request.user, pk, write=True)
+        try:
+            result = action(deployment=deployment, user=request.user)
+        except REFUSALS as exc:
+            messages.error(request, str(exc))
+            return redirect(deployment)
+        return redirect(result)
+
+    view.__name__ = f"deployment_{action.__name__.removeprefix('deployment_')}"
+    return view
+
+
+deployment_confirm = _decision(services.deployment_confirm)
+deployment_approve = _decision(services.deployment_approve)
+deployment_reject = _decision(services.deployment_reject)
+deployment_cancel = _decision(services.deployment_cancel)
+deployment_revert = _decision(services.deployment_revert)
+
+
+@require_GET
+def service_deployments(request, slug):
+    """The Deployments tab: every deployment of the service, newest first."""
+    service = get_service_for_user(request.user, slug)
+    return render(
+        request,
+        "deployments/service_deployments.html",
+        {
+            "service": service,
+            "tab": "deployments",
+            "deployments": selectors.deployments_for_service(service=service)[:100],
+            "instances": catalog_selectors.service_instances(service=service),
+            "can_change": service.owned_by(request.user),
+        },
+    )

@@ -144,6 +144,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.tasks.reconcile_deployments",
         "schedule": env.int("SLIPWAY_RECONCILE_EVERY", default=30),
     },
+    "expire-approvals": {
+        "task": "deployments.tasks.expire_approvals",
+        "schedule": 300,
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -166,6 +170,8 @@ DEPLOY_POLL_SECONDS = env.float("SLIPWAY_DEPLOY_POLL_SECONDS", default=2.0)
 # A running deployment whose heartbeat is older than this is taken to have lost its worker.
 DEPLOY_STALE_SECONDS = env.int("SLIPWAY_DEPLOY_STALE_SECONDS", default=120)
 DEPLOY_WAIT_TIMEOUT_SECONDS = env.int("SLIPWAY_DEPLOY_WAIT_TIMEOUT_SECONDS", default=900)
+# An approval request not decided within this many hours is cancelled.
+APPROVAL_EXPIRY_HOURS = env.int("SLIPWAY_APPROVAL_EXPIRY_HOURS", default=24)
 
 LOGGING = {
     "version": 1,

@@ -27,11 +27,16 @@ def test_sign_in_create_lambda_and_watch_it_succeed(
     page.get_by_label("Handler").fill("main.handle")
     page.get_by_label("Source").fill("def handle(event, context):\n    return 'ok'\n")
     page.get_by_label("Memory (MB)").fill("512")
-    page.get_by_role("button", name="Create and deploy").click()
+    page.get_by_role("button", name="Review plan").click()
 
-    # The service page polls the deployment fragment with htmx: no reload needed.
-    page.wait_for_url("**/catalog/services/checkout/")
+    # The plan comes first; nothing is created until the user confirms it.
     deployment = page.locator(".deployment")
+    expect(deployment).to_have_attribute("data-status", "planned")
+    expect(deployment.locator(".plan-list")).to_contain_text("Create Lambda function checkout-dev")
+    expect(deployment.locator(".plan-list")).to_contain_text("memory: 512 MB")
+    page.get_by_role("button", name="Confirm and deploy").click()
+
+    # The page polls the deployment fragment with htmx: no reload needed by the user.
     expect(deployment).to_have_attribute("data-status", "succeeded", timeout=60_000)
     expect(deployment).to_contain_text("Create Lambda function checkout-dev")
     expect(deployment.locator(".status-succeeded").first).to_be_visible()
@@ -47,7 +52,7 @@ def test_bad_memory_is_shown_next_to_the_field(browser_page, personas):  # noqa:
     page.goto("/deployments/new/lambda/")
     page.get_by_label("Function name").fill("tiny")
     page.get_by_label("Memory (MB)").fill("64")
-    page.get_by_role("button", name="Create and deploy").click()
+    page.get_by_role("button", name="Review plan").click()
     expect(page.locator("#field-memory_size .error")).to_contain_text(
         "greater than or equal to 128"
     )

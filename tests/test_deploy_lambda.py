@@ -44,6 +44,9 @@ def test_form_deploys_a_lambda_function_through_the_worker(
     )
     assert response.status_code == 302
     deployment = Deployment.objects.get()
+    assert deployment.status == Deployment.Status.PLANNED
+    response = client.post(reverse("deployments:confirm", args=[deployment.pk]))
+    assert response.status_code == 302
 
     done = wait_for(lambda: finished(deployment.pk), message="deployment did not finish")
     assert done.status == Deployment.Status.SUCCEEDED, done.error
@@ -96,6 +99,7 @@ def test_the_same_task_delivered_twice_runs_once(personas, aws_clean, celery_wor
             "environment": {},
         },
         code=deterministic_zip("app.py", SOURCE),
+        confirm=True,
     )
     # on_commit already enqueued it once; deliver it again straight away.
     run_deployment.delay(deployment.pk)

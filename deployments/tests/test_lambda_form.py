@@ -63,7 +63,7 @@ def test_bad_field_is_shown_next_to_it_and_nothing_is_created(
     assert not CodeArtifact.objects.exists()
 
 
-def test_existing_service_name_is_refused(client, personas):
+def test_existing_service_name_is_refused(client, personas, aws_clean):
     client.force_login(personas["alice"])
     assert client.post(URL, valid_data(personas)).status_code == 302
     response = client.post(URL, valid_data(personas))
@@ -89,15 +89,16 @@ def test_a_non_zip_upload_is_refused(client, personas):
     assert "not a zip" in field_errors(response, "code_zip")[0]
 
 
-def test_valid_form_records_a_queued_deployment_with_the_spec(client, personas):
+def test_valid_form_plans_a_deployment_with_the_spec(client, personas, aws_clean):
     client.force_login(personas["alice"])
     response = client.post(URL, valid_data(personas))
 
-    service = Service.objects.get(slug="orders")
-    assert response.status_code == 302
-    assert response["Location"] == service.get_absolute_url()
     deployment = Deployment.objects.get()
-    assert deployment.status == Deployment.Status.QUEUED
+    assert response.status_code == 302
+    assert response["Location"] == deployment.get_absolute_url()
+    # Nothing runs until the user confirms the plan shown on that page.
+    assert deployment.status == Deployment.Status.PLANNED
+    assert deployment.plan[-1]["summary"] == "Create Lambda function orders-dev"
     assert deployment.requested_by == personas["alice"]
     assert deployment.spec["handler"] == "app.handler"
     assert deployment.spec["memory_size"] == 256
@@ -109,9 +110,3 @@ def test_same_source_gives_the_same_code_hash(personas):
     from deployments.forms.lambda_ import deterministic_zip
 
     assert deterministic_zip("app.py", "x = 1\n") == deterministic_zip("app.py", "x = 1\n")
-
-
-def test_prod_deployments_wait_for_approval(client, personas):
-    client.force_login(personas["alice"])
-    client.post(URL, valid_data(personas, environment=personas["prod"].pk))
-    assert Deployment.objects.get().status == Deployment.Status.AWAITING_APPROVAL
