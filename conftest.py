@@ -7,6 +7,7 @@ real Redis and PostgreSQL; the guard fails any connection that leaves the machin
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -55,8 +56,8 @@ def _child_env(**extra: str) -> dict:
 
 
 @pytest.fixture(scope="session")
-def aws_emulator():
-    """The embedded AWS emulator in its own process, over HTTP; yields its URL."""
+def _emulator_process():
+    """The embedded AWS emulator in its own process; yields its direct URL."""
     port = _free_port()
     url = emulator.emulator_url("127.0.0.1", port)
     log = open(ROOT / "var" / "test-emulator.log", "w")  # noqa: SIM115 — closed at teardown
@@ -69,16 +70,43 @@ def aws_emulator():
     )
     try:
         emulator.wait_until_up(url, timeout=60)
-        previous = settings.AWS_ENDPOINT_URL
-        settings.AWS_ENDPOINT_URL = url
-        aws.reset_clients()
         yield url
-        settings.AWS_ENDPOINT_URL = previous
-        aws.reset_clients()
     finally:
         proc.terminate()
         proc.wait(timeout=10)
         log.close()
+
+
+@pytest.fixture(scope="session")
+def fault_proxy(_emulator_process):
+    """The fault-injecting proxy every test's AWS traffic goes through (see tests/faultproxy)."""
+    from tests.faultproxy import FaultProxy
+
+    proxy = FaultProxy(_emulator_process).start()
+    yield proxy
+    proxy.stop()
+
+
+@pytest.fixture(scope="session")
+def aws_emulator(fault_proxy):
+    """The AWS endpoint for tests (emulator behind the pass-through proxy); yields its URL.
+
+    Both this process and the Celery worker point boto3 here, over real HTTP.
+    """
+    previous = settings.AWS_ENDPOINT_URL
+    settings.AWS_ENDPOINT_URL = fault_proxy.url
+    aws.reset_clients()
+    yield fault_proxy.url
+    settings.AWS_ENDPOINT_URL = previous
+    aws.reset_clients()
+
+
+@pytest.fixture
+def faults(fault_proxy, aws_emulator):
+    """Add fault rules for one test; they are cleared afterwards."""
+    fault_proxy.clear()
+    yield fault_proxy
+    fault_proxy.clear()
 
 
 @pytest.fixture
@@ -125,6 +153,7 @@ class Worker:
             env=_child_env(AWS_ENDPOINT_URL=self.emulator_url, DATABASE_URL=database_url),
             stdout=open(self.log_path, "a"),  # noqa: SIM115 — owned by the child
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, so kill() takes the pool too
         )
         self._wait_ready()
 
@@ -141,8 +170,8 @@ class Worker:
         raise TimeoutError(f"Celery worker did not start; see {self.log_path}")
 
     def kill(self) -> None:
-        """SIGKILL, as when a machine dies: no clean shutdown, no ack."""
-        self.proc.kill()
+        """SIGKILL the worker and its pool processes, as when a machine dies: no ack, no cleanup."""
+        os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait(timeout=10)
 
     def stop(self) -> None:

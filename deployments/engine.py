@@ -132,6 +132,7 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
     ctx = _context(deployment, spec)
     with _step(deployment, f"{label}Read current state from AWS"):
         observed = provisioner.observe(ctx)
+    _adopt(ctx, observed)
     if _is_delete(deployment) and not label:
         changes = provisioner.plan_delete(observed)
     else:
@@ -143,6 +144,14 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
             step.message = provisioner.apply(ctx, change)
         if not _heartbeat(deployment):
             raise LeaseLost()
+
+
+def _adopt(ctx: Context, observed) -> None:
+    """Record every ARN AWS already holds (values named *_arn), so an interrupted run's
+    resources are adopted by the next one instead of being forgotten or duplicated."""
+    for key, value in observed.values.items():
+        if key.endswith("_arn") and isinstance(value, str) and value:
+            ctx.record_resource(key, value)
 
 
 def _is_delete(deployment: Deployment) -> bool:

@@ -32,7 +32,11 @@ class Change:
 
 @dataclass
 class Observed:
-    """What AWS holds for an instance right now (plain data, never a raw response)."""
+    """What AWS holds for an instance right now (plain data, never a raw response).
+
+    Values whose key ends in "_arn" name resources the instance owns: the engine records them
+    on the instance (so a run interrupted after AWS created something adopts it).
+    """
 
     exists: bool = False
     values: dict[str, Any] = field(default_factory=dict)
