@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "portal",
     "catalog",
     "deployments",
+    "audit",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,14 @@ AWS_MAX_ATTEMPTS = env.int("SLIPWAY_AWS_MAX_ATTEMPTS", default=5)
 AWS_CONNECT_TIMEOUT = env.int("SLIPWAY_AWS_CONNECT_TIMEOUT", default=5)
 AWS_READ_TIMEOUT = env.int("SLIPWAY_AWS_READ_TIMEOUT", default=30)
 AWS_ROLE_SESSION_SECONDS = 900
+# Shared token buckets (portal/ratelimit.py): group → (tokens per second, burst).
+AWS_RATE_LIMITS_ENABLED = env.bool("SLIPWAY_AWS_RATE_LIMITS", default=True)
+AWS_RATE_LIMITS = {
+    "ecs-mutations": (5.0, 5),
+    "lambda-control": (15.0, 15),
+    "apigateway-create-deployment": (0.2, 1),
+}
+AWS_RATE_LIMIT_MAX_WAIT = 30.0  # seconds a call may wait for a token before giving up
 # The embedded emulator (moto server) listens here; 5055 keeps clear of Django's 8000 and
 # moto's own default 5000 (often taken by other dev tools).
 EMULATOR_HOST = env.str("SLIPWAY_EMULATOR_HOST", default="127.0.0.1")

@@ -10,4 +10,5 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("catalog/", include("catalog.urls")),
     path("deployments/", include("deployments.urls")),
+    path("audit/", include("audit.urls")),
 ]

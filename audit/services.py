@@ -1,0 +1,74 @@
+"""Writing the audit log. Every mutation in Slipway calls `audit_record` once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import models
+
+from audit.models import AuditEvent
+
+SOURCES = set(AuditEvent.Source.values)
+RESULTS = set(AuditEvent.Result.values)
+
+
+def _target_fields(target: Any) -> tuple[str, str, str]:
+    """(type, id, label) for a model instance, a (type, id, label) tuple, or a plain string."""
+    if target is None:
+        return "", "", ""
+    if isinstance(target, models.Model):
+        return target._meta.label_lower, str(target.pk or ""), str(target)[:255]
+    if isinstance(target, tuple):
+        kind, ident, label = (list(target) + ["", "", ""])[:3]
+        return str(kind)[:100], str(ident)[:100], str(label or ident)[:255]
+    return "", "", str(target)[:255]
+
+
+def _jsonable(value: Any) -> Any:
+    """Dates, decimals and UUIDs become strings, so any spec or form value can be stored."""
+    import json
+
+    if value is None:
+        return None
+    return json.loads(json.dumps(value, cls=DjangoJSONEncoder, default=str))
+
+
+def audit_record(
+    *,
+    actor,
+    action: str,
+    target: Any,
+    environment=None,
+    before: Any = None,
+    after: Any = None,
+    aws_request_ids: Iterable[str] = (),
+    result: str = AuditEvent.Result.OK,
+    source: str = AuditEvent.Source.WEB,
+) -> AuditEvent:
+    """Append one audit row.
+
+    `actor` is a user, or None for the system. `target` is a model instance, a
+    `(type, id, label)` tuple, or a string label. `before`/`after` are JSON-able snapshots.
+    """
+    if source not in SOURCES:
+        raise ValueError(f"Unknown audit source {source!r}")
+    if result not in RESULTS:
+        raise ValueError(f"Unknown audit result {result!r}")
+    target_type, target_id, target_label = _target_fields(target)
+    user = actor if getattr(actor, "is_authenticated", False) else None
+    return AuditEvent.objects.create(
+        actor=user,
+        actor_name=user.get_username() if user else "",
+        action=action[:100],
+        target_type=target_type,
+        target_id=target_id,
+        target_label=target_label,
+        environment=environment,
+        before=_jsonable(before),
+        after=_jsonable(after),
+        aws_request_ids=[r for r in aws_request_ids if r],
+        result=result,
+        source=source,
+    )
