@@ -8,7 +8,8 @@ applies, in one place:
 2. credentials: the standard boto3 chain, or an STS AssumeRole into the environment's account
    (ExternalId, session name = the acting user, 15-minute sessions cached until near expiry);
 3. botocore "standard" retries with a bounded number of attempts and timeouts;
-4. a per-process call counter (service, operation) that tests and benchmarks read.
+4. a shared Redis token bucket per (account, region, throttle group) (portal/ratelimit.py);
+5. a per-process call counter (service, operation) that tests and benchmarks read.
 
 It also sorts AWS errors into transient (retry later) and permanent (fail now) once, so
 provisioners and tasks never guess from error strings.
@@ -34,6 +35,8 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 from django.conf import settings
+
+from portal import ratelimit
 
 if TYPE_CHECKING:  # pragma: no cover
     from catalog.models import Environment
@@ -121,13 +124,13 @@ def _assumed_credentials(target: Target, actor: str) -> dict:
     return credentials
 
 
-def _raw_client(service: str, target: Target, credentials: dict | None):
+def _raw_client(service: str, target: Target, credentials: dict | None, account: str = ""):
     """Build (or reuse) a client; clients are thread-safe and costly to create, so cache them."""
     endpoint = settings.AWS_ENDPOINT_URL or None
     if endpoint and credentials is None:
         credentials = EMULATOR_CREDENTIALS
     cred_key = tuple(sorted((credentials or {}).items()))
-    key = (service, target.region, endpoint, cred_key, settings.AWS_MAX_ATTEMPTS)
+    key = (service, target.region, endpoint, cred_key, settings.AWS_MAX_ATTEMPTS, account)
     with _lock:
         client = _clients.get(key)
     if client is not None:
@@ -139,6 +142,9 @@ def _raw_client(service: str, target: Target, credentials: dict | None):
         **(credentials or {}),
     )
     client.meta.events.register("before-call", _count_call)
+    client.meta.events.register(
+        "before-call", ratelimit.before_call_handler(account=account, region=target.region)
+    )
     with _lock:
         _clients.setdefault(key, client)
         return _clients[key]
@@ -152,7 +158,8 @@ def aws_client(service: str, *, environment: Environment | None = None, actor: s
     """
     target = _target_for(environment)
     credentials = _assumed_credentials(target, actor) if target.role_arn else None
-    return _raw_client(service, target, credentials)
+    account = environment.aws_account_id if environment is not None else "default"
+    return _raw_client(service, target, credentials, account)
 
 
 def reset_clients() -> None:

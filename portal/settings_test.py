@@ -23,3 +23,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+
+# The emulator has no limits of its own; keep the buckets, but let API Gateway deployments (one
+# per 5 s on AWS) through faster so the suite does not spend minutes waiting. The rate-limit
+# test sets its own numbers.
+AWS_RATE_LIMITS = {**AWS_RATE_LIMITS, "apigateway-create-deployment": (5.0, 5)}  # noqa: F405

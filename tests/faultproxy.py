@@ -22,6 +22,7 @@ from urllib.parse import parse_qs, urlparse
 # Lambda speaks REST-JSON: the operation is in the method and path.
 LAMBDA_ROUTES = [
     ("POST", r"^/2015-03-31/functions/?$", "CreateFunction"),
+    ("GET", r"^/2015-03-31/functions/?$", "ListFunctions"),
     ("GET", r"^/2015-03-31/functions/[^/]+/?$", "GetFunction"),
     ("DELETE", r"^/2015-03-31/functions/[^/]+/?$", "DeleteFunction"),
     ("GET", r"^/2015-03-31/functions/[^/]+/configuration$", "GetFunctionConfiguration"),

@@ -1,0 +1,113 @@
+"""A shared token bucket in Redis per (account, region, throttle group), part of the AWS boundary.
+
+AWS throttles per account and region; several workers and web processes share those limits, so
+the bucket lives in Redis and every process takes tokens from the same one. A call that finds
+the bucket empty waits for its token (bounded); past the bound it raises a throttling error,
+which the engine treats as transient and retries later.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import redis
+from botocore.exceptions import ClientError
+from django.conf import settings
+
+log = logging.getLogger(__name__)
+
+# Take one token if there is one; otherwise say how long until there will be.
+# KEYS[1] bucket; ARGV: rate per second, burst. Uses the server's clock, shared by all.
+_TAKE = """
+local rate = tonumber(ARGV[1])
+local burst = tonumber(ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
+local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp'))
+if tokens == nil then tokens = burst; stamp = now end
+tokens = math.min(burst, tokens + (now - stamp) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
+redis.call('EXPIRE', KEYS[1], 3600)
+return tostring(wait)
+"""
+
+# (service, operation or "*") → throttle group. Documented AWS rates: ECS service mutations
+# 5/s sustained, Lambda control plane 15/s, API Gateway CreateDeployment 1 per 5 s.
+_ECS_MUTATIONS = {
+    "CreateService",
+    "UpdateService",
+    "DeleteService",
+    "RegisterTaskDefinition",
+    "DeregisterTaskDefinition",
+    "CreateCluster",
+}
+
+
+def throttle_group(service: str, operation: str) -> str | None:
+    if service == "ecs" and operation in _ECS_MUTATIONS:
+        return "ecs-mutations"
+    if service == "lambda" and operation not in ("Invoke", "InvokeAsync"):
+        return "lambda-control"
+    if service in ("apigateway", "apigatewayv2") and operation == "CreateDeployment":
+        return "apigateway-create-deployment"
+    return None
+
+
+_client: redis.Redis | None = None
+_script = None
+
+
+def _redis():
+    global _client, _script
+    if _client is None:
+        _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
+        _script = _client.register_script(_TAKE)
+    return _client, _script
+
+
+def take(*, account: str, region: str, group: str) -> float:
+    """Block until a token is ours; return the seconds waited. Fails open if Redis is down."""
+    rate, burst = settings.AWS_RATE_LIMITS[group]
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    key = f"{prefix}:aws-bucket:{account}:{region}:{group}"
+    waited = 0.0
+    while True:
+        try:
+            _, script = _redis()
+            wait = float(script(keys=[key], args=[rate, burst]))
+        except redis.RedisError:
+            log.warning("Rate-limit bucket unavailable (Redis); calling AWS without it")
+            return waited
+        if wait <= 0:
+            return waited
+        if waited + wait > settings.AWS_RATE_LIMIT_MAX_WAIT:
+            raise ClientError(
+                {
+                    "Error": {
+                        "Code": "Throttling",
+                        "Message": f"Slipway's {group} budget for {account}/{region} is used up; "
+                        "retrying later.",
+                    }
+                },
+                group,
+            )
+        time.sleep(wait)
+        waited += wait
+
+
+def before_call_handler(*, account: str, region: str):
+    """A botocore before-call hook that takes a token for throttled operations."""
+
+    def handler(event_name: str, **kwargs) -> None:
+        if not settings.AWS_RATE_LIMITS_ENABLED:
+            return
+        _, service, operation = event_name.split(".", 2)
+        group = throttle_group(service, operation)
+        if group:
+            take(account=account, region=region, group=group)
+
+    return handler
