@@ -20,11 +20,12 @@ from django.db.models import F
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from audit.services import audit_record
 from catalog.models import ServiceInstance
 from deployments import provisioners
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 from deployments.provisioners.base import Context
-from portal.aws import error_message, is_transient, request_id
+from portal.aws import collect_request_ids, error_message, is_transient, request_id
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
@@ -102,17 +103,29 @@ def _step(deployment: Deployment, name: str):
     """Log a step as running, then ok or failed (with AWS's error text and request id)."""
     step = DeploymentStep.objects.create(deployment=deployment, name=name)
     try:
-        yield step
+        with collect_request_ids() as ids:
+            yield step
     except BaseException as exc:
         step.status = DeploymentStep.Status.FAILED
         step.message = error_message(exc)
-        step.aws_request_id = request_id(exc)
+        step.aws_request_id = request_id(exc) or _join_ids(ids)
         step.finished_at = timezone.now()
         step.save()
         raise
     step.status = DeploymentStep.Status.OK
+    step.aws_request_id = _join_ids(ids)
     step.finished_at = timezone.now()
     step.save()
+
+
+def _join_ids(ids: list[str]) -> str:
+    """As many request ids as fit the column, newest last (the one that did the change)."""
+    kept: list[str] = []
+    for rid in reversed(ids):
+        if len(" ".join([rid, *kept])) > 100:
+            break
+        kept.insert(0, rid)
+    return " ".join(kept)
 
 
 def _note(deployment: Deployment, name: str, message: str = "") -> None:
@@ -262,6 +275,7 @@ def _fail(deployment: Deployment, error: str) -> None:
         )
         if updated:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(status=instance_status)
+            _audit_finish(deployment, status, error)
 
 
 def _succeed(deployment: Deployment) -> None:
@@ -283,6 +297,27 @@ def _succeed(deployment: Deployment) -> None:
         )
         if updated:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(**instance_fields)
+            _audit_finish(deployment, Deployment.Status.SUCCEEDED, "")
+
+
+def _audit_finish(deployment: Deployment, status: str, error: str) -> None:
+    """The system's audit row for the outcome, with every AWS request id the steps made."""
+    ids = [
+        rid
+        for joined in deployment.steps.values_list("aws_request_id", flat=True)
+        for rid in joined.split()
+    ]
+    audit_record(
+        actor=None,
+        action=f"deployment.{status}",
+        target=deployment,
+        environment=deployment.instance.environment,
+        before=deployment.previous_spec,
+        after=deployment.spec if status == Deployment.Status.SUCCEEDED else {"error": error},
+        aws_request_ids=ids,
+        result="ok" if status == Deployment.Status.SUCCEEDED else "failed",
+        source="system",
+    )
 
 
 def deployments_reconcile() -> list[int]:

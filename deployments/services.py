@@ -15,6 +15,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, ServiceInstance, Team
 from deployments import guardrails, kinds
@@ -81,6 +82,7 @@ def deployment_plan(
     user: AbstractBaseUser,
     action: str = Deployment.Action.UPDATE,
     reverts: Deployment | None = None,
+    source: str = "web",
 ) -> Deployment:
     """Check permissions and guardrails, read AWS, and store the plan for the user to confirm.
 
@@ -98,7 +100,7 @@ def deployment_plan(
     changes = _plan_changes(instance=instance, spec=spec, user=user, action=action)
     if not changes:
         raise NothingToChange("Nothing to change: AWS already matches this spec.")
-    return Deployment.objects.create(
+    deployment = Deployment.objects.create(
         instance=instance,
         action=action,
         spec=spec,
@@ -108,6 +110,20 @@ def deployment_plan(
         reverts=reverts,
         status=Deployment.Status.PLANNED,
     )
+    _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
+    return deployment
+
+
+def _audit(deployment: Deployment, user, action: str, source: str, **extra) -> None:
+    audit_record(
+        actor=user,
+        action=action,
+        target=deployment,
+        environment=deployment.instance.environment,
+        before=extra.get("before", deployment.previous_spec),
+        after=extra.get("after", {"status": deployment.status}),
+        source=source,
+    )
 
 
 def _enqueue(deployment: Deployment) -> None:
@@ -116,7 +132,9 @@ def _enqueue(deployment: Deployment) -> None:
     transaction.on_commit(lambda: run_deployment.delay(deployment.pk))
 
 
-def deployment_confirm(*, deployment: Deployment, user: AbstractBaseUser) -> Deployment:
+def deployment_confirm(
+    *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
+) -> Deployment:
     """The requester confirms the plan: queue it, or wait for approval where required."""
     if deployment.requested_by_id != user.pk:
         raise PermissionDenied("Only the person who planned this change can confirm it.")
@@ -145,6 +163,7 @@ def deployment_confirm(*, deployment: Deployment, user: AbstractBaseUser) -> Dep
     if not needs_approval:
         _mark_deploying(instance)
         _enqueue(deployment)
+    _audit(deployment, user, f"deployment.{deployment.action}.confirm", source)
     return deployment
 
 
@@ -158,14 +177,19 @@ def deployment_request(
     spec: dict,
     user: AbstractBaseUser,
     action: str = Deployment.Action.UPDATE,
+    source: str = "web",
 ) -> Deployment:
     """Plan and confirm in one call (API clients and scripts that do not review a diff)."""
     with transaction.atomic():
-        deployment = deployment_plan(instance=instance, spec=spec, user=user, action=action)
-        return deployment_confirm(deployment=deployment, user=user)
+        deployment = deployment_plan(
+            instance=instance, spec=spec, user=user, action=action, source=source
+        )
+        return deployment_confirm(deployment=deployment, user=user, source=source)
 
 
-def deployment_approve(*, deployment: Deployment, user: AbstractBaseUser) -> Deployment:
+def deployment_approve(
+    *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
+) -> Deployment:
     """A second member of the owner team approves; the requester never can."""
     _require_owner(deployment.instance, user)
     if deployment.requested_by_id == user.pk:
@@ -183,22 +207,29 @@ def deployment_approve(*, deployment: Deployment, user: AbstractBaseUser) -> Dep
     deployment.refresh_from_db()
     _mark_deploying(deployment.instance)
     _enqueue(deployment)
+    _audit(deployment, user, "deployment.approve", source)
     return deployment
 
 
-def deployment_reject(*, deployment: Deployment, user: AbstractBaseUser) -> Deployment:
+def deployment_reject(
+    *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
+) -> Deployment:
     _require_owner(deployment.instance, user)
-    return _cancel(
+    deployment = _cancel(
         deployment,
         from_statuses=[Deployment.Status.AWAITING_APPROVAL],
         reason=f"Rejected by {user.get_username()}.",
     )
+    _audit(deployment, user, "deployment.reject", source)
+    return deployment
 
 
-def deployment_cancel(*, deployment: Deployment, user: AbstractBaseUser) -> Deployment:
+def deployment_cancel(
+    *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
+) -> Deployment:
     """Withdraw a change before a worker picks it up."""
     _require_owner(deployment.instance, user)
-    return _cancel(
+    deployment = _cancel(
         deployment,
         from_statuses=[
             Deployment.Status.PLANNED,
@@ -207,6 +238,8 @@ def deployment_cancel(*, deployment: Deployment, user: AbstractBaseUser) -> Depl
         ],
         reason=f"Cancelled by {user.get_username()}.",
     )
+    _audit(deployment, user, "deployment.cancel", source)
+    return deployment
 
 
 def _cancel(deployment: Deployment, *, from_statuses: list[str], reason: str) -> Deployment:
@@ -244,7 +277,9 @@ def deployments_expire_approvals() -> int:
     )
 
 
-def deployment_revert(*, deployment: Deployment, user: AbstractBaseUser) -> Deployment:
+def deployment_revert(
+    *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
+) -> Deployment:
     """Plan going back to the spec of an earlier succeeded deployment (one click, then confirm)."""
     if deployment.status != Deployment.Status.SUCCEEDED or deployment.action == "delete":
         raise DeploymentError("Only a succeeded deployment's spec can be reverted to.")
@@ -254,6 +289,7 @@ def deployment_revert(*, deployment: Deployment, user: AbstractBaseUser) -> Depl
         user=user,
         action=Deployment.Action.REVERT,
         reverts=deployment,
+        source=source,
     )
 
 
@@ -269,6 +305,7 @@ def service_launch(
     code: bytes | None = None,
     description: str = "",
     confirm: bool = False,
+    source: str = "web",
 ) -> Deployment:
     """Create a catalog service and plan its first deployment (confirmed at once if asked).
 
@@ -281,8 +318,8 @@ def service_launch(
     )
     instance = catalog_services.instance_get_or_create(service=service, environment=environment)
     deployment = deployment_plan(
-        instance=instance, spec=spec, user=user, action=Deployment.Action.CREATE
+        instance=instance, spec=spec, user=user, action=Deployment.Action.CREATE, source=source
     )
     if confirm:
-        deployment = deployment_confirm(deployment=deployment, user=user)
+        deployment = deployment_confirm(deployment=deployment, user=user, source=source)
     return deployment

@@ -81,6 +81,32 @@ def _config(region: str) -> Config:
     )
 
 
+_local = threading.local()
+
+
+class collect_request_ids:  # noqa: N801 — used as a context manager, reads like a function
+    """Collect the AWS request ids of every call made in this thread inside the block."""
+
+    def __enter__(self) -> list[str]:
+        self.previous = getattr(_local, "ids", None)
+        _local.ids = []
+        return _local.ids
+
+    def __exit__(self, *exc) -> None:
+        ids = _local.ids
+        _local.ids = self.previous
+        if self.previous is not None:
+            self.previous.extend(ids)
+
+
+def _note_request_id(http_response=None, parsed=None, **kwargs) -> None:
+    ids = getattr(_local, "ids", None)
+    if ids is not None and isinstance(parsed, dict):
+        request = parsed.get("ResponseMetadata", {}).get("RequestId")
+        if request:
+            ids.append(request)
+
+
 def _count_call(event_name: str, **kwargs) -> None:
     # event_name is "before-call.<service>.<Operation>"
     _, service, operation = event_name.split(".", 2)
@@ -142,6 +168,7 @@ def _raw_client(service: str, target: Target, credentials: dict | None, account:
         **(credentials or {}),
     )
     client.meta.events.register("before-call", _count_call)
+    client.meta.events.register("after-call", _note_request_id)
     client.meta.events.register(
         "before-call", ratelimit.before_call_handler(account=account, region=target.region)
     )
