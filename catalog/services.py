@@ -1,7 +1,7 @@
 """Writes to the catalog. Views, admin, API and commands call these; none writes rows itself."""
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
@@ -53,3 +53,49 @@ def service_create(
 def instance_get_or_create(*, service: Service, environment: Environment) -> ServiceInstance:
     instance, _ = ServiceInstance.objects.get_or_create(service=service, environment=environment)
     return instance
+
+
+def _parse_tags(tags: list[str]) -> list[str]:
+    """Tags are short lowercase words, kept once each in the order given."""
+    seen: list[str] = []
+    for tag in tags:
+        tag = tag.strip().lower()
+        if tag and tag not in seen:
+            seen.append(tag)
+    return seen
+
+
+@transaction.atomic
+def service_update(
+    *,
+    service: Service,
+    user: AbstractBaseUser,
+    name: str,
+    description: str = "",
+    lifecycle: str = Service.Lifecycle.EXPERIMENTAL,
+    system: str = "",
+    repo_url: str = "",
+    docs_url: str = "",
+    tags: list[str] | None = None,
+    depends_on: list[Service] | None = None,
+) -> Service:
+    """Change a service's catalog data (not its slug: AWS names derive from it).
+
+    Only members of the owner team (or staff) may; a service cannot depend on itself.
+    """
+    if not service.owned_by(user):
+        raise PermissionDenied("Only members of the owner team can change this service.")
+    depends_on = list(depends_on or [])
+    if any(other.pk == service.pk for other in depends_on):
+        raise ValidationError({"depends_on": "A service cannot depend on itself."})
+    service.name = name.strip() or service.slug
+    service.description = description
+    service.lifecycle = lifecycle
+    service.system = system
+    service.repo_url = repo_url
+    service.docs_url = docs_url
+    service.tags = _parse_tags(tags or [])
+    service.full_clean()
+    service.save()
+    service.depends_on.set(depends_on)
+    return service

@@ -1,40 +1,86 @@
-"""Catalog pages: the service list and a service's page."""
+"""Catalog pages: the searchable service list, a service's Overview and Settings, and teams."""
 
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_http_methods
 
-from catalog import selectors
+from catalog import selectors, services
 from catalog.access import get_service_for_user
+from catalog.forms import ServiceSettingsForm
 from deployments import selectors as deployment_selectors
 
 
 @require_GET
 def service_list(request):
-    search = request.GET.get("q", "").strip()
-    services = selectors.service_list(search=search)
+    """The catalog. htmx asks for #results while the user types, #catalog for facet clicks."""
+    query = selectors.CatalogQuery.from_params(request.GET)
+    page = selectors.catalog_page(query=query)
     template = "catalog/service_list.html"
     if request.htmx:
-        template += "#results"
+        template += "#results" if request.htmx.target == "results" else "#catalog"
     return render(
         request,
         template,
-        {"services": services, "search": search, "environments": selectors.environments()},
+        {"page": page, "query": query, "sorts": selectors.SORTS},
     )
 
 
 @require_GET
 def service_detail(request, slug):
+    """The Overview tab."""
     service = get_service_for_user(request.user, slug)
-    deployments = deployment_selectors.deployments_for_service(service=service)[:20]
+    deployments = list(deployment_selectors.deployments_for_service(service=service)[:10])
     active = deployment_selectors.active_deployment(service=service)
     return render(
         request,
         "catalog/service_detail.html",
         {
             "service": service,
-            "instances": selectors.service_instances(service=service),
+            "tab": "overview",
+            **selectors.service_overview(service=service),
             "deployments": deployments,
             "deployment": active or (deployments[0] if deployments else None),
             "can_change": service.owned_by(request.user),
         },
+    )
+
+
+@require_http_methods(["GET", "POST"])
+def service_settings(request, slug):
+    """The Settings tab: owners edit the catalog data (name, links, tags, dependencies...)."""
+    service = get_service_for_user(request.user, slug, write=True)
+    form = ServiceSettingsForm(request.POST or None, service=service)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.service_update(service=service, user=request.user, **form.cleaned_data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Saved the settings of {service.name}.")
+            return redirect(service)
+    return render(
+        request,
+        "catalog/service_settings.html",
+        {"service": service, "tab": "settings", "form": form, "can_change": True},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+def team_list(request):
+    return render(request, "catalog/team_list.html", {"teams": selectors.team_list()})
+
+
+@require_GET
+def team_detail(request, slug):
+    team = selectors.team_get(slug=slug)
+    if team is None:
+        raise Http404("No such team.")
+    return render(
+        request,
+        "catalog/team_detail.html",
+        {"team": team, **selectors.team_page(team=team)},
     )
