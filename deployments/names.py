@@ -27,3 +27,30 @@ def tags(*, service_slug: str, environment_slug: str, team_slug: str) -> dict[st
         "slipway:team": team_slug,
         "managed-by": "slipway",
     }
+
+
+# --- Lambda versions and triggers ----------------------------------------------------------------
+LAMBDA_ALIAS = "live"  # every deploy publishes a version and moves this alias to it
+
+
+def lambda_s3_notification_id(function_name: str) -> str:
+    """Id of the one entry per function that Slipway owns in a bucket's notification config."""
+    return f"slipway-{function_name}"
+
+
+def lambda_event_rule(function_name: str, bus: str, pattern_json: str) -> str:
+    """EventBridge rule name (≤ 64): the function plus a digest of bus and canonical pattern.
+
+    A changed pattern is a new rule (the old one is removed), so a name never lies about what
+    the rule matches.
+    """
+    import hashlib
+
+    digest = hashlib.sha256(f"{function_name}\n{bus}\n{pattern_json}".encode()).hexdigest()
+    return f"{function_name[:51]}-{digest[:12]}"
+
+
+def lambda_permission_sid(source: str, resource: str) -> str:
+    """StatementId of a resource-policy permission Slipway adds ([A-Za-z0-9_-] only)."""
+    cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in resource)
+    return f"slipway-{source}-{cleaned}"[:100]

@@ -1,43 +1,31 @@
-"""Lambda functions: an execution role (IAM) and the function itself (code + configuration)."""
+"""Lambda functions: the execution role, the function, a version per deploy behind alias `live`,
+reserved and provisioned concurrency, and triggers (S3, EventBridge; see `lambda_triggers`).
+
+Spec keys (older specs lack the later ones; missing means the default in `normalized`):
+kind, runtime, handler, memory_size, timeout, architecture, description, environment,
+code_sha256 (a stored zip) or code_s3 {"bucket", "key"}, reserved_concurrency (None =
+unreserved), provisioned_concurrency (0 = none, on alias `live`), triggers {"s3", "eventbridge"}.
+
+Every deploy that changes code or configuration publishes a version and moves `live` to it;
+provisioned concurrency and all triggers point at the alias, never at $LATEST.
+
+The emulator does not implement provisioned concurrency (its API answers a bare HTTP 404): the
+plan says so, and the apply step fails with that explanation instead of pretending. Tests cover
+the AWS success path of that one call with botocore's Stubber.
+"""
 
 from __future__ import annotations
 
 import base64
-import json
 
 from botocore.exceptions import ClientError
 
 from deployments import names
+from deployments.provisioners import lambda_steps as steps
+from deployments.provisioners import lambda_triggers as triggers
 from deployments.provisioners.base import Change, Context, Observed, WaitResult, field_diff
-from portal.aws import aws_client, error_code, is_not_found
+from portal.aws import error_code, is_not_found
 
-# Inline (not the AWS-managed AWSLambdaBasicExecutionRole): put_role_policy is idempotent and
-# the policy is visible next to the role, with nothing to look up.
-LOGS_POLICY_NAME = "slipway-write-logs"
-LOGS_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
-                "Resource": "*",
-            }
-        ],
-    }
-)
-TRUST_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "lambda.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 # Spec field → (label in the diff, unit).
 CONFIG_FIELDS = {
     "runtime": ("runtime", ""),
@@ -48,16 +36,52 @@ CONFIG_FIELDS = {
     "description": ("description", ""),
     "environment": ("environment variables", ""),
 }
+# A published version matches $LATEST when these agree (Description is the version's own).
+VERSION_FIELDS = (
+    "CodeSha256",
+    "Runtime",
+    "Handler",
+    "MemorySize",
+    "Timeout",
+    "Environment",
+    "Architectures",
+    "Role",
+)
+ALIAS = names.LAMBDA_ALIAS
+
+
+def normalized(spec: dict) -> dict:
+    """The spec with every optional key present (older specs stay valid)."""
+    out = {
+        "description": "",
+        "environment": {},
+        "architecture": "x86_64",
+        "reserved_concurrency": None,
+        "provisioned_concurrency": 0,
+        **spec,
+    }
+    found = spec.get("triggers") or {}
+    out["triggers"] = {"s3": found.get("s3") or [], "eventbridge": found.get("eventbridge") or []}
+    return out
+
+
+def scale_values(spec: dict) -> dict:
+    """The numbers the environment's guardrails check.
+
+    Provisioned concurrency 0 means "on demand" (the function still serves), so it is reported
+    as absent rather than as a scale to zero; reserved concurrency 0 really stops the function.
+    """
+    spec = normalized(spec)
+    return {
+        "reserved_concurrency": spec["reserved_concurrency"],
+        "provisioned_concurrency": spec["provisioned_concurrency"] or None,
+    }
 
 
 def _names(ctx_or_instance) -> tuple[str, str]:
     instance = getattr(ctx_or_instance, "instance", ctx_or_instance)
     env = instance.environment.slug
     return names.lambda_function(instance.service.slug, env), names.lambda_role(env)
-
-
-def _client(ctx: Context, service: str):
-    return aws_client(service, environment=ctx.environment, actor=ctx.actor)
 
 
 def _hex_sha(code_sha256_b64: str) -> str:
@@ -69,21 +93,25 @@ def _env_repr(variables: dict) -> str:
     return ", ".join(sorted(variables)) or "(none)"
 
 
+# --- observe -------------------------------------------------------------------------------------
 def observe(ctx: Context) -> Observed:
-    """Describe the function and its role as AWS has them now."""
+    """Describe role, function, versions, alias, concurrency and triggers as AWS has them now."""
     function_name, role_name = _names(ctx)
     values: dict = {"function_name": function_name, "role_name": role_name}
     try:
-        values["role_arn"] = _client(ctx, "iam").get_role(RoleName=role_name)["Role"]["Arn"]
+        values["role_arn"] = steps.client(ctx, "iam").get_role(RoleName=role_name)["Role"]["Arn"]
     except ClientError as exc:
         if not is_not_found(exc):
             raise
+    lam = steps.client(ctx, "lambda")
     try:
-        config = _client(ctx, "lambda").get_function(FunctionName=function_name)["Configuration"]
+        function = lam.get_function(FunctionName=function_name)
     except ClientError as exc:
         if not is_not_found(exc):
             raise
+        values.update(_observe_code_s3(ctx))
         return Observed(exists=False, values=values)
+    config = function["Configuration"]
     values.update(
         function_arn=config["FunctionArn"],
         runtime=config.get("Runtime"),
@@ -94,13 +122,76 @@ def observe(ctx: Context) -> Observed:
         description=config.get("Description", ""),
         environment=(config.get("Environment") or {}).get("Variables", {}),
         code_sha256=_hex_sha(config.get("CodeSha256", "")),
+        code_s3_deployed=(function.get("Tags") or {}).get(steps.CODE_S3_TAG, ""),
         state=config.get("State"),
+        reserved_concurrency=(function.get("Concurrency") or {}).get(
+            "ReservedConcurrentExecutions"
+        ),
     )
+    values.update(_observe_code_s3(ctx))
+    values.update(_observe_versions(lam, function_name, config))
+    alias_arn = values.get("alias_arn", "")
+    values.update(_observe_provisioned(lam, function_name) if alias_arn else {})
+    statements = triggers.policy_statements(lam, function_name) if alias_arn else []
+    values["triggers"] = triggers.observe(ctx, function_name, alias_arn, statements)
     return Observed(exists=True, values=values)
 
 
+def _observe_code_s3(ctx: Context) -> dict:
+    location = ctx.spec.get("code_s3")
+    if not location:
+        return {}
+    try:
+        head = steps.client(ctx, "s3").head_object(Bucket=location["bucket"], Key=location["key"])
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
+            return {"code_s3_available": ""}
+        raise
+    etag = head.get("ETag", "").strip('"')
+    return {"code_s3_available": steps.s3_code_token(location["bucket"], location["key"], etag)}
+
+
+def _observe_versions(lam, function_name: str, latest: dict) -> dict:
+    published = []
+    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function_name):
+        published += [v for v in page["Versions"] if v["Version"] != "$LATEST"]
+    newest = max(published, key=lambda v: int(v["Version"]), default=None)
+    found = {
+        "version_count": len(published),
+        "latest_version": newest["Version"] if newest else None,
+        "unpublished_changes": newest is None
+        or any(newest.get(f) != latest.get(f) for f in VERSION_FIELDS),
+        "alias_version": None,
+        "alias_arn": "",
+    }
+    try:
+        alias = lam.get_alias(FunctionName=function_name, Name=ALIAS)
+        found.update(alias_version=alias["FunctionVersion"], alias_arn=alias["AliasArn"])
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    return found
+
+
+def _observe_provisioned(lam, function_name: str) -> dict:
+    try:
+        config = lam.get_provisioned_concurrency_config(FunctionName=function_name, Qualifier=ALIAS)
+    except ClientError as exc:
+        if steps.is_emulator_gap(exc):
+            return {"provisioned_concurrency": 0, "provisioned_unsupported": True}
+        if is_not_found(exc):
+            return {"provisioned_concurrency": 0}
+        raise
+    return {
+        "provisioned_concurrency": config.get("RequestedProvisionedConcurrentExecutions", 0),
+        "provisioned_status": config.get("Status"),
+    }
+
+
+# --- plan ----------------------------------------------------------------------------------------
 def plan(spec: dict, observed: Observed) -> list[Change]:
-    """The changes that take AWS from `observed` to `spec` (empty: nothing to do)."""
+    """The changes that take AWS from `observed` to `spec` (empty: nothing to do). Pure."""
+    spec = normalized(spec)
     values = observed.values
     changes = []
     if not values.get("role_arn"):
@@ -109,17 +200,45 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
         details = tuple(
             field_diff(label, None, _display(key, spec.get(key)), unit)
             for key, (label, unit) in CONFIG_FIELDS.items()
-        )
+        ) + (field_diff("code", None, _code_display(spec)),)
         changes.append(
             Change("function.create", f"Create Lambda function {values['function_name']}", details)
         )
-        return changes
-    if spec["code_sha256"] != values.get("code_sha256"):
+    else:
+        changes += _plan_function_update(spec, values)
+    changes += _plan_version(changes, values)
+    changes += _plan_concurrency(spec, values)
+    changes += [
+        Change(key, summary, details)
+        for key, summary, details in triggers.plan(
+            spec, values.get("triggers", {}), values["function_name"]
+        )
+    ]
+    return changes
+
+
+def _code_display(spec: dict) -> str:
+    if spec.get("code_s3"):
+        return f"s3://{spec['code_s3']['bucket']}/{spec['code_s3']['key']}"
+    return f"zip {spec.get('code_sha256', '')[:12]}"
+
+
+def _plan_function_update(spec: dict, values: dict) -> list[Change]:
+    changes = []
+    if spec.get("code_s3"):
+        code_changed = values.get("code_s3_deployed") != values.get("code_s3_available")
+        before = "zip" if not values.get("code_s3_deployed") else "previous S3 object"
+        if not values.get("code_s3_available"):
+            before += " (the S3 object is missing: upload it first, or this step fails)"
+    else:
+        code_changed = spec.get("code_sha256") != values.get("code_sha256")
+        before = values.get("code_sha256", "")[:12]
+    if code_changed:
         changes.append(
             Change(
                 "function.code",
                 "Update function code",
-                (field_diff("code", values.get("code_sha256", "")[:12], spec["code_sha256"][:12]),),
+                (field_diff("code", before, _code_display(spec)),),
             )
         )
     details = tuple(
@@ -129,6 +248,47 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     )
     if details:
         changes.append(Change("function.config", "Update function configuration", details))
+    return changes
+
+
+def _plan_version(planned: list[Change], values: dict) -> list[Change]:
+    """Publish when code or configuration change or $LATEST is unpublished; else fix the alias."""
+    function_changes = {"function.create", "function.code", "function.config"}
+    alias = values.get("alias_version")
+    if values.get("unpublished_changes", True) or any(c.key in function_changes for c in planned):
+        detail = field_diff(f"alias {ALIAS}", f"version {alias}" if alias else None, "new version")
+        return [
+            Change("version.publish", f"Publish a new version and point {ALIAS} at it", (detail,))
+        ]
+    latest = values["latest_version"]
+    if alias != latest:
+        before = f"version {alias}" if alias else None
+        return [
+            Change(
+                "alias.ensure",
+                f"Point alias {ALIAS} at version {latest}",
+                (field_diff(f"alias {ALIAS}", before, f"version {latest}"),),
+            )
+        ]
+    return []
+
+
+def _plan_concurrency(spec: dict, values: dict) -> list[Change]:
+    changes = []
+    want, have = spec["reserved_concurrency"], values.get("reserved_concurrency")
+    if want != have:
+        line = field_diff(
+            "reserved concurrency",
+            have if have is not None else "unreserved",
+            want if want is not None else "unreserved",
+        )
+        changes.append(Change("concurrency.reserved", "Set reserved concurrency", (line,)))
+    want, have = spec["provisioned_concurrency"] or 0, values.get("provisioned_concurrency") or 0
+    if want != have:
+        line = field_diff(f"provisioned concurrency (alias {ALIAS})", have, want)
+        if values.get("provisioned_unsupported"):
+            line += " — the AWS emulator does not implement this; the step will fail there"
+        changes.append(Change("concurrency.provisioned", "Set provisioned concurrency", (line,)))
     return changes
 
 
@@ -148,107 +308,88 @@ def _display(key: str, value):
     return value
 
 
+def plan_delete(observed: Observed) -> list[Change]:
+    """Teardown in reverse dependency order; the shared execution role stays."""
+    if not observed.exists:
+        return []
+    values = observed.values
+    changes = [
+        Change(key, summary, details)
+        for key, summary, details in triggers.plan_delete(values.get("triggers", {}))
+    ]
+    if values.get("provisioned_concurrency"):
+        changes.append(
+            Change(
+                "concurrency.provisioned.delete",
+                f"Remove provisioned concurrency from alias {ALIAS}",
+                (field_diff("provisioned concurrency", values["provisioned_concurrency"], 0),),
+            )
+        )
+    if values.get("alias_arn"):
+        changes.append(Change("alias.delete", f"Delete alias {ALIAS}"))
+    count = values.get("version_count", 0)
+    changes.append(
+        Change(
+            "function.delete",
+            f"Delete Lambda function {values['function_name']}",
+            (f"with its {count} published version(s) and reserved concurrency",),
+        )
+    )
+    return changes
+
+
+# --- apply ---------------------------------------------------------------------------------------
 def apply(ctx: Context, change: Change) -> str:
     """Carry out one change; every branch first checks what exists, so a re-run adopts it.
 
     Returns a short message for the step log.
     """
     function_name, role_name = _names(ctx)
-    spec = ctx.spec
-    if change.key == "role.ensure":
-        return _ensure_role(ctx, role_name)
-    role_arn = ctx.resources.get("role_arn") or _ensure_role(ctx, role_name, quiet=True)
-    lam = _client(ctx, "lambda")
-    if change.key == "function.create":
-        try:
-            arn = lam.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
-            ctx.record_resource("function_arn", arn)
-            return f"adopted existing function {arn}"
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-        response = lam.create_function(
-            FunctionName=function_name,
-            Role=role_arn,
-            Code={"ZipFile": ctx.artifact_loader(spec["code_sha256"])},
-            Tags=_tags(ctx),
-            **_config_kwargs(spec, role_arn),
-        )
-        ctx.record_resource("function_arn", response["FunctionArn"])
-        return f"created {response['FunctionArn']}"
-    if change.key == "function.code":
-        lam.update_function_code(
-            FunctionName=function_name, ZipFile=ctx.artifact_loader(spec["code_sha256"])
-        )
-        return f"code {spec['code_sha256'][:12]} uploaded"
-    if change.key == "function.config":
+    spec = normalized(ctx.spec)
+    lam = steps.client(ctx, "lambda")
+    key = change.key
+    if key == "role.ensure":
+        return steps.ensure_role(ctx, role_name)
+    if key.startswith((triggers.S3_KEY, triggers.EVENTS_KEY)):
+        alias_arn = lam.get_alias(FunctionName=function_name, Name=ALIAS)["AliasArn"]
+        return triggers.apply(ctx, key, function_name, alias_arn)
+    if key == "function.create":
+        return steps.create_function(ctx, lam, function_name, role_name, spec)
+    if key == "function.code":
+        return steps.update_code(ctx, lam, function_name, spec)
+    if key == "function.config":
+        role_arn = ctx.resources.get("role_arn") or steps.ensure_role(ctx, role_name, quiet=True)
         lam.update_function_configuration(
-            FunctionName=function_name, **_config_kwargs(spec, role_arn, for_update=True)
+            FunctionName=function_name, **steps.config_kwargs(spec, role_arn, for_update=True)
         )
         return "; ".join(change.details)
-    raise ValueError(f"Unknown Lambda change {change.key!r}")
-
-
-def _config_kwargs(spec: dict, role_arn: str, for_update: bool = False) -> dict:
-    kwargs = {
-        "Runtime": spec["runtime"],
-        "Handler": spec["handler"],
-        "MemorySize": spec["memory_size"],
-        "Timeout": spec["timeout"],
-        "Description": spec.get("description", ""),
-        "Environment": {"Variables": spec.get("environment") or {}},
-    }
-    if for_update:
-        kwargs["Role"] = role_arn
-    else:
-        # Architectures can only be set with the code (create or update_function_code).
-        kwargs["Architectures"] = [spec.get("architecture", "x86_64")]
-    return kwargs
-
-
-def _tags(ctx: Context) -> dict:
-    return names.tags(
-        service_slug=ctx.service.slug,
-        environment_slug=ctx.environment.slug,
-        team_slug=ctx.service.owner.slug,
-    )
-
-
-def _ensure_role(ctx: Context, role_name: str, quiet: bool = False) -> str:
-    iam = _client(ctx, "iam")
-    try:
-        arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-        message = f"role {arn} exists"
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-        try:
-            arn = iam.create_role(
-                RoleName=role_name,
-                AssumeRolePolicyDocument=TRUST_POLICY,
-                Description="Execution role for Lambda functions deployed by Slipway",
-                Tags=[{"Key": k, "Value": v} for k, v in _env_tags(ctx).items()],
-            )["Role"]["Arn"]
-        except ClientError as create_exc:
-            if error_code(create_exc) != "EntityAlreadyExists":
-                raise
-            arn = iam.get_role(RoleName=role_name)["Role"]["Arn"]
-        iam.put_role_policy(
-            RoleName=role_name, PolicyName=LOGS_POLICY_NAME, PolicyDocument=LOGS_POLICY
+    if key == "version.publish":
+        version = lam.publish_version(FunctionName=function_name)["Version"]
+        return f"published version {version}; " + steps.point_alias(
+            ctx, lam, function_name, version
         )
-        message = f"created role {arn}"
-    ctx.record_resource("role_arn", arn)
-    return arn if quiet else message
+    if key == "alias.ensure":
+        return steps.point_alias(ctx, lam, function_name, steps.newest_version(lam, function_name))
+    if key == "concurrency.reserved":
+        return steps.set_reserved(lam, function_name, spec["reserved_concurrency"])
+    if key in ("concurrency.provisioned", "concurrency.provisioned.delete"):
+        wanted = 0 if key.endswith(".delete") else spec["provisioned_concurrency"]
+        return steps.set_provisioned(lam, function_name, wanted)
+    if key == "alias.delete":
+        steps.ignore_not_found(lambda: lam.delete_alias(FunctionName=function_name, Name=ALIAS))
+        return f"alias {ALIAS} deleted"
+    if key == "function.delete":
+        steps.ignore_not_found(lambda: lam.delete_function(FunctionName=function_name))
+        return f"function {function_name} deleted (the shared execution role stays)"
+    raise ValueError(f"Unknown Lambda change {key!r}")
 
 
-def _env_tags(ctx: Context) -> dict:
-    return {"slipway:environment": ctx.environment.slug, "managed-by": "slipway"}
-
-
+# --- wait ----------------------------------------------------------------------------------------
 def wait(ctx: Context) -> WaitResult:
-    """Done when the function is Active and its last update Successful."""
+    """Done when the function is Active, its last update Successful, provisioned capacity READY."""
     function_name, _ = _names(ctx)
-    config = _client(ctx, "lambda").get_function_configuration(FunctionName=function_name)
+    lam = steps.client(ctx, "lambda")
+    config = lam.get_function_configuration(FunctionName=function_name)
     state = config.get("State", "Active")
     update = config.get("LastUpdateStatus", "Successful")
     if state == "Failed":
@@ -256,6 +397,30 @@ def wait(ctx: Context) -> WaitResult:
     if update == "Failed":
         reason = config.get("LastUpdateStatusReason")
         return WaitResult(done=False, error=f"Last update failed: {reason}")
-    if state == "Active" and update == "Successful":
-        return WaitResult(done=True, detail="State Active, last update Successful")
-    return WaitResult(done=False, detail=f"State {state}, last update {update}")
+    if not (state == "Active" and update == "Successful"):
+        return WaitResult(done=False, detail=f"State {state}, last update {update}")
+    if normalized(ctx.spec)["provisioned_concurrency"]:
+        provisioned = lam.get_provisioned_concurrency_config(
+            FunctionName=function_name, Qualifier=ALIAS
+        )
+        status = provisioned.get("Status")
+        if status == "FAILED":
+            return WaitResult(
+                done=False,
+                error=f"Provisioned concurrency failed: {provisioned.get('StatusReason')}",
+            )
+        if status != "READY":
+            return WaitResult(done=False, detail=f"Provisioned concurrency {status}")
+    return WaitResult(done=True, detail="State Active, last update Successful")
+
+
+def wait_deleted(ctx: Context) -> WaitResult:
+    """Done when AWS no longer knows the function."""
+    function_name, _ = _names(ctx)
+    try:
+        config = steps.client(ctx, "lambda").get_function_configuration(FunctionName=function_name)
+    except ClientError as exc:
+        if is_not_found(exc):
+            return WaitResult(done=True, detail=f"Function {function_name} is gone")
+        raise
+    return WaitResult(done=False, detail=f"Function still exists (state {config.get('State')})")
