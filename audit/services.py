@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import contextlib
+import contextvars
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
@@ -12,6 +14,24 @@ from audit.models import AuditEvent
 
 SOURCES = set(AuditEvent.Source.values)
 RESULTS = set(AuditEvent.Result.values)
+
+# Where the current request or command came from; the API and management commands set it so
+# rows written deep inside shared services (deployments, catalog) name the right source.
+_current_source: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "audit_source", default=AuditEvent.Source.WEB
+)
+
+
+@contextlib.contextmanager
+def audit_source(source: str) -> Iterator[None]:
+    """Within this block, `audit_record` calls without an explicit source use `source`."""
+    if source not in SOURCES:
+        raise ValueError(f"Unknown audit source {source!r}")
+    token = _current_source.set(source)
+    try:
+        yield
+    finally:
+        _current_source.reset(token)
 
 
 def _target_fields(target: Any) -> tuple[str, str, str]:
@@ -45,13 +65,15 @@ def audit_record(
     after: Any = None,
     aws_request_ids: Iterable[str] = (),
     result: str = AuditEvent.Result.OK,
-    source: str = AuditEvent.Source.WEB,
+    source: str | None = None,
 ) -> AuditEvent:
     """Append one audit row.
 
     `actor` is a user, or None for the system. `target` is a model instance, a
     `(type, id, label)` tuple, or a string label. `before`/`after` are JSON-able snapshots.
+    `source` defaults to the one set by `audit_source()` (the API, a command), else "web".
     """
+    source = source or _current_source.get()
     if source not in SOURCES:
         raise ValueError(f"Unknown audit source {source!r}")
     if result not in RESULTS:

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from api.urls import api_urls
 from portal import views
 
 urlpatterns = [
@@ -11,4 +12,6 @@ urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("deployments/", include("deployments.urls")),
     path("audit/", include("audit.urls")),
+    path("api/v1/", api_urls),
+    path("account/tokens/", include("api.urls_web")),
 ]

@@ -119,3 +119,13 @@ def test_admin_is_read_only(client, personas):
     )
     assert response.status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).action == "x"
+
+
+def test_source_comes_from_the_surrounding_context(personas):
+    from audit.services import audit_source
+
+    with audit_source("cli"):
+        inner = audit_record(actor=None, action="x", target="y")
+        explicit = audit_record(actor=None, action="x", target="y", source="admin")
+    outer = audit_record(actor=None, action="x", target="y")
+    assert (inner.source, explicit.source, outer.source) == ("cli", "admin", "web")

@@ -1,0 +1,126 @@
+"""Request and response shapes of the JSON API (they become the OpenAPI schema)."""
+
+from datetime import datetime
+from typing import Any, Literal
+
+from ninja import Field, Schema
+
+
+class Error(Schema):
+    detail: str
+
+
+class FormErrors(Schema):
+    detail: str
+    errors: dict[str, list[str]]
+
+
+class TeamOut(Schema):
+    slug: str
+    name: str
+    description: str
+
+
+class EnvironmentOut(Schema):
+    slug: str
+    name: str
+    region: str
+    requires_approval: bool
+
+
+class InstanceOut(Schema):
+    environment: str = Field(..., alias="environment.slug")
+    status: str
+    resources: dict[str, Any]
+    applied_spec: dict[str, Any] | None
+
+
+class ServiceOut(Schema):
+    slug: str
+    name: str
+    kind: str
+    owner: str = Field(..., alias="owner.slug")
+    lifecycle: str
+    system: str
+    description: str
+    repo_url: str
+    docs_url: str
+    tags: list[Any]
+    created_at: datetime
+
+
+class ServiceDetailOut(ServiceOut):
+    depends_on: list[str]
+    instances: list[InstanceOut]
+
+    @staticmethod
+    def resolve_depends_on(obj) -> list[str]:
+        return [s.slug for s in obj.depends_on.all()]
+
+    @staticmethod
+    def resolve_instances(obj):
+        return list(obj.instances.all())
+
+
+class ServiceIn(Schema):
+    slug: str = Field(..., max_length=40)
+    kind: Literal["lambda", "ecs", "apigateway"]
+    owner: str = Field(..., max_length=50, description="Owner team slug.")
+    name: str = Field("", max_length=100)
+    description: str = Field("", max_length=2000)
+    lifecycle: Literal["experimental", "production", "deprecated"] = "experimental"
+    tags: list[str] = Field(default_factory=list, max_length=50)
+
+
+class StepOut(Schema):
+    name: str
+    status: str
+    message: str
+    aws_request_id: str
+
+
+class DeploymentOut(Schema):
+    id: int
+    service: str = Field(..., alias="instance.service.slug")
+    environment: str = Field(..., alias="instance.environment.slug")
+    action: str
+    status: str
+    plan: list[dict[str, Any]]
+    requested_by: str = Field(..., alias="requested_by.username")
+    error: str
+    created_at: datetime
+    finished_at: datetime | None
+
+
+class DeploymentDetailOut(DeploymentOut):
+    steps: list[StepOut]
+
+    @staticmethod
+    def resolve_steps(obj):
+        return list(obj.steps.all())
+
+
+class LaunchIn(Schema):
+    """A new service and its first deployment: the kind's form fields, as on the web page."""
+
+    name: str = Field(..., max_length=40, description="Service slug.")
+    kind: str = Field("lambda", max_length=20)
+    owner: str = Field(..., max_length=50, description="Owner team slug.")
+    environment: str = Field(..., max_length=50, description="Environment slug.")
+    description: str = Field("", max_length=256)
+    fields: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The kind's spec fields, e.g. runtime, handler, source, memory_size.",
+    )
+
+
+class UpdateIn(Schema):
+    fields: dict[str, Any] = Field(
+        default_factory=dict, description="Spec fields to change; others keep their values."
+    )
+
+
+class ScaleIn(Schema):
+    fields: dict[str, Any] = Field(
+        ..., description="Scaling fields of the kind, e.g. reserved_concurrency."
+    )
