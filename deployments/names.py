@@ -54,3 +54,28 @@ def lambda_permission_sid(source: str, resource: str) -> str:
     """StatementId of a resource-policy permission Slipway adds ([A-Za-z0-9_-] only)."""
     cleaned = "".join(c if c.isalnum() or c in "-_" else "_" for c in resource)
     return f"slipway-{source}-{cleaned}"[:100]
+
+
+# --- Monitoring: log groups and alarms -----------------------------------------------------------
+def ecs_log_group(service_slug: str, environment_slug: str) -> str:
+    """The awslogs group an ECS service's containers write to."""
+    return f"/slipway/{environment_slug}/{service_slug}"
+
+
+def api_name(service_slug: str, environment_slug: str) -> str:
+    """The API Gateway API name (the `ApiName` metric dimension of REST APIs)."""
+    return f"{service_slug}-{environment_slug}"
+
+
+def api_access_log_group(service_slug: str, environment_slug: str) -> str:
+    """The access log group of an API's stage."""
+    return f"/slipway/{environment_slug}/{service_slug}/access"
+
+
+def alarm_prefix(service_slug: str, environment_slug: str) -> str:
+    """Every CloudWatch alarm Slipway creates for an instance starts with this."""
+    return f"slipway-{environment_slug}-{service_slug}-"
+
+
+def alarm_name(service_slug: str, environment_slug: str, key: str) -> str:
+    return f"{alarm_prefix(service_slug, environment_slug)}{key}"

@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "portal",
     "catalog",
     "deployments",
+    "monitoring",
     "audit",
     "api",
     "axes",
@@ -189,6 +190,13 @@ AWS_RATE_LIMIT_MAX_WAIT = 30.0  # seconds a call may wait for a token before giv
 # moto's own default 5000 (often taken by other dev tools).
 EMULATOR_HOST = env.str("SLIPWAY_EMULATOR_HOST", default="127.0.0.1")
 EMULATOR_PORT = env.int("SLIPWAY_EMULATOR_PORT", default=5055)
+if AWS_ENDPOINT_URL:
+    # Demo traffic (metric points and log lines for the demo services) in embedded mode only;
+    # the task itself also refuses to run against real AWS.
+    CELERY_BEAT_SCHEDULE["monitoring-demo-traffic"] = {
+        "task": "monitoring.tasks.demo_traffic",
+        "schedule": 60,
+    }
 
 # --- Deployments --------------------------------------------------------------------------------
 # Seconds between stability checks; a re-scheduled task, never a sleep inside one.

@@ -11,6 +11,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("catalog/", include("catalog.urls")),
     path("deployments/", include("deployments.urls")),
+    path("monitoring/", include("monitoring.urls")),
     path("audit/", include("audit.urls")),
     path("api/v1/", api_urls),
     path("account/tokens/", include("api.urls_web")),

@@ -1,0 +1,114 @@
+"""Writes for monitoring: the default alarms of an instance, threshold edits, alarm history."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from catalog.models import ServiceInstance
+from deployments import names
+from monitoring import alarms
+from monitoring.models import AlarmEvent, AlarmRule
+from monitoring.targets import target_for
+from portal.aws import aws_client
+
+ALARM_DESCRIPTION = "Managed by Slipway: change the threshold on the service's Metrics page."
+
+
+def _put_alarm(*, rule: AlarmRule, default: alarms.AlarmDefault, actor: str = "") -> None:
+    """PutMetricAlarm is an upsert: calling it again with the same name replaces the alarm."""
+    instance = rule.instance
+    target = target_for(instance)
+    service = instance.service
+    tags = names.tags(
+        service_slug=service.slug,
+        environment_slug=instance.environment.slug,
+        team_slug=service.owner.slug,
+    )
+    aws_client("cloudwatch", environment=instance.environment, actor=actor).put_metric_alarm(
+        AlarmName=rule.alarm_name,
+        AlarmDescription=ALARM_DESCRIPTION,
+        Namespace=default.namespace,
+        MetricName=default.metric,
+        Dimensions=target.dimensions[default.namespace],
+        Statistic=default.stat,
+        Period=default.period,
+        EvaluationPeriods=default.evaluation_periods,
+        Threshold=rule.threshold,
+        ComparisonOperator=default.comparison,
+        TreatMissingData="notBreaching",
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+
+
+def alarms_ensure_defaults(*, instance: ServiceInstance, actor: str = "") -> list[AlarmRule]:
+    """Create (or re-apply) the default alarms of `instance`'s kind. Idempotent.
+
+    Steps: 1. a rule row per default, keeping a threshold the team already edited;
+    2. PutMetricAlarm for each with the rule's threshold (an upsert in CloudWatch).
+    The deployment engine calls this after every successful deployment, so an alarm deleted in
+    the console, or a threshold changed there, is put back to what Slipway shows.
+    """
+    rules = []
+    for default in alarms.defaults_for(instance.service.kind):
+        rule, _ = AlarmRule.objects.get_or_create(
+            instance=instance,
+            key=default.key,
+            defaults={
+                "alarm_name": names.alarm_name(
+                    instance.service.slug, instance.environment.slug, default.key
+                ),
+                "threshold": default.threshold,
+            },
+        )
+        _put_alarm(rule=rule, default=default, actor=actor)
+        rules.append(rule)
+    return rules
+
+
+@transaction.atomic
+def alarm_threshold_update(
+    *, rule: AlarmRule, threshold: float, user: AbstractBaseUser
+) -> AlarmRule:
+    """Change an alarm's threshold (owners only), apply it in CloudWatch, note it in history."""
+    if not rule.instance.service.owned_by(user):
+        raise PermissionDenied("Only members of the owner team can change this service.")
+    if threshold < 0:
+        raise ValidationError({"threshold": "A threshold cannot be negative."})
+    default = alarms.default_by_key(rule.key)
+    if default is None:
+        raise ValidationError(f"Slipway no longer manages an alarm called {rule.key}.")
+    before = rule.threshold
+    rule.threshold = threshold
+    rule.save(update_fields=["threshold", "updated_at"])
+    # Inside the transaction: if AWS refuses, the row keeps its old threshold.
+    _put_alarm(rule=rule, default=default, actor=user.get_username())
+    AlarmEvent.objects.create(
+        rule=rule,
+        kind=AlarmEvent.Kind.CONFIG,
+        summary=f"Threshold changed from {before:g} to {threshold:g}",
+        actor=user,
+        occurred_at=timezone.now(),
+    )
+    return rule
+
+
+def alarm_states_record(*, instance: ServiceInstance, states: dict[str, alarms.AlarmState]) -> None:
+    """Keep the state changes CloudWatch reports as alarm history (each one once).
+
+    CloudWatch only tells us the current state and since when; every read (a page view, the
+    summary) records it, so the history holds each transition Slipway has seen.
+    """
+    for rule in AlarmRule.objects.filter(instance=instance):
+        state = states.get(rule.alarm_name)
+        if state is None or state.updated_at is None:
+            continue
+        AlarmEvent.objects.get_or_create(
+            rule=rule,
+            kind=AlarmEvent.Kind.STATE,
+            state=state.state,
+            occurred_at=state.updated_at,
+            defaults={"summary": state.reason or f"State is {state.state}"},
+        )

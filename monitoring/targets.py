@@ -1,0 +1,98 @@
+"""Where a service instance's metrics, logs and alarms live in AWS.
+
+Names come from deployments.names (one place for every AWS name); ARNs the provisioners recorded
+on the instance win over derived names, so a resource adopted under another name is still found.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from catalog.models import Service, ServiceInstance
+from deployments import names
+
+_ECS_SERVICE_ARN = re.compile(r"^arn:aws[\w-]*:ecs:[^:]*:\d*:service/([^/]+)/([^/]+)$")
+_TARGET_GROUP_ARN = re.compile(r":(targetgroup/[^/]+/[0-9a-f]+)$")
+_LOAD_BALANCER_ARN = re.compile(r":loadbalancer/(app/[^/]+/[0-9a-f]+)$")
+_API_V2_ARN = re.compile(r"/apis/([a-z0-9]+)$")
+
+
+@dataclass(frozen=True)
+class Target:
+    """The CloudWatch coordinates of one instance."""
+
+    kind: str
+    dimensions: dict[str, list[dict[str, str]]]  # namespace → dimensions
+    log_group: str
+    alarm_prefix: str
+
+
+def _resource_values(instance: ServiceInstance) -> list[str]:
+    return [str(v) for v in (instance.resources or {}).values() if isinstance(v, str)]
+
+
+def _first_match(pattern: re.Pattern, values: list[str]) -> re.Match | None:
+    for value in values:
+        match = pattern.search(value)
+        if match:
+            return match
+    return None
+
+
+def _dims(**pairs: str) -> list[dict[str, str]]:
+    return [{"Name": k, "Value": v} for k, v in pairs.items()]
+
+
+def _ecs(instance: ServiceInstance, service: str, env: str) -> dict:
+    values = _resource_values(instance)
+    arn = _first_match(_ECS_SERVICE_ARN, values)
+    if arn:
+        cluster, name = arn.group(1), arn.group(2)
+    else:
+        cluster = instance.environment.ecs_cluster or f"slipway-{env}"
+        name = service
+    cluster = cluster.rsplit("/", 1)[-1]  # the environment may hold the cluster's ARN
+    dims = {"AWS/ECS": _dims(ClusterName=cluster, ServiceName=name)}
+    target_group = _first_match(_TARGET_GROUP_ARN, values)
+    balancer = _first_match(_LOAD_BALANCER_ARN, [instance.environment.alb_arn, *values])
+    if target_group and balancer:
+        dims["AWS/ApplicationELB"] = _dims(
+            LoadBalancer=balancer.group(1), TargetGroup=target_group.group(1)
+        )
+    return dims
+
+
+def api_stage(instance: ServiceInstance) -> str:
+    spec = instance.applied_spec or {}
+    return spec.get("stage_name") or spec.get("stage") or "live"
+
+
+def _apigateway(instance: ServiceInstance, service: str, env: str) -> dict:
+    stage = api_stage(instance)
+    v2 = _first_match(_API_V2_ARN, _resource_values(instance))
+    if v2:
+        return {"AWS/ApiGateway": _dims(ApiId=v2.group(1), Stage=stage)}
+    return {"AWS/ApiGateway": _dims(ApiName=names.api_name(service, env), Stage=stage)}
+
+
+def target_for(instance: ServiceInstance) -> Target:
+    """The metric dimensions, log group and alarm-name prefix of `instance`."""
+    service, env = instance.service.slug, instance.environment.slug
+    kind = instance.service.kind
+    if kind == Service.Kind.LAMBDA:
+        function = names.lambda_function(service, env)
+        dims = {"AWS/Lambda": _dims(FunctionName=function)}
+        log_group = names.lambda_log_group(function)
+    elif kind == Service.Kind.ECS:
+        dims = _ecs(instance, service, env)
+        log_group = names.ecs_log_group(service, env)
+    else:
+        dims = _apigateway(instance, service, env)
+        log_group = names.api_access_log_group(service, env)
+    return Target(
+        kind=kind,
+        dimensions=dims,
+        log_group=log_group,
+        alarm_prefix=names.alarm_prefix(service, env),
+    )
