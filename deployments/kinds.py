@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from deployments import provisioners
-from deployments.forms.lambda_ import LambdaServiceForm
+from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,14 @@ class Kind:
 
 
 KINDS: dict[str, Kind] = {
-    "lambda": Kind("lambda", "Lambda function", provisioners.for_kind("lambda"), LambdaServiceForm),
+    "lambda": Kind(
+        "lambda",
+        "Lambda function",
+        provisioners.for_kind("lambda"),
+        LambdaServiceForm,
+        LambdaUpdateForm,
+        LambdaScaleForm,
+    ),
 }
 
 

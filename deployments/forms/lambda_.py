@@ -1,8 +1,12 @@
-"""The Lambda deploy form. It validates everything AWS (or the emulator) would not."""
+"""The Lambda forms: create (service + first deploy), update (any spec field), scale (concurrency).
+
+They validate everything AWS (or the emulator) would not; errors land next to their field.
+"""
 
 from __future__ import annotations
 
 import io
+import json
 import re
 import zipfile
 
@@ -11,6 +15,15 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from catalog.models import Environment, Service, Team, slug_validator
 from deployments import names
+from deployments.forms.lambda_fields import (
+    ConcurrencyFields,
+    format_s3_triggers,
+    parse_event_pattern,
+    parse_s3_triggers,
+    validate_bucket,
+    validate_bus,
+)
+from deployments.provisioners.lambda_ import normalized
 
 LAMBDA_RUNTIMES = [
     ("python3.13", "Python 3.13"),
@@ -67,18 +80,9 @@ def parse_env_vars(text: str) -> dict[str, str]:
     return variables
 
 
-class LambdaServiceForm(forms.Form):
-    """Create a Lambda function service and deploy it to one environment."""
+class LambdaSpecFields(ConcurrencyFields):
+    """Every field of a Lambda spec (create and update share them; see `spec_from`)."""
 
-    name = forms.CharField(
-        label="Function name",
-        max_length=40,
-        validators=[slug_validator],
-        help_text="Lowercase letters, digits and hyphens. Also the catalog id; the function in "
-        "AWS is called <name>-<environment>.",
-    )
-    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.all())
     description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
     runtime = forms.ChoiceField(choices=LAMBDA_RUNTIMES, initial="python3.12")
     handler = forms.CharField(
@@ -95,6 +99,13 @@ class LambdaServiceForm(forms.Form):
     code_zip = forms.FileField(
         required=False, label="Or upload a zip", help_text="Up to 50 MB; replaces the source."
     )
+    code_s3_bucket = forms.CharField(
+        required=False,
+        max_length=63,
+        label="Or a zip in S3: bucket",
+        help_text="With the key below, the function's code comes from this S3 object.",
+    )
+    code_s3_key = forms.CharField(required=False, max_length=1024, label="S3 key of the zip")
     memory_size = forms.IntegerField(
         label="Memory (MB)",
         initial=128,
@@ -116,18 +127,26 @@ class LambdaServiceForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
         help_text="One KEY=value per line. No secrets: reference them from SSM instead.",
     )
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = teams
-        if len(teams) == 1:
-            self.fields["owner"].initial = teams.first()
-
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if Service.objects.filter(slug=name).exists():
-            raise forms.ValidationError("A service with this name already exists.")
-        return name
+    s3_triggers = forms.CharField(
+        required=False,
+        label="S3 triggers",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "code"}),
+        help_text="One bucket per line: bucket-name [s3:ObjectCreated:* …] [prefix=in/] "
+        "[suffix=.csv]. Other notifications in the bucket are left alone.",
+    )
+    event_bus = forms.CharField(
+        required=False,
+        max_length=256,
+        label="EventBridge bus",
+        help_text="A custom event bus (it must exist); a rule on it invokes alias live.",
+    )
+    event_pattern = forms.CharField(
+        required=False,
+        label="Event pattern (JSON)",
+        widget=forms.Textarea(attrs={"rows": 3, "spellcheck": "false", "class": "code"}),
+        help_text='Matches custom events, e.g. {"source": ["shop.orders"], '
+        '"detail-type": ["OrderPlaced"]}.',
+    )
 
     def clean_handler(self):
         handler = self.cleaned_data["handler"].strip()
@@ -146,8 +165,107 @@ class LambdaServiceForm(forms.Form):
             raise forms.ValidationError("This file is not a zip archive.")
         return content
 
+    def clean_code_s3_bucket(self):
+        bucket = self.cleaned_data.get("code_s3_bucket", "").strip()
+        return validate_bucket(bucket) if bucket else ""
+
     def clean_env_vars(self):
         return parse_env_vars(self.cleaned_data.get("env_vars", ""))
+
+    def clean_s3_triggers(self):
+        return parse_s3_triggers(self.cleaned_data.get("s3_triggers", ""))
+
+    def clean_event_bus(self):
+        bus = self.cleaned_data.get("event_bus", "").strip()
+        return validate_bus(bus) if bus else ""
+
+    def clean_event_pattern(self):
+        text = self.cleaned_data.get("event_pattern", "").strip()
+        return parse_event_pattern(text) if text else None
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_concurrency(cleaned)
+        bus, pattern = cleaned.get("event_bus"), cleaned.get("event_pattern")
+        if bus and pattern is None and "event_pattern" not in self.errors:
+            self.add_error("event_pattern", "Write the event pattern the rule on this bus matches.")
+        if pattern is not None and not bus and "event_bus" not in self.errors:
+            self.add_error("event_bus", "Name the custom event bus this pattern applies to.")
+        bucket, key = cleaned.get("code_s3_bucket"), cleaned.get("code_s3_key", "").strip()
+        if bool(bucket) != bool(key) and "code_s3_bucket" not in self.errors:
+            self.add_error(
+                "code_s3_key" if bucket else "code_s3_bucket", "Give both bucket and key."
+            )
+        cleaned["code_s3"] = {"bucket": bucket, "key": key} if bucket and key else None
+        return cleaned
+
+    def _zip_from_source(self, cleaned: dict) -> bytes | None:
+        """The typed source zipped under the handler's module name (None: cannot)."""
+        runtime, handler = cleaned.get("runtime"), cleaned.get("handler")
+        if not (runtime and handler):
+            return None
+        family = re.match(r"[a-z]+", runtime).group(0)
+        suffix = SOURCE_SUFFIX.get(family)
+        if suffix is None:
+            self.add_error("code_zip", f"{runtime} needs a zip upload.")
+            return None
+        module = handler.rsplit(".", 1)[0].replace(".", "/")
+        return deterministic_zip(module + suffix, cleaned["source"])
+
+    def spec_from(self, base: dict) -> dict:
+        """`base` (the applied spec, or {}) with every field of this form applied."""
+        data = self.cleaned_data
+        eventbridge = (
+            [{"bus": data["event_bus"], "pattern": data["event_pattern"]}]
+            if data.get("event_bus")
+            else []
+        )
+        spec = {
+            **base,
+            "kind": "lambda",
+            "runtime": data["runtime"],
+            "handler": data["handler"],
+            "memory_size": data["memory_size"],
+            "timeout": data["timeout"],
+            "architecture": data["architecture"],
+            "description": data["description"],
+            "environment": data["env_vars"],
+            **self.concurrency_spec(),
+            "triggers": {"s3": data["s3_triggers"], "eventbridge": eventbridge},
+        }
+        if data.get("code"):
+            spec.pop("code_s3", None)  # the view stores the zip and sets code_sha256
+        elif data.get("code_s3"):
+            spec.pop("code_sha256", None)
+            spec["code_s3"] = data["code_s3"]
+        return spec
+
+
+class LambdaServiceForm(LambdaSpecFields):
+    """Create a Lambda function service and deploy it to one environment."""
+
+    field_order = ["name", "owner", "environment"]
+    name = forms.CharField(
+        label="Function name",
+        max_length=40,
+        validators=[slug_validator],
+        help_text="Lowercase letters, digits and hyphens. Also the catalog id; the function in "
+        "AWS is called <name>-<environment>.",
+    )
+    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
+    environment = forms.ModelChoiceField(queryset=Environment.objects.all())
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = teams
+        if len(teams) == 1:
+            self.fields["owner"].initial = teams.first()
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if Service.objects.filter(slug=name).exists():
+            raise forms.ValidationError("A service with this name already exists.")
+        return name
 
     def clean(self):
         cleaned = super().clean()
@@ -160,31 +278,80 @@ class LambdaServiceForm(forms.Form):
                     f"The function name {function_name!r} would be longer than "
                     f"{names.LAMBDA_NAME_MAX} characters.",
                 )
-        runtime, handler = cleaned.get("runtime"), cleaned.get("handler")
+        # The source box starts filled in, so an upload or an S3 location wins over it.
         if cleaned.get("code_zip"):
             cleaned["code"] = cleaned["code_zip"]
-        elif cleaned.get("source", "").strip() and runtime and handler:
-            family = re.match(r"[a-z]+", runtime).group(0)
-            suffix = SOURCE_SUFFIX.get(family)
-            if suffix is None:
-                self.add_error("code_zip", f"{runtime} needs a zip upload.")
-            else:
-                module = handler.rsplit(".", 1)[0].replace(".", "/")
-                cleaned["code"] = deterministic_zip(module + suffix, cleaned["source"])
-        elif runtime and handler:
-            self.add_error("source", "Write the handler's source, or upload a zip.")
+        elif cleaned.get("code_s3"):
+            pass
+        elif cleaned.get("source", "").strip():
+            cleaned["code"] = self._zip_from_source(cleaned)
+        elif cleaned.get("runtime") and cleaned.get("handler"):
+            self.add_error("source", "Write the handler's source, upload a zip, or name an S3 zip.")
         return cleaned
 
     def spec(self) -> dict:
-        """The desired spec this form describes; the service adds the stored code's hash."""
-        data = self.cleaned_data
-        return {
-            "kind": "lambda",
-            "runtime": data["runtime"],
-            "handler": data["handler"],
-            "memory_size": data["memory_size"],
-            "timeout": data["timeout"],
-            "architecture": data["architecture"],
-            "description": data["description"],
-            "environment": data["env_vars"],
-        }
+        """The desired spec; for a zip or typed source the service adds the code's hash."""
+        return self.spec_from({})
+
+
+class LambdaUpdateForm(LambdaSpecFields):
+    """Change any part of a deployed function; leave the code fields empty to keep its code."""
+
+    def __init__(self, *args, spec: dict, **kwargs):
+        self.applied = normalized(spec)
+        super().__init__(*args, initial=_initial_from(self.applied), **kwargs)
+        self.fields[
+            "source"
+        ].help_text = "Leave empty to keep the deployed code; anything typed here replaces it."
+
+    def clean(self):
+        cleaned = super().clean()
+        # The S3 fields start filled in when the code came from S3, so typed source wins here.
+        if cleaned.get("code_zip"):
+            cleaned["code"] = cleaned["code_zip"]
+        elif cleaned.get("source", "").strip():
+            cleaned["code"] = self._zip_from_source(cleaned)
+        return cleaned
+
+    def spec(self) -> dict:
+        return self.spec_from(self.applied)
+
+
+class LambdaScaleForm(ConcurrencyFields):
+    """Only the concurrency numbers; the environment's guardrails check them."""
+
+    def __init__(self, data=None, *, spec: dict, **kwargs):
+        self.applied = normalized(spec)
+        initial = {k: self.applied[k] for k in ("reserved_concurrency", "provisioned_concurrency")}
+        super().__init__(data, initial=initial, **kwargs)
+
+    def clean(self):
+        cleaned = super().clean()
+        self.clean_concurrency(cleaned)
+        return cleaned
+
+    def spec(self) -> dict:
+        return {**self.applied, **self.concurrency_spec()}
+
+
+def _initial_from(spec: dict) -> dict:
+    eventbridge = spec["triggers"]["eventbridge"]
+    first = eventbridge[0] if eventbridge else None
+    location = spec.get("code_s3") or {}
+    return {
+        "description": spec.get("description", ""),
+        "runtime": spec.get("runtime"),
+        "handler": spec.get("handler"),
+        "source": "",
+        "memory_size": spec.get("memory_size"),
+        "timeout": spec.get("timeout"),
+        "architecture": spec.get("architecture"),
+        "env_vars": "\n".join(f"{k}={v}" for k, v in spec["environment"].items()),
+        "reserved_concurrency": spec["reserved_concurrency"],
+        "provisioned_concurrency": spec["provisioned_concurrency"],
+        "code_s3_bucket": location.get("bucket", ""),
+        "code_s3_key": location.get("key", ""),
+        "s3_triggers": format_s3_triggers(spec["triggers"]["s3"]),
+        "event_bus": first["bus"] if first else "",
+        "event_pattern": json.dumps(first["pattern"], indent=2) if first else "",
+    }
