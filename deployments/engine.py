@@ -190,7 +190,8 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
         wait_started_at=timezone.now(), heartbeat_at=timezone.now()
     )
     DeploymentStep.objects.create(deployment=deployment, name="Wait until AWS reports it stable")
-    return Outcome(Outcome.WAIT)
+    # Check once straight away: many changes are stable at once, and this saves a task hop.
+    return deployment_check(deployment_id=deployment_id, lease=lease)
 
 
 def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:

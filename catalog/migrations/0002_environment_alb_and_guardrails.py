@@ -4,45 +4,56 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('catalog', '0001_initial'),
+        ("catalog", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='environment',
-            name='alb_arn',
-            field=models.CharField(blank=True, help_text='Shared load balancer.', max_length=2048),
+            model_name="environment",
+            name="alb_arn",
+            field=models.CharField(blank=True, help_text="Shared load balancer.", max_length=2048),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='alb_listener_arn',
-            field=models.CharField(blank=True, help_text='Listener that services add their rules to.', max_length=2048),
+            model_name="environment",
+            name="alb_listener_arn",
+            field=models.CharField(
+                blank=True, help_text="Listener that services add their rules to.", max_length=2048
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='allow_scale_to_zero',
-            field=models.BooleanField(default=True, help_text='May a service be scaled to 0 tasks / 0 concurrency here?'),
+            model_name="environment",
+            name="allow_scale_to_zero",
+            field=models.BooleanField(
+                default=True, help_text="May a service be scaled to 0 tasks / 0 concurrency here?"
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='max_api_rate_limit',
-            field=models.PositiveIntegerField(default=10000, help_text='Cap on API stage throttling rate (requests per second).'),
+            model_name="environment",
+            name="max_api_rate_limit",
+            field=models.PositiveIntegerField(
+                default=10000, help_text="Cap on API stage throttling rate (requests per second)."
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='max_lambda_concurrency',
-            field=models.PositiveIntegerField(default=200, help_text='Cap on reserved plus provisioned concurrency per function.'),
+            model_name="environment",
+            name="max_lambda_concurrency",
+            field=models.PositiveIntegerField(
+                default=200, help_text="Cap on reserved plus provisioned concurrency per function."
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='max_scale_down_percent',
-            field=models.PositiveSmallIntegerField(default=50, help_text='Largest cut in one step, in % of the current count/limit.'),
+            model_name="environment",
+            name="max_scale_down_percent",
+            field=models.PositiveSmallIntegerField(
+                default=50, help_text="Largest cut in one step, in % of the current count/limit."
+            ),
         ),
         migrations.AddField(
-            model_name='environment',
-            name='max_task_count',
-            field=models.PositiveIntegerField(default=50, help_text='Cap on ECS desired count and auto-scaling max.'),
+            model_name="environment",
+            name="max_task_count",
+            field=models.PositiveIntegerField(
+                default=50, help_text="Cap on ECS desired count and auto-scaling max."
+            ),
         ),
     ]
