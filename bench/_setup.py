@@ -24,6 +24,7 @@ os.environ.update(
     CACHE_KEY_PREFIX="slipway-bench",
     SLIPWAY_DEPLOY_POLL_SECONDS="0.2",
     SLIPWAY_AWS_MAX_ATTEMPTS="3",
+    LOG_LEVEL="WARNING",
 )
 
 

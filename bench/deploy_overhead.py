@@ -129,7 +129,16 @@ def raw_lambda(n, code):
     except ClientError:
         role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST)["Role"]["Arn"]
         iam.put_role_policy(
-            RoleName=role_name, PolicyName="logs", PolicyDocument=json.dumps({"Statement": []})
+            RoleName=role_name,
+            PolicyName="logs",
+            PolicyDocument=json.dumps(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {"Effect": "Allow", "Action": "logs:PutLogEvents", "Resource": "*"}
+                    ],
+                }
+            ),
         )
     for i in range(n):
         name = f"fn-{i}-dev"
@@ -144,6 +153,8 @@ def raw_lambda(n, code):
             MemorySize=128,
             Timeout=3,
         )
+        version = lam.publish_version(FunctionName=name)["Version"]
+        lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
         lam.get_function_configuration(FunctionName=name)
     return time.perf_counter() - started, aws.total_calls() - before
 

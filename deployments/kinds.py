@@ -45,6 +45,14 @@ KINDS: dict[str, Kind] = {
         LambdaUpdateForm,
         LambdaScaleForm,
     ),
+    "ecs": Kind(
+        "ecs",
+        "ECS Fargate service",
+        provisioners.for_kind("ecs"),
+        EcsServiceForm,
+        EcsUpdateForm,
+        EcsScaleForm,
+    ),
 }
 
 

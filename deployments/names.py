@@ -79,3 +79,58 @@ def alarm_prefix(service_slug: str, environment_slug: str) -> str:
 
 def alarm_name(service_slug: str, environment_slug: str, key: str) -> str:
     return f"{alarm_prefix(service_slug, environment_slug)}{key}"
+
+
+# --- ECS Fargate ---------------------------------------------------------------------------------
+ECS_TARGET_GROUP_MAX = 32  # ELBv2 target group names: at most 32 letters, digits and hyphens
+
+
+def ecs_cluster(environment_slug: str) -> str:
+    """The environment's shared cluster (used when the Environment row names none)."""
+    return f"slipway-{environment_slug}"
+
+
+def ecs_service(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"
+
+
+def ecs_task_family(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"
+
+
+def ecs_container(service_slug: str) -> str:
+    return service_slug
+
+
+def ecs_log_group(service_slug: str, environment_slug: str) -> str:
+    return f"/slipway/{environment_slug}/{service_slug}"
+
+
+def ecs_execution_role(environment_slug: str) -> str:
+    return f"slipway-{environment_slug}-ecs-exec"
+
+
+def ecs_target_group(service_slug: str, environment_slug: str) -> str:
+    """`<service>-<env>`, shortened with a stable hash when longer than ELBv2 allows."""
+    import hashlib
+
+    name = f"{service_slug}-{environment_slug}"
+    if len(name) <= ECS_TARGET_GROUP_MAX:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:6]
+    return f"{name[: ECS_TARGET_GROUP_MAX - 7].rstrip('-')}-{digest}"
+
+
+def ecs_scaling_policy(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}-target-tracking"
+
+
+def ecs_scaling_resource_id(cluster: str, service_name: str) -> str:
+    """Application Auto Scaling's id for an ECS service."""
+    return f"service/{cluster}/{service_name}"
+
+
+# --- the embedded network (emulator only; see portal/embedded.py) --------------------------------
+def embedded_network(environment_slug: str) -> str:
+    """Name (and Name tag) of the VPC, subnets, security group and ALB of an embedded env."""
+    return f"slipway-{environment_slug}"

@@ -2,9 +2,9 @@
 
 from types import ModuleType
 
-from deployments.provisioners import lambda_
+from deployments.provisioners import ecs, lambda_
 
-PROVISIONERS: dict[str, ModuleType] = {"lambda": lambda_}
+PROVISIONERS: dict[str, ModuleType] = {"lambda": lambda_, "ecs": ecs}
 
 
 def for_kind(kind: str) -> ModuleType:
