@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from deployments import provisioners
+from deployments.forms.ecs import EcsScaleForm, EcsServiceForm, EcsUpdateForm
 from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
 
 

@@ -60,6 +60,10 @@ def start(host: str, port: int):
     """Start moto's threaded server in this process and return it once it answers."""
     from moto.server import ThreadedMotoServer
 
+    from portal import emulator_ecs
+
+    # ECS services otherwise never report a finished rollout (nothing runs); see emulator_ecs.
+    emulator_ecs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     url = emulator_url(host, port)

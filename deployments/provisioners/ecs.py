@@ -1,0 +1,300 @@
+"""ECS Fargate services: task definition, service, load balancing and auto-scaling.
+
+What one instance owns (and delete removes, in reverse dependency order): its Application Auto
+Scaling target and target-tracking policy, its listener rule on the environment's ALB, the ECS
+service, its target group, its task definition revisions and its log group. What it shares and
+never deletes: the environment's cluster, VPC, subnets, security groups, ALB and listener, and
+the per-environment task execution role.
+
+Reading and writing AWS lives in `ecs_aws`; this module holds the decisions: what AWS holds
+(`observe`), what to change (`plan`, pure), carrying one change out (`apply`) and whether the
+rollout finished (`wait`).
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from deployments.provisioners import ecs_aws as aws
+from deployments.provisioners.base import Change, Context, Observed, WaitResult, field_diff
+from deployments.provisioners.ecs_aws import task_values
+from deployments.provisioners.ecs_handlers import HANDLERS
+
+# Task definition spec fields → (label in the diff, unit).
+TASK_FIELDS = {
+    "image": ("image", ""),
+    "cpu": ("cpu", ""),
+    "memory": ("memory", "MB"),
+    "container_port": ("container port", ""),
+    "environment": ("environment variables", ""),
+    "secrets": ("secrets", ""),
+    "health_check_path": ("health check path", ""),
+}
+METRIC_LABELS = {"cpu": "CPU", "memory": "memory", "requests": "ALB requests per target"}
+
+
+class EnvironmentNotReady(Exception):
+    """The environment lacks the shared network an ECS service needs (real AWS only)."""
+
+
+def scale_values(spec: dict) -> dict[str, int | None]:
+    """The numbers the environment's guardrails check."""
+    autoscaling = spec.get("autoscaling") or {}
+    return {
+        "desired_count": spec.get("desired_count"),
+        "min_count": autoscaling.get("min"),
+        "max_count": autoscaling.get("max"),
+    }
+
+
+# --- observe -------------------------------------------------------------------------------------
+def observe(ctx: Context) -> Observed:
+    """What AWS holds for this instance now (plain values; keys ending _arn are owned)."""
+    refs = aws.Refs.of(ctx)
+    values: dict = {"service_name": refs.service, "cluster": refs.cluster}
+    if settings.AWS_ENDPOINT_URL:
+        values["network_ready"] = aws.network_ready(ctx)
+    elif not (ctx.environment.subnet_ids and ctx.environment.security_group_ids):
+        raise EnvironmentNotReady(
+            f"{ctx.environment.name} has no subnets or security groups for ECS services; an "
+            "admin sets them (and its cluster and load balancer listener) in the admin."
+        )
+    else:
+        values["network_ready"] = True
+    values["execution_role"] = aws.execution_role_arn(ctx, refs)
+    values["log_group_arn"] = aws.log_group_arn(ctx, refs)
+    values.update(aws.load_balancing(ctx, refs) if values["network_ready"] else {})
+    values.update(aws.autoscaling(ctx, refs) if values["network_ready"] else {})
+    latest = aws.latest_task_definition(ctx, refs)
+    if latest:
+        values["latest_task_definition"] = latest["arn"]
+        values["latest_task"] = latest["values"]
+    service = aws.service(ctx, refs) if values["network_ready"] else None
+    if service is None:
+        return Observed(exists=False, values=values)
+    values.update(service)
+    current = aws.task_definition(ctx, service["task_definition_arn"])
+    values["task"] = current["values"] if current else {}
+    return Observed(exists=True, values=values)
+
+
+# --- plan ----------------------------------------------------------------------------------------
+def _show(key: str, value):
+    if key in ("environment", "secrets"):
+        # Keys only: values may be sensitive and never belong in a diff or a log.
+        return ", ".join(sorted(value or {})) or "(none)"
+    if key == "health_check_path":
+        return value or "(none)"
+    return value
+
+
+def _task_details(want: dict, have: dict | None) -> tuple[str, ...]:
+    return tuple(
+        field_diff(
+            f"task definition {label}",
+            None if have is None else _show(key, have.get(key)),
+            _show(key, want[key]),
+            unit,
+        )
+        for key, (label, unit) in TASK_FIELDS.items()
+        if have is None or want[key] != have.get(key)
+    )
+
+
+def _rule_text(rule: dict | None) -> str:
+    if not rule:
+        return "(none)"
+    return f"path {rule['path']}" if rule.get("path") else f"host {rule['host']}"
+
+
+def _want_rule(spec: dict) -> dict | None:
+    lb = spec.get("load_balancer") or None
+    if not lb:
+        return None
+    return {"path": lb["path"]} if lb.get("path") else {"host": lb["host"]}
+
+
+def plan(spec: dict, observed: Observed) -> list[Change]:
+    """The changes that take AWS from `observed` to `spec`, in dependency order (pure)."""
+    values = observed.values
+    name = values["service_name"]
+    changes: list[Change] = []
+    if not values.get("network_ready"):
+        changes.append(
+            Change(
+                "network.ensure",
+                "Create the embedded network (VPC, subnets, security group, ALB, cluster)",
+            )
+        )
+    if not values.get("execution_role"):
+        changes.append(Change("role.ensure", "Create the ECS task execution role"))
+    if not values.get("log_group_arn"):
+        changes.append(Change("logs.ensure", "Create log group"))
+
+    want_task = task_values(spec)
+    have_task = values.get("task") if observed.exists else None
+    if have_task != want_task:
+        adoptable = values.get("latest_task") == want_task
+        summary = "Register task definition revision" + (" (reuse latest)" if adoptable else "")
+        changes.append(Change("taskdef.register", summary, _task_details(want_task, have_task)))
+
+    want_rule = _want_rule(spec)
+    hc_path = want_task["health_check_path"] or "/"
+    if want_rule:
+        if not values.get("target_group_arn"):
+            changes.append(
+                Change("target_group.ensure", "Create target group", (f"health check {hc_path}",))
+            )
+        elif values.get("target_group_health_path") != hc_path:
+            detail = field_diff("health check", values.get("target_group_health_path"), hc_path)
+            changes.append(Change("target_group.update", "Update target group", (detail,)))
+        if values.get("rule") != want_rule:
+            detail = field_diff(
+                "listener rule",
+                _rule_text(values.get("rule")) if values.get("rule") else None,
+                _rule_text(want_rule),
+            )
+            changes.append(
+                Change("rule.ensure", "Route the load balancer to the service", (detail,))
+            )
+
+    if not observed.exists:
+        details = (
+            f"desired count: {spec['desired_count']}",
+            "launch type FARGATE, awsvpc in the environment's subnets",
+            "deployment circuit breaker with rollback: on",
+        )
+        changes.append(Change("service.create", f"Create ECS service {name}", details))
+    else:
+        details = _service_details(spec, values, want_task, have_task)
+        if details:
+            changes.append(Change("service.update", f"Update ECS service {name}", details))
+
+    changes.extend(_scaling_changes(spec, values))
+    if not want_rule and values.get("rule_arn"):
+        changes.append(Change("rule.delete", "Remove the listener rule"))
+    if not want_rule and values.get("target_group_arn"):
+        changes.append(Change("target_group.delete", "Delete target group"))
+    return changes
+
+
+def _service_details(spec, values, want_task, have_task) -> tuple[str, ...]:
+    details = []
+    if have_task != want_task:
+        details.append("new task definition revision")
+    if values.get("desired_count") != spec["desired_count"]:
+        details.append(
+            field_diff("desired count", values.get("desired_count"), spec["desired_count"])
+        )
+    breaker = values.get("circuit_breaker")
+    # None: the endpoint did not report deploymentConfiguration (the emulator drops it on
+    # create). Re-sending it on every run would never converge, so only a reported breaker that
+    # is off is corrected; every create and update sends it anyway.
+    if breaker is not None and breaker != {"enable": True, "rollback": True}:
+        details.append("deployment circuit breaker with rollback: off → on")
+    have_lb = values.get("service_target_group_arn")
+    if bool(have_lb) != bool(_want_rule(spec)) or (
+        have_lb and values.get("service_container_port") != want_task["container_port"]
+    ):
+        details.append("load balancer attachment changes")
+    return tuple(details)
+
+
+def _scaling_changes(spec: dict, values: dict) -> list[Change]:
+    want = spec.get("autoscaling") or None
+    have = values.get("scaling")
+    if not want:
+        if have:
+            return [Change("scaling.delete", "Remove auto-scaling")]
+        return []
+    want = {k: want[k] for k in ("min", "max", "metric", "target")}
+    if have == want:
+        return []
+    labels = {
+        "min": "minimum tasks",
+        "max": "maximum tasks",
+        "metric": "scale on",
+        "target": "target",
+    }
+    details = tuple(
+        field_diff(
+            labels[key],
+            None if not have else _show_metric(key, have.get(key)),
+            _show_metric(key, want[key]),
+            "%" if key == "target" and want["metric"] != "requests" else "",
+        )
+        for key in ("min", "max", "metric", "target")
+        if not have or have.get(key) != want[key]
+    )
+    return [Change("scaling.ensure", "Set auto-scaling", details)]
+
+
+def _show_metric(key: str, value):
+    return METRIC_LABELS.get(value, value) if key == "metric" else value
+
+
+def plan_delete(observed: Observed) -> list[Change]:
+    """Teardown in reverse dependency order; shared cluster, ALB and network stay."""
+    values = observed.values
+    changes = []
+    if values.get("scaling"):
+        changes.append(Change("scaling.delete", "Remove auto-scaling"))
+    if values.get("rule_arn"):
+        changes.append(Change("rule.delete", "Remove the listener rule"))
+    if observed.exists:
+        changes.append(Change("service.delete", f"Delete ECS service {values['service_name']}"))
+    if values.get("target_group_arn"):
+        changes.append(Change("target_group.delete", "Delete target group"))
+    if values.get("latest_task_definition"):
+        changes.append(Change("taskdef.deregister", "Deregister task definition revisions"))
+    if values.get("log_group_arn"):
+        changes.append(Change("logs.delete", "Delete log group"))
+    return changes
+
+
+# --- apply and wait ------------------------------------------------------------------------------
+def apply(ctx: Context, change: Change) -> str:
+    """Carry out one change; each step describes first, so a re-run adopts what exists."""
+    handler = HANDLERS.get(change.key)
+    if handler is None:
+        raise ValueError(f"Unknown ECS change {change.key!r}")
+    return handler(ctx, aws.Refs.of(ctx))
+
+
+def wait(ctx: Context) -> WaitResult:
+    """Stable when the PRIMARY deployment is COMPLETED on our task definition and the service
+    runs as many tasks as it wants. A FAILED rollout (the circuit breaker tripped and rolled
+    back) is an error with ECS's reason."""
+    refs = aws.Refs.of(ctx)
+    service = aws.describe_service(ctx, refs)
+    if service is None:
+        return WaitResult(done=False, error=f"ECS service {refs.service} does not exist")
+    for deployment in service.get("deployments", []):
+        if deployment.get("rolloutState") == "FAILED":
+            reason = deployment.get("rolloutStateReason") or "no reason given"
+            return WaitResult(done=False, error=f"ECS deployment failed: {reason}")
+    primary = next((d for d in service["deployments"] if d["status"] == "PRIMARY"), None)
+    expected = ctx.resources.get("task_definition_arn")
+    if primary and expected and primary.get("taskDefinition") != expected:
+        return WaitResult(
+            done=False,
+            error=f"ECS rolled back to {primary.get('taskDefinition')} (circuit breaker)",
+        )
+    running, desired = service.get("runningCount", 0), service.get("desiredCount", 0)
+    state = primary.get("rolloutState") if primary else "no primary deployment"
+    detail = f"rollout {state}, {running}/{desired} tasks running"
+    if state == "COMPLETED" and running == desired and len(service["deployments"]) == 1:
+        return WaitResult(done=True, detail=detail)
+    return WaitResult(done=False, detail=detail)
+
+
+def wait_deleted(ctx: Context) -> WaitResult:
+    """Done when the service is inactive and its target group and rule are gone."""
+    refs = aws.Refs.of(ctx)
+    service = aws.describe_service(ctx, refs)
+    if service is not None:
+        return WaitResult(done=False, detail=f"service {service['status']}")
+    leftovers = aws.leftover_load_balancing(ctx, refs)
+    if leftovers:
+        return WaitResult(done=False, detail=f"still there: {', '.join(leftovers)}")
+    return WaitResult(done=True, detail="service, target group and listener rule removed")

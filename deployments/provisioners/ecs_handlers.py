@@ -1,0 +1,301 @@
+"""ECS provisioner steps for load balancing, the service, auto-scaling and teardown.
+
+One function per change key (see `HANDLERS`); each describes before it creates, so a re-run
+adopts what a previous, interrupted run left behind.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import ClientError
+
+from deployments.provisioners import ecs_aws as aws
+from deployments.provisioners.base import Context
+from deployments.provisioners.ecs_aws import Refs, task_values
+from portal.aws import error_code
+
+MAX_RULE_PRIORITY = 50000
+HEALTH_CHECK_GRACE_SECONDS = 60
+
+
+def _client(ctx: Context, service: str):
+    return aws._client(ctx, service)
+
+
+# --- load balancing ------------------------------------------------------------------------------
+def ensure_target_group(ctx: Context, refs: Refs) -> str:
+    group = aws.target_group(ctx, refs)
+    if group is not None:
+        ctx.record_resource("target_group_arn", group["TargetGroupArn"])
+        return f"adopted {group['TargetGroupArn']}"
+    want = task_values(ctx.spec)
+    group = _client(ctx, "elbv2").create_target_group(
+        Name=refs.target_group,
+        Protocol="HTTP",
+        Port=want["container_port"],
+        VpcId=ctx.environment.vpc_id,
+        TargetType="ip",  # Fargate tasks (awsvpc) register by IP address
+        HealthCheckProtocol="HTTP",
+        HealthCheckPath=want["health_check_path"] or "/",
+        Matcher={"HttpCode": "200-399"},
+        Tags=refs.tag_list(),
+    )["TargetGroups"][0]
+    ctx.record_resource("target_group_arn", group["TargetGroupArn"])
+    return f"created {group['TargetGroupArn']}"
+
+
+def update_target_group(ctx: Context, refs: Refs) -> str:
+    group = aws.target_group(ctx, refs)
+    path = task_values(ctx.spec)["health_check_path"] or "/"
+    _client(ctx, "elbv2").modify_target_group(
+        TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=path
+    )
+    return f"health check {path}"
+
+
+def _conditions(spec: dict) -> list[dict]:
+    lb = spec["load_balancer"]
+    if lb.get("path"):
+        return [{"Field": "path-pattern", "Values": [lb["path"]]}]
+    return [{"Field": "host-header", "Values": [lb["host"]]}]
+
+
+def ensure_rule(ctx: Context, refs: Refs) -> str:
+    """One rule on the environment's listener forwarding the path or host to our target group.
+
+    Priorities are unique per listener: take the lowest free one, and try the next if another
+    service's deploy took it at the same moment.
+    """
+    elb = _client(ctx, "elbv2")
+    group = aws.target_group(ctx, refs)
+    conditions = _conditions(ctx.spec)
+    existing = aws.rules_for(ctx, group["TargetGroupArn"])
+    if existing:
+        elb.modify_rule(RuleArn=existing[0]["RuleArn"], Conditions=conditions)
+        ctx.record_resource("rule_arn", existing[0]["RuleArn"])
+        return f"rule {existing[0]['RuleArn']} now matches {conditions[0]['Values'][0]}"
+    listener = ctx.environment.alb_listener_arn
+    for _ in range(5):
+        pages = elb.get_paginator("describe_rules").paginate(ListenerArn=listener)
+        taken = {r["Priority"] for page in pages for r in page["Rules"]}
+        priority = next(p for p in range(1, MAX_RULE_PRIORITY) if str(p) not in taken)
+        try:
+            rule = elb.create_rule(
+                ListenerArn=listener,
+                Priority=priority,
+                Conditions=conditions,
+                Actions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+                Tags=refs.tag_list(),
+            )["Rules"][0]
+        except ClientError as exc:
+            if error_code(exc) != "PriorityInUse":
+                raise
+            continue
+        ctx.record_resource("rule_arn", rule["RuleArn"])
+        return f"created rule (priority {priority}) for {conditions[0]['Values'][0]}"
+    raise RuntimeError("Could not find a free listener rule priority after 5 tries")
+
+
+# --- the service ---------------------------------------------------------------------------------
+def _task_definition_arn(ctx: Context, refs: Refs) -> str:
+    recorded = ctx.resources.get("task_definition_arn")
+    if recorded:
+        return recorded
+    latest = aws.latest_task_definition(ctx, refs)
+    return latest["arn"]
+
+
+def _load_balancers(ctx: Context, refs: Refs) -> list[dict]:
+    if not ctx.spec.get("load_balancer"):
+        return []
+    group = aws.target_group(ctx, refs)
+    return [
+        {
+            "targetGroupArn": group["TargetGroupArn"],
+            "containerName": refs.container,
+            "containerPort": task_values(ctx.spec)["container_port"],
+        }
+    ]
+
+
+def _network(ctx: Context) -> dict:
+    return {
+        "awsvpcConfiguration": {
+            "subnets": list(ctx.environment.subnet_ids),
+            "securityGroups": list(ctx.environment.security_group_ids),
+            "assignPublicIp": "DISABLED",
+        }
+    }
+
+
+def create_service(ctx: Context, refs: Refs) -> str:
+    existing = aws.describe_service(ctx, refs)
+    if existing is not None and existing["status"] == "ACTIVE":
+        ctx.record_resource("service_arn", existing["serviceArn"])
+        return f"adopted {existing['serviceArn']}"
+    balancers = _load_balancers(ctx, refs)
+    extra = {"healthCheckGracePeriodSeconds": HEALTH_CHECK_GRACE_SECONDS} if balancers else {}
+    service = _client(ctx, "ecs").create_service(
+        cluster=refs.cluster,
+        serviceName=refs.service,
+        taskDefinition=_task_definition_arn(ctx, refs),
+        desiredCount=ctx.spec["desired_count"],
+        launchType="FARGATE",
+        platformVersion="LATEST",
+        networkConfiguration=_network(ctx),
+        loadBalancers=balancers,
+        # Always on: a revision whose tasks keep failing is rolled back by ECS itself.
+        deploymentConfiguration=aws.CIRCUIT_BREAKER,
+        propagateTags="SERVICE",
+        enableECSManagedTags=True,
+        tags=refs.tag_list("key", "value"),
+        **extra,
+    )["service"]
+    ctx.record_resource("service_arn", service["serviceArn"])
+    return f"created {service['serviceArn']}"
+
+
+def update_service(ctx: Context, refs: Refs) -> str:
+    balancers = _load_balancers(ctx, refs)
+    extra = {"healthCheckGracePeriodSeconds": HEALTH_CHECK_GRACE_SECONDS} if balancers else {}
+    task_definition = _task_definition_arn(ctx, refs)
+    _client(ctx, "ecs").update_service(
+        cluster=refs.cluster,
+        service=refs.service,
+        taskDefinition=task_definition,
+        desiredCount=ctx.spec["desired_count"],
+        networkConfiguration=_network(ctx),
+        loadBalancers=balancers,
+        deploymentConfiguration=aws.CIRCUIT_BREAKER,
+        **extra,
+    )
+    return f"{task_definition.rsplit('/', 1)[-1]}, desired count {ctx.spec['desired_count']}"
+
+
+# --- auto-scaling --------------------------------------------------------------------------------
+def _resource_label(ctx: Context, refs: Refs) -> str:
+    """ALBRequestCountPerTarget names the ALB and target group: app/<lb>/<id>/targetgroup/…"""
+    group = aws.target_group(ctx, refs)
+    lb_part = ctx.environment.alb_arn.split(":loadbalancer/", 1)[1]
+    return f"{lb_part}/{group['TargetGroupArn'].split(':', 5)[5]}"
+
+
+def ensure_scaling(ctx: Context, refs: Refs) -> str:
+    want = ctx.spec["autoscaling"]
+    client = _client(ctx, "application-autoscaling")
+    client.register_scalable_target(
+        ServiceNamespace="ecs",
+        ResourceId=refs.scaling_id,
+        ScalableDimension=aws.SCALABLE_DIMENSION,
+        MinCapacity=want["min"],
+        MaxCapacity=want["max"],
+        Tags=refs.tags,
+    )
+    metric = {"PredefinedMetricType": aws.PREDEFINED_METRICS[want["metric"]]}
+    if want["metric"] == "requests":
+        metric["ResourceLabel"] = _resource_label(ctx, refs)
+    client.put_scaling_policy(
+        PolicyName=refs.policy,
+        ServiceNamespace="ecs",
+        ResourceId=refs.scaling_id,
+        ScalableDimension=aws.SCALABLE_DIMENSION,
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": float(want["target"]),
+            "PredefinedMetricSpecification": metric,
+            "ScaleInCooldown": 120,
+            "ScaleOutCooldown": 60,
+        },
+    )
+    return f"{want['min']}–{want['max']} tasks, target {want['metric']} {want['target']}"
+
+
+def delete_scaling(ctx: Context, refs: Refs) -> str:
+    client = _client(ctx, "application-autoscaling")
+    key = {
+        "ServiceNamespace": "ecs",
+        "ResourceId": refs.scaling_id,
+        "ScalableDimension": aws.SCALABLE_DIMENSION,
+    }
+    for call, kwargs in (
+        (client.delete_scaling_policy, {"PolicyName": refs.policy, **key}),
+        (client.deregister_scalable_target, key),
+    ):
+        try:
+            call(**kwargs)
+        except ClientError as exc:
+            # Already gone (a retried teardown): the emulator says ValidationException.
+            if error_code(exc) not in {"ObjectNotFoundException", "ValidationException"}:
+                raise
+    return "scaling policy and scalable target removed"
+
+
+# --- teardown ------------------------------------------------------------------------------------
+def delete_rule(ctx: Context, refs: Refs) -> str:
+    group = aws.target_group(ctx, refs)
+    rules = aws.rules_for(ctx, group["TargetGroupArn"]) if group else []
+    for rule in rules:
+        _client(ctx, "elbv2").delete_rule(RuleArn=rule["RuleArn"])
+    return f"{len(rules)} rule(s) removed"
+
+
+def delete_service(ctx: Context, refs: Refs) -> str:
+    if aws.describe_service(ctx, refs) is None:
+        return "already gone"
+    # force: stop the tasks and delete in one call, whatever the desired count.
+    _client(ctx, "ecs").delete_service(cluster=refs.cluster, service=refs.service, force=True)
+    return f"{refs.service} deleted"
+
+
+def delete_target_group(ctx: Context, refs: Refs) -> str:
+    group = aws.target_group(ctx, refs)
+    if group is None:
+        return "already gone"
+    _client(ctx, "elbv2").delete_target_group(TargetGroupArn=group["TargetGroupArn"])
+    return f"{refs.target_group} deleted"
+
+
+def deregister_task_definitions(ctx: Context, refs: Refs) -> str:
+    ecs = _client(ctx, "ecs")
+    pages = ecs.get_paginator("list_task_definitions").paginate(
+        familyPrefix=refs.family, status="ACTIVE"
+    )
+    # familyPrefix matches prefixes ("orders-dev" also finds "orders-dev2"): keep exact ones.
+    arns = [
+        arn
+        for page in pages
+        for arn in page["taskDefinitionArns"]
+        if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == refs.family
+    ]
+    for arn in arns:
+        ecs.deregister_task_definition(taskDefinition=arn)
+    return f"{len(arns)} revision(s) deregistered"
+
+
+def delete_logs(ctx: Context, refs: Refs) -> str:
+    try:
+        _client(ctx, "logs").delete_log_group(logGroupName=refs.log_group)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceNotFoundException":
+            raise
+        return "already gone"
+    return f"{refs.log_group} deleted"
+
+
+HANDLERS = {
+    "network.ensure": aws.ensure_network,
+    "role.ensure": aws.ensure_role,
+    "logs.ensure": aws.ensure_logs,
+    "taskdef.register": aws.register_task_definition,
+    "target_group.ensure": ensure_target_group,
+    "target_group.update": update_target_group,
+    "rule.ensure": ensure_rule,
+    "service.create": create_service,
+    "service.update": update_service,
+    "scaling.ensure": ensure_scaling,
+    "scaling.delete": delete_scaling,
+    "rule.delete": delete_rule,
+    "service.delete": delete_service,
+    "target_group.delete": delete_target_group,
+    "taskdef.deregister": deregister_task_definitions,
+    "logs.delete": delete_logs,
+}
