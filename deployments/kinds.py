@@ -21,6 +21,11 @@ from dataclasses import dataclass
 from types import ModuleType
 
 from deployments import provisioners
+from deployments.forms.apigateway import (
+    ApiGatewayScaleForm,
+    ApiGatewayServiceForm,
+    ApiGatewayUpdateForm,
+)
 from deployments.forms.ecs import EcsScaleForm, EcsServiceForm, EcsUpdateForm
 from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
 
@@ -45,6 +50,14 @@ KINDS: dict[str, Kind] = {
         LambdaServiceForm,
         LambdaUpdateForm,
         LambdaScaleForm,
+    ),
+    "apigateway": Kind(
+        "apigateway",
+        "API Gateway API",
+        provisioners.for_kind("apigateway"),
+        ApiGatewayServiceForm,
+        ApiGatewayUpdateForm,
+        ApiGatewayScaleForm,
     ),
     "ecs": Kind(
         "ecs",

@@ -81,6 +81,32 @@ def alarm_name(service_slug: str, environment_slug: str, key: str) -> str:
     return f"{alarm_prefix(service_slug, environment_slug)}{key}"
 
 
+# --- API Gateway ---------------------------------------------------------------------------------
+def apigateway_api(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"
+
+
+def apigateway_stage(environment_slug: str) -> str:
+    """One stage per environment, named after it (stage names allow [A-Za-z0-9_-])."""
+    return environment_slug
+
+
+def apigateway_usage_plan(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"
+
+
+def apigateway_api_key(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"
+
+
+def apigateway_permission_statement(service_slug: str, environment_slug: str) -> str:
+    """The StatementId of the lambda:InvokeFunction grant on each Lambda an API routes to.
+
+    Stable, so adding it again is recognised (idempotent) and removing it finds it.
+    """
+    return f"slipway-apigw-{service_slug}-{environment_slug}"
+
+
 # --- ECS Fargate ---------------------------------------------------------------------------------
 ECS_TARGET_GROUP_MAX = 32  # ELBv2 target group names: at most 32 letters, digits and hyphens
 

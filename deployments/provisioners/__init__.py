@@ -2,9 +2,9 @@
 
 from types import ModuleType
 
-from deployments.provisioners import ecs, lambda_
+from deployments.provisioners import apigateway, ecs, lambda_
 
-PROVISIONERS: dict[str, ModuleType] = {"lambda": lambda_, "ecs": ecs}
+PROVISIONERS: dict[str, ModuleType] = {"lambda": lambda_, "apigateway": apigateway, "ecs": ecs}
 
 
 def for_kind(kind: str) -> ModuleType:

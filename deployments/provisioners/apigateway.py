@@ -1,0 +1,384 @@
+"""API Gateway APIs in front of other catalog services: REST (v1) or HTTP (v2).
+
+An API routes `METHOD /path` to a Lambda function (proxy integration) or to an ECS service
+(HTTP proxy to the environment's shared load balancer, same path). One stage per environment,
+named after it, with stage-wide throttling (rate, burst). REST APIs may require API keys: then a
+usage plan (quota + throttle) and one API key in it are managed as well. Every Lambda target gets
+a `lambda:InvokeFunction` grant for this API (one statement per API and function, stable id).
+
+The AWS calls for each API type live in `apigateway_rest` and `apigateway_http`; this module
+holds what both share: target resolution, the plan (the diff a human reads) and dispatch.
+
+Spec: {"kind": "apigateway", "api_type": "rest"|"http", "stage": "<environment slug>",
+"routes": [{"method": "GET", "path": "/orders", "target": "<service slug>"}],
+"throttle": {"rate": 100, "burst": 50}, "require_api_key": false,
+"usage_plan": {"quota_limit": 10000, "quota_period": "DAY", "rate": 50, "burst": 20} | null}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from botocore.exceptions import ClientError
+
+from deployments import names
+from deployments.provisioners import apigateway_http, apigateway_rest
+from deployments.provisioners.base import Change, Context, Observed, WaitResult
+from portal.aws import aws_client, is_not_found
+
+TYPES = {"rest": apigateway_rest, "http": apigateway_http}
+TYPE_LABELS = {"rest": "REST API", "http": "HTTP API"}
+
+
+class TargetUnavailable(ValueError):
+    """A route's target service is not deployed (any more) in the environment."""
+
+
+def scale_values(spec: dict) -> dict[str, int]:
+    """Stage throttling, checked by the environment's guardrails."""
+    throttle = spec.get("throttle") or {}
+    return {"rate_limit": throttle.get("rate"), "burst_limit": throttle.get("burst")}
+
+
+def route_key(route: dict) -> str:
+    return f"{route['method']} {route['path']}"
+
+
+# --- targets -------------------------------------------------------------------------------------
+def _target_slugs(*specs: dict | None) -> set[str]:
+    return {r["target"] for spec in specs if spec for r in spec.get("routes", [])}
+
+
+def _resolve_targets(ctx: Context, slugs: set[str]) -> dict[str, dict]:
+    """Target slug → {"kind", "function_arn"} or {"kind", "dns"}; unresolvable slugs are absent.
+
+    A Lambda target is its instance's function ARN in this environment; an ECS target is
+    reached through the environment's shared load balancer (the ECS service's listener rule
+    routes the path to it).
+    """
+    from catalog.models import ServiceInstance
+
+    instances = ServiceInstance.objects.filter(
+        environment=ctx.environment, service__slug__in=slugs, applied_spec__isnull=False
+    ).select_related("service")
+    targets: dict[str, dict] = {}
+    dns = None
+    for instance in instances:
+        kind = instance.service.kind
+        if kind == "lambda" and instance.resources.get("function_arn"):
+            targets[instance.service.slug] = {
+                "kind": "lambda",
+                "function_arn": instance.resources["function_arn"],
+            }
+        elif kind == "ecs" and ctx.environment.alb_arn:
+            if dns is None:
+                dns = load_balancer_dns(ctx)
+            if dns:
+                targets[instance.service.slug] = {"kind": "ecs", "dns": dns}
+    return targets
+
+
+def load_balancer_dns(ctx: Context) -> str:
+    elbv2 = aws_client("elbv2", environment=ctx.environment, actor=ctx.actor)
+    try:
+        balancers = elbv2.describe_load_balancers(LoadBalancerArns=[ctx.environment.alb_arn])
+    except ClientError as exc:
+        if is_not_found(exc) or "NotFound" in str(exc):
+            return ""
+        raise
+    return balancers["LoadBalancers"][0]["DNSName"] if balancers["LoadBalancers"] else ""
+
+
+def desired_routes(spec: dict, values: dict) -> dict[str, dict]:
+    """Route key → {"uri", "method", "path", "target", "api_key_required"} for the spec.
+
+    Raises TargetUnavailable when a target cannot be resolved in the environment.
+    """
+    module = TYPES[spec["api_type"]]
+    routes = {}
+    for route in spec.get("routes", []):
+        target = values["targets"].get(route["target"])
+        if target is None:
+            raise TargetUnavailable(
+                f"Route {route_key(route)}: {route['target']} is not deployed in "
+                f"{values['environment']} (deploy it first, or change the route)."
+            )
+        routes[route_key(route)] = {
+            **route,
+            "uri": module.integration_uri(route, target, values["region"]),
+            "api_key_required": bool(spec.get("require_api_key")),
+        }
+    return routes
+
+
+def fingerprint(routes: dict[str, dict]) -> str:
+    """A short digest of what a REST deployment must contain; stored in its description."""
+    canonical = sorted((k, r["uri"], bool(r["api_key_required"])) for k, r in routes.items())
+    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()[:16]
+
+
+# --- observe -------------------------------------------------------------------------------------
+def _names(ctx: Context) -> dict:
+    service, env = ctx.service.slug, ctx.environment.slug
+    return {
+        "api_name": names.apigateway_api(service, env),
+        "stage_name": names.apigateway_stage(env),
+        "usage_plan_name": names.apigateway_usage_plan(service, env),
+        "api_key_name": names.apigateway_api_key(service, env),
+        "statement_id": names.apigateway_permission_statement(service, env),
+        "environment": env,
+        "region": ctx.environment.region,
+        "service": service,
+    }
+
+
+def tags(ctx: Context) -> dict:
+    return names.tags(
+        service_slug=ctx.service.slug,
+        environment_slug=ctx.environment.slug,
+        team_slug=ctx.service.owner.slug,
+    )
+
+
+def observe(ctx: Context) -> Observed:
+    """What AWS holds: the API (of either type), its routes, stage, usage plan, key, grants."""
+    values = _names(ctx)
+    applied = getattr(ctx.instance, "applied_spec", None)
+    values["targets"] = _resolve_targets(ctx, _target_slugs(ctx.spec, applied))
+    values["api_type"] = None
+    # Usage plans and API keys live outside any API: look for them even if the API is gone.
+    apigateway_rest.observe_keys(ctx, values)
+    for api_type, module in TYPES.items():
+        found = module.observe(ctx, values)
+        if found:
+            values["api_type"] = api_type
+            break
+    values["permissions"] = _observe_permissions(ctx, values)
+    return Observed(exists=values["api_type"] is not None, values=values)
+
+
+def _observe_permissions(ctx: Context, values: dict) -> dict[str, dict]:
+    """Function ARN → our grant on it ({"source_arn"} or None), for every Lambda target."""
+    lam = aws_client("lambda", environment=ctx.environment, actor=ctx.actor)
+    grants = {}
+    for target in values["targets"].values():
+        arn = target.get("function_arn")
+        if not arn or arn in grants:
+            continue
+        try:
+            policy = json.loads(lam.get_policy(FunctionName=arn)["Policy"])
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            grants[arn] = None  # no policy at all (or the function is gone)
+            continue
+        grants[arn] = None
+        for statement in policy.get("Statement", []):
+            if statement.get("Sid") == values["statement_id"]:
+                condition = statement.get("Condition", {}).get("ArnLike", {})
+                grants[arn] = {"source_arn": condition.get("AWS:SourceArn", "")}
+    return grants
+
+
+def source_arn(values: dict, function_arn: str) -> str:
+    """Which API may invoke: any stage, method and path of this API (account from the function)."""
+    account = function_arn.split(":")[4]
+    return f"arn:aws:execute-api:{values['region']}:{account}:{values['api_id']}/*"
+
+
+def _function_name(function_arn: str) -> str:
+    return function_arn.split(":")[6]
+
+
+# --- plan ----------------------------------------------------------------------------------------
+def plan(spec: dict, observed: Observed) -> list[Change]:
+    """The changes that take AWS from `observed` to `spec`, in dependency order."""
+    values = observed.values
+    api_type = spec["api_type"]
+    module = TYPES[api_type]
+    if observed.exists and values["api_type"] != api_type:
+        raise ValueError(
+            f"{values['api_name']} is a {TYPE_LABELS[values['api_type']]}; an API cannot change "
+            "type. Delete it and create a new service instead."
+        )
+    desired = desired_routes(spec, values)
+    changes = []
+    if not observed.exists:
+        changes.append(Change("api.create", f"Create {TYPE_LABELS[api_type]} {values['api_name']}"))
+    changes += _route_changes(desired, values.get("routes", {}), values["targets"])
+    changes += _permission_changes(values, desired, observed.exists)
+    changes += module.plan_stage(spec, values, desired, observed.exists)
+    if api_type == "rest":
+        changes += apigateway_rest.plan_usage_plan(spec, values)
+    return changes
+
+
+def _describe_target(uri: str, targets: dict) -> str:
+    for slug, target in targets.items():
+        if target.get("function_arn") and target["function_arn"] in uri:
+            return f"{slug} (Lambda)"
+        if target.get("dns") and target["dns"] in uri:
+            return f"{slug} (ECS)"
+    return uri
+
+
+def _route_changes(desired: dict, current: dict, targets: dict) -> list[Change]:
+    changes = []
+    for key, route in desired.items():
+        target = f"{route['target']} ({targets[route['target']]['kind'].replace('ecs', 'ECS')})"
+        target = target.replace("(lambda)", "(Lambda)")
+        now = current.get(key)
+        if now is None:
+            changes.append(
+                Change(
+                    f"route.create:{key}", f"new route {key} → {target}", (f"uri: {route['uri']}",)
+                )
+            )
+            continue
+        details = []
+        if now["uri"] != route["uri"]:
+            details.append(f"target {_describe_target(now['uri'], targets)} → {target}")
+        was_required = bool(now.get("api_key_required"))
+        if was_required != route["api_key_required"]:
+            details.append(f"API key required {was_required} → {route['api_key_required']}")
+        if details:
+            changes.append(Change(f"route.update:{key}", f"change route {key}", tuple(details)))
+    for key in sorted(set(current) - set(desired)):
+        changes.append(Change(f"route.delete:{key}", f"remove route {key}"))
+    return changes
+
+
+def _permission_changes(values: dict, desired: dict, api_exists: bool) -> list[Change]:
+    """Grant every Lambda target; withdraw the grant from functions no longer routed to."""
+    wanted = {
+        values["targets"][r["target"]]["function_arn"]
+        for r in desired.values()
+        if values["targets"][r["target"]]["kind"] == "lambda"
+    }
+    changes = []
+    for arn in sorted(wanted):
+        grant = values["permissions"].get(arn)
+        if grant and api_exists and grant["source_arn"] == source_arn(values, arn):
+            continue
+        changes.append(
+            Change(
+                f"permission.add:{arn}",
+                f"allow API Gateway to invoke {_function_name(arn)} (lambda:AddPermission)",
+            )
+        )
+    for arn, grant in sorted(values["permissions"].items()):
+        if grant and arn not in wanted:
+            changes.append(
+                Change(
+                    f"permission.remove:{arn}",
+                    f"withdraw API Gateway's permission to invoke {_function_name(arn)}",
+                )
+            )
+    return changes
+
+
+def plan_delete(observed: Observed) -> list[Change]:
+    """Teardown in reverse dependency order: key → usage plan → stage → API → Lambda grants."""
+    values = observed.values
+    changes = []
+    if values.get("api_key"):
+        changes.append(Change("api_key.delete", f"Delete API key {values['api_key_name']}"))
+    if values.get("usage_plan"):
+        changes.append(
+            Change("usage_plan.delete", f"Delete usage plan {values['usage_plan_name']}")
+        )
+    if values.get("stage"):
+        changes.append(Change("stage.delete", f"Delete stage {values['stage_name']}"))
+    if observed.exists:
+        label = TYPE_LABELS[values["api_type"]]
+        changes.append(Change("api.delete", f"Delete {label} {values['api_name']}"))
+    for arn, grant in sorted(values.get("permissions", {}).items()):
+        if grant:
+            changes.append(
+                Change(
+                    f"permission.remove:{arn}",
+                    f"withdraw API Gateway's permission to invoke {_function_name(arn)}",
+                )
+            )
+    return changes
+
+
+# --- apply ---------------------------------------------------------------------------------------
+def apply(ctx: Context, change: Change) -> str:
+    """Carry out one change. Each step re-reads what it needs, so a re-run adopts, never doubles.
+
+    Returns a short message for the step log.
+    """
+    action, _, arg = change.key.partition(":")
+    observed = observe(ctx)
+    values = observed.values
+    # Only REST APIs have usage plans and keys, which may outlive a half-deleted API.
+    api_type = values["api_type"] or ctx.spec.get("api_type") or "rest"
+    module = TYPES[api_type]
+    if action.startswith("permission."):
+        return _apply_permission(ctx, values, action, arg)
+    if action == "api.delete":
+        return module.delete_api(ctx, values) if observed.exists else "already gone"
+    if action == "api.create" and observed.exists:
+        return f"adopted existing API {values['api_id']}"
+    if action != "api.create" and not observed.exists and not action.endswith(".delete"):
+        raise RuntimeError(f"{values['api_name']} disappeared during the deployment")
+    desired = {} if action.endswith(".delete") else desired_routes(ctx.spec, values)
+    return module.apply(ctx, values, action, arg, desired)
+
+
+def _apply_permission(ctx: Context, values: dict, action: str, function_arn: str) -> str:
+    lam = aws_client("lambda", environment=ctx.environment, actor=ctx.actor)
+    sid = values["statement_id"]
+    grant = values["permissions"].get(function_arn)
+    if action == "permission.remove":
+        if not grant:
+            return "no permission to withdraw"
+        try:
+            lam.remove_permission(FunctionName=function_arn, StatementId=sid)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+        return f"removed statement {sid}"
+    wanted = source_arn(values, function_arn)
+    if grant and grant["source_arn"] == wanted:
+        return f"statement {sid} already allows {wanted}"
+    if grant:  # the API was recreated: the old grant names an API that no longer exists
+        lam.remove_permission(FunctionName=function_arn, StatementId=sid)
+    lam.add_permission(
+        FunctionName=function_arn,
+        StatementId=sid,
+        Action="lambda:InvokeFunction",
+        Principal="apigateway.amazonaws.com",
+        SourceArn=wanted,
+    )
+    return f"statement {sid}: apigateway.amazonaws.com may invoke from {wanted}"
+
+
+# --- wait ----------------------------------------------------------------------------------------
+def wait(ctx: Context) -> WaitResult:
+    """Done when the stage serves what the spec asks for (see each type's `wait`)."""
+    observed = observe(ctx)
+    if not observed.exists:
+        return WaitResult(done=False, error=f"{observed.values['api_name']} does not exist")
+    module = TYPES[observed.values["api_type"]]
+    return module.wait(ctx, observed.values, desired_routes(ctx.spec, observed.values))
+
+
+def wait_deleted(ctx: Context) -> WaitResult:
+    observed = observe(ctx)
+    values = observed.values
+    left = [
+        label
+        for label, present in (
+            ("API", observed.exists),
+            ("usage plan", values.get("usage_plan")),
+            ("API key", values.get("api_key")),
+            ("Lambda permission", any(values.get("permissions", {}).values())),
+        )
+        if present
+    ]
+    if left:
+        return WaitResult(done=False, detail="Still present: " + ", ".join(left))
+    return WaitResult(done=True, detail="API GW: API, stage, usage plan and key deleted")
