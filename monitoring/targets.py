@@ -50,8 +50,9 @@ def _ecs(instance: ServiceInstance, service: str, env: str) -> dict:
     if arn:
         cluster, name = arn.group(1), arn.group(2)
     else:
+        # The ECS provisioner's naming (names.ecs_cluster / names.ecs_service).
         cluster = instance.environment.ecs_cluster or f"slipway-{env}"
-        name = service
+        name = f"{service}-{env}"
     cluster = cluster.rsplit("/", 1)[-1]  # the environment may hold the cluster's ARN
     dims = {"AWS/ECS": _dims(ClusterName=cluster, ServiceName=name)}
     target_group = _first_match(_TARGET_GROUP_ARN, values)
@@ -65,7 +66,8 @@ def _ecs(instance: ServiceInstance, service: str, env: str) -> dict:
 
 def api_stage(instance: ServiceInstance) -> str:
     spec = instance.applied_spec or {}
-    return spec.get("stage_name") or spec.get("stage") or "live"
+    # One stage per environment, named after it (the API Gateway provisioner's convention).
+    return spec.get("stage_name") or spec.get("stage") or instance.environment.slug
 
 
 def _apigateway(instance: ServiceInstance, service: str, env: str) -> dict:

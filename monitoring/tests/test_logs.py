@@ -1,5 +1,6 @@
 """The Logs tab against the emulator: filter, newest first, load older, JSON, live tail, errors."""
 
+import contextlib
 import json
 import re
 import time
@@ -21,10 +22,8 @@ def put_lines(messages, *, start_ms=None, group=GROUP, stream="app"):
         (logs.create_log_group, {"logGroupName": group}),
         (logs.create_log_stream, {"logGroupName": group, "logStreamName": stream}),
     ):
-        try:
+        with contextlib.suppress(logs.exceptions.ResourceAlreadyExistsException):
             create(**kwargs)
-        except logs.exceptions.ResourceAlreadyExistsException:
-            pass
     start_ms = start_ms or int(time.time() * 1000) - len(messages) * 1000
     events = [{"timestamp": start_ms + i * 1000, "message": m} for i, m in enumerate(messages)]
     logs.put_log_events(logGroupName=group, logStreamName=stream, logEvents=events)

@@ -1,0 +1,62 @@
+"""The summary strip partial: current error rate / CPU coloured by alarm state."""
+
+import time
+from datetime import UTC, datetime
+
+import pytest
+from django.template import Context, Template
+from django.urls import reverse
+
+from catalog.models import Service
+from monitoring import services
+from portal.aws import aws_client, call_counts
+
+pytestmark = [pytest.mark.integration, pytest.mark.django_db]
+
+TAG = Template("{% load monitoring %}{% monitoring_summary service environment %}")
+
+
+def put(metric, value):
+    aws_client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "FunctionName", "Value": "orders-dev"}],
+                "Timestamp": datetime.fromtimestamp(time.time() - 120, tz=UTC),
+                "Value": value,
+            }
+        ],
+    )
+
+
+def test_summary_loads_lazily_then_renders_from_cache(client, personas, aws_clean, make_instance):
+    instance = make_instance(slug="orders")
+    (rule,) = services.alarms_ensure_defaults(instance=instance)
+    aws_client("cloudwatch").set_alarm_state(
+        AlarmName=rule.alarm_name, StateValue="ALARM", StateReason="demo"
+    )
+    put("Invocations", 200)
+    put("Errors", 5)
+    service = Service.objects.prefetch_related("instances__environment").get(slug="orders")
+
+    before = call_counts()
+    placeholder = TAG.render(Context({"service": service, "environment": personas["dev"]}))
+    assert 'hx-trigger="load"' in placeholder  # the page never waits for AWS
+    assert sum((call_counts() - before).values()) == 0
+
+    client.force_login(personas["charlie"])
+    strip = client.get(reverse("monitoring:summary", args=["orders", "dev"])).content.decode()
+    assert "errors 2.5 %" in strip
+    assert "alarm-alarm" in strip and "in alarm" in strip
+
+    before = call_counts()
+    cached = TAG.render(Context({"service": service, "environment": "dev"}))
+    assert "errors 2.5 %" in cached
+    assert sum((call_counts() - before).values()) == 0
+
+
+def test_no_summary_for_an_environment_without_the_service(personas, make_instance):
+    make_instance(slug="orders")
+    service = Service.objects.prefetch_related("instances__environment").get(slug="orders")
+    assert TAG.render(Context({"service": service, "environment": personas["prod"]})).strip() == ""
