@@ -209,6 +209,8 @@ def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
     if result.done:
         if waiting:
             _finish_step(waiting, DeploymentStep.Status.OK, result.detail)
+        if not _is_delete(deployment):
+            _ensure_alarms(deployment)
         _succeed(deployment)
         return Outcome(Outcome.DONE)
     waited = timezone.now() - (deployment.wait_started_at or timezone.now())
@@ -224,6 +226,57 @@ def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
         waiting.message = result.detail
         waiting.save(update_fields=["message"])
     return Outcome(Outcome.WAIT)
+
+
+def _ensure_alarms(deployment: Deployment) -> None:
+    """Create or update the kind's default alarms, as a logged step.
+
+    A failure here is shown in the log but does not undo a deployment that AWS accepted.
+    """
+    from monitoring.services import alarms_ensure_defaults
+
+    try:
+        with _step(deployment, "Ensure default CloudWatch alarms") as step:
+            rules = alarms_ensure_defaults(
+                instance=deployment.instance, actor=deployment.requested_by.get_username()
+            )
+            step.message = ", ".join(rule.name for rule in rules) or "none for this kind"
+    except Exception:  # noqa: BLE001 — recorded on the step by _step
+        log.warning("Default alarms for deployment %s failed", deployment.pk, exc_info=True)
+
+
+def instances_check_drift() -> dict[str, int]:
+    """Beat: compare AWS with each deployed instance's applied spec; flag or clear drift.
+
+    An instance is drifted when planning its applied spec again finds changes (someone edited
+    it in the console, or the embedded emulator restarted and lost everything). Re-applying
+    the spec from the Deployments tab shows that same plan and fixes it.
+    """
+    counts = {"checked": 0, "drifted": 0}
+    watched = (ServiceInstance.Status.HEALTHY, ServiceInstance.Status.DRIFTED)
+    instances = ServiceInstance.objects.filter(
+        status__in=watched, applied_spec__isnull=False
+    ).select_related("service__owner", "environment")
+    for instance in instances:
+        provisioner = provisioners.for_kind(instance.service.kind)
+        ctx = Context(
+            instance=instance,
+            spec=instance.applied_spec,
+            actor="slipway-drift-check",
+            record_resource=lambda role, arn: None,
+            artifact_loader=lambda sha: b"",
+        )
+        try:
+            changes = provisioner.plan(instance.applied_spec, provisioner.observe(ctx))
+        except Exception:  # noqa: BLE001 — one unreachable account must not stop the rest
+            log.warning("Drift check of %s failed", instance, exc_info=True)
+            continue
+        counts["checked"] += 1
+        status = ServiceInstance.Status.DRIFTED if changes else ServiceInstance.Status.HEALTHY
+        counts["drifted"] += bool(changes)
+        # Conditional: never overwrite a status a deployment set meanwhile.
+        ServiceInstance.objects.filter(pk=instance.pk, status__in=watched).update(status=status)
+    return counts
 
 
 def _finish_step(step: DeploymentStep, status: str, message: str) -> None:

@@ -52,3 +52,9 @@ def reconcile_deployments() -> None:
 def expire_approvals() -> None:
     """Beat: cancel approval requests nobody decided on in time."""
     services.deployments_expire_approvals()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=300)
+def check_drift() -> None:
+    """Beat: flag instances whose AWS resources no longer match their applied spec."""
+    engine.instances_check_drift()

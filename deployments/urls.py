@@ -10,6 +10,11 @@ urlpatterns = [
     path("services/<slug:slug>/<slug:environment>/update/", views.instance_update, name="update"),
     path("services/<slug:slug>/<slug:environment>/scale/", views.instance_scale, name="scale"),
     path("services/<slug:slug>/<slug:environment>/delete/", views.instance_delete, name="delete"),
+    path(
+        "services/<slug:slug>/<slug:environment>/reapply/",
+        views.instance_reapply,
+        name="reapply",
+    ),
     path("<int:pk>/", views.deployment_detail, name="detail"),
     path("<int:pk>/confirm/", views.deployment_confirm, name="confirm"),
     path("<int:pk>/approve/", views.deployment_approve, name="approve"),

@@ -115,6 +115,28 @@ def _spec_change(request, form, instance, action, verb):
     return _form_page(request, form, title=title, submit="Review plan", instance=instance)
 
 
+@require_POST
+def instance_reapply(request, slug, environment):
+    """Plan the applied spec again: after drift, the plan shows exactly what changed in AWS."""
+    instance = get_instance_for_user(request.user, slug, environment, write=True)
+    if not instance.applied_spec:
+        raise Http404("There is nothing deployed to re-apply here.")
+    try:
+        deployment = services.deployment_plan(
+            instance=instance,
+            spec=instance.applied_spec,
+            user=request.user,
+            action=Deployment.Action.UPDATE,
+        )
+    except services.NothingToChange as exc:
+        messages.info(request, str(exc))
+        return redirect("deployments:service_deployments", slug=slug)
+    except REFUSALS as exc:
+        messages.error(request, str(exc))
+        return redirect("deployments:service_deployments", slug=slug)
+    return redirect(deployment)
+
+
 @require_http_methods(["GET", "POST"])
 def instance_delete(request, slug, environment):
     """Tear down everything the instance owns, after the user types the service name."""

@@ -167,6 +167,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.tasks.expire_approvals",
         "schedule": 300,
     },
+    "check-drift": {
+        "task": "deployments.tasks.check_drift",
+        "schedule": env.int("SLIPWAY_DRIFT_CHECK_EVERY", default=600),
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
