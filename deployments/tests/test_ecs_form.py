@@ -1,0 +1,191 @@
+"""The ECS forms: bad input is shown next to its field and creates nothing; good input plans."""
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import Service
+from deployments.forms.ecs import FARGATE_MEMORY, EcsScaleForm, EcsUpdateForm
+from deployments.models import Deployment
+from portal.aws import aws_client
+
+URL = reverse("deployments:service_new", args=["ecs"])
+SSM_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/orders/db-password"
+SM_ARN = "arn:aws:secretsmanager:us-east-1:123456789012:secret:orders/api-key-AbCdEf"
+
+
+def valid_data(personas, **overrides):
+    data = {
+        "name": "orders",
+        "owner": personas["payments"].pk,
+        "environment": personas["dev"].pk,
+        "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders:1.4.2",
+        "cpu": "256",
+        "memory": "512",
+        "container_port": "8080",
+        "env_vars": "LOG_LEVEL=info",
+        "secrets": f"DB_PASSWORD={SSM_ARN}\nAPI_KEY={SM_ARN}",
+        "health_check_path": "/health",
+        "lb_mode": "path",
+        "lb_value": "/orders/*",
+        "desired_count": "2",
+        "autoscaling": "on",
+        "min_count": "1",
+        "max_count": "4",
+        "metric": "cpu",
+        "target": "60",
+    }
+    data.update(overrides)
+    return data
+
+
+def field_errors(response, field):
+    return response.context["form"].errors.get(field, [])
+
+
+@pytest.mark.parametrize(
+    ("field", "overrides", "message"),
+    [
+        ("memory", {"cpu": "256", "memory": "4096"}, "does not run 256 CPU units with 4096"),
+        ("memory", {"cpu": "1024", "memory": "1024"}, "pick 2048–8192 MiB in steps of 1024"),
+        ("memory", {"cpu": "4096", "memory": "8000"}, "does not run 4096"),
+        ("cpu", {"cpu": "300"}, "Select a valid choice"),
+        ("image", {"image": "Not An Image!"}, "Not an image reference"),
+        ("image", {"image": "nginx:"}, "Not an image reference"),
+        ("image", {"image": "https://registry/app:1"}, "Not an image reference"),
+        ("secrets", {"secrets": "DB_PASSWORD=hunter2"}, "must reference an SSM parameter ARN"),
+        ("secrets", {"secrets": "KEY=arn:aws:s3:::bucket/key"}, "must reference an SSM"),
+        ("secrets", {"secrets": "LOG_LEVEL=" + SSM_ARN}, "also an environment variable"),
+        ("env_vars", {"env_vars": "1BAD=x"}, "NAME=value"),
+        ("env_vars", {"env_vars": "ECS_AGENT=x"}, "reserved by ECS"),
+        ("container_port", {"container_port": "70000"}, "less than or equal to 65535"),
+        ("lb_value", {"lb_value": "orders/*"}, "starting with /"),
+        ("lb_value", {"lb_mode": "host", "lb_value": "not a host"}, "host name"),
+        ("max_count", {"min_count": "5", "max_count": "2"}, "at least the minimum"),
+        ("desired_count", {"desired_count": "9"}, "between 1 and 4"),
+        ("target", {"target": "150"}, "percentage"),
+        ("metric", {"metric": "requests", "lb_mode": "none"}, "needs a load balancer"),
+        ("min_count", {"min_count": ""}, "Required when auto-scaling is on"),
+    ],
+)
+def test_bad_field_is_shown_next_to_it_and_nothing_is_created(
+    client, personas, field, overrides, message
+):
+    client.force_login(personas["alice"])
+    response = client.post(URL, valid_data(personas, **overrides))
+
+    assert response.status_code == 400
+    errors = field_errors(response, field)
+    assert any(message in e for e in errors), errors
+    html = response.content.decode()
+    block = html[html.index(f'id="field-{field}"') :]
+    block = block[: block.index("</div>")]
+    assert 'class="error"' in block
+    assert not Service.objects.exists()
+    assert not Deployment.objects.exists()
+
+
+def test_every_fargate_pair_is_accepted(personas):
+    from deployments.forms.ecs import EcsSpecFields
+
+    for cpu, memories in FARGATE_MEMORY.items():
+        for memory in (memories[0], memories[-1]):
+            data = valid_data(personas, cpu=str(cpu), memory=str(memory))
+            form = EcsSpecFields(data)
+            assert form.is_valid(), (cpu, memory, form.errors)
+
+
+def test_anonymous_users_are_sent_to_login(client):
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert "/login" in response["Location"]
+
+
+def test_valid_form_plans_the_whole_service_and_creates_nothing_in_aws(client, personas, aws_clean):
+    client.force_login(personas["alice"])
+    response = client.post(URL, valid_data(personas))
+
+    deployment = Deployment.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == deployment.get_absolute_url()
+    assert deployment.status == Deployment.Status.PLANNED
+    summaries = [step["summary"] for step in deployment.plan]
+    assert summaries[0].startswith("Create the embedded network")
+    assert "Create ECS service orders-dev" in summaries
+    assert summaries[-1] == "Set auto-scaling"
+    assert deployment.spec == {
+        "kind": "ecs",
+        "image": "123456789012.dkr.ecr.us-east-1.amazonaws.com/orders:1.4.2",
+        "cpu": 256,
+        "memory": 512,
+        "container_port": 8080,
+        "environment": {"LOG_LEVEL": "info"},
+        "secrets": {"DB_PASSWORD": SSM_ARN, "API_KEY": SM_ARN},
+        "health_check_path": "/health",
+        "load_balancer": {"path": "/orders/*"},
+        "desired_count": 2,
+        "autoscaling": {"min": 1, "max": 4, "metric": "cpu", "target": 60},
+    }
+    # Planning reads AWS only: nothing exists in the emulator until the plan is confirmed.
+    assert aws_client("ecs").list_clusters()["clusterArns"] == []
+    assert aws_client("ecs").list_task_definitions()["taskDefinitionArns"] == []
+    # The plan page shows secret names, never their ARNs' targets' values.
+    page = client.get(deployment.get_absolute_url()).content.decode()
+    assert "API_KEY, DB_PASSWORD" in page
+
+
+APPLIED = {
+    "kind": "ecs",
+    "image": "nginx:1.27",
+    "cpu": 256,
+    "memory": 512,
+    "container_port": 8080,
+    "environment": {"LOG_LEVEL": "info"},
+    "secrets": {"DB_PASSWORD": SSM_ARN},
+    "health_check_path": "/health",
+    "load_balancer": {"host": "orders.example.com"},
+    "desired_count": 2,
+    "autoscaling": None,
+}
+
+
+def test_update_form_starts_from_the_applied_spec_and_round_trips():
+    form = EcsUpdateForm(spec=APPLIED)
+    initial = {name: form[name].value() for name in form.fields}
+    bound = EcsUpdateForm(
+        {k: v for k, v in initial.items() if v not in (None, False)}, spec=APPLIED
+    )
+    assert bound.is_valid(), bound.errors
+    assert bound.spec() == APPLIED
+
+
+def test_scale_form_changes_only_scaling_numbers():
+    form = EcsScaleForm(
+        {
+            "desired_count": "3",
+            "autoscaling": "on",
+            "min_count": "2",
+            "max_count": "8",
+            "metric": "requests",
+            "target": "800",
+        },
+        spec=APPLIED,
+    )
+    assert form.is_valid(), form.errors
+    assert form.spec() == {
+        **APPLIED,
+        "desired_count": 3,
+        "autoscaling": {"min": 2, "max": 8, "metric": "requests", "target": 800},
+    }
+    refused = EcsScaleForm(
+        {
+            "desired_count": "1",
+            "autoscaling": "on",
+            "min_count": "1",
+            "max_count": "2",
+            "metric": "requests",
+            "target": "10",
+        },
+        spec={**APPLIED, "load_balancer": None},
+    )
+    assert not refused.is_valid()
+    assert "needs a load balancer" in refused.errors["metric"][0]
