@@ -110,6 +110,8 @@ def observe(ctx: Context) -> Observed:
         if not is_not_found(exc):
             raise
         values.update(_observe_code_s3(ctx))
+        # Triggers can outlive a function deleted behind Slipway's back; find them by name.
+        values["triggers"] = triggers.observe(ctx, function_name, "", [])
         return Observed(exists=False, values=values)
     config = function["Configuration"]
     values.update(
@@ -233,18 +235,18 @@ def _plan_function_update(spec: dict, values: dict) -> list[Change]:
     else:
         code_changed = spec.get("code_sha256") != values.get("code_sha256")
         before = values.get("code_sha256", "")[:12]
-    if code_changed:
-        changes.append(
-            Change(
-                "function.code",
-                "Update function code",
-                (field_diff("code", before, _code_display(spec)),),
-            )
+    code_details = [field_diff("code", before, _code_display(spec))] if code_changed else []
+    # The architecture can only change together with the code (UpdateFunctionCode).
+    if spec["architecture"] != values.get("architecture"):
+        code_details.append(
+            field_diff("architecture", values.get("architecture"), spec["architecture"])
         )
+    if code_details:
+        changes.append(Change("function.code", "Update function code", tuple(code_details)))
     details = tuple(
         field_diff(label, _display(key, values.get(key)), _display(key, spec.get(key)), unit)
         for key, (label, unit) in CONFIG_FIELDS.items()
-        if _normal(key, spec.get(key)) != _normal(key, values.get(key))
+        if key != "architecture" and _normal(key, spec.get(key)) != _normal(key, values.get(key))
     )
     if details:
         changes.append(Change("function.config", "Update function configuration", details))
@@ -310,13 +312,13 @@ def _display(key: str, value):
 
 def plan_delete(observed: Observed) -> list[Change]:
     """Teardown in reverse dependency order; the shared execution role stays."""
-    if not observed.exists:
-        return []
     values = observed.values
     changes = [
         Change(key, summary, details)
         for key, summary, details in triggers.plan_delete(values.get("triggers", {}))
     ]
+    if not observed.exists:
+        return changes
     if values.get("provisioned_concurrency"):
         changes.append(
             Change(
@@ -351,7 +353,13 @@ def apply(ctx: Context, change: Change) -> str:
     if key == "role.ensure":
         return steps.ensure_role(ctx, role_name)
     if key.startswith((triggers.S3_KEY, triggers.EVENTS_KEY)):
-        alias_arn = lam.get_alias(FunctionName=function_name, Name=ALIAS)["AliasArn"]
+        try:
+            alias_arn = lam.get_alias(FunctionName=function_name, Name=ALIAS)["AliasArn"]
+        except ClientError as exc:
+            # Removing a trigger must work even when the alias (or function) is already gone.
+            if not (is_not_found(exc) and key.endswith(".delete")):
+                raise
+            alias_arn = ctx.resources.get("alias_arn", "")
         return triggers.apply(ctx, key, function_name, alias_arn)
     if key == "function.create":
         return steps.create_function(ctx, lam, function_name, role_name, spec)

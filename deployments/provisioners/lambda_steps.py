@@ -111,6 +111,20 @@ def update_code(ctx, lam, function_name: str, spec: dict) -> str:
     response = lam.update_function_code(
         FunctionName=function_name, Architectures=[spec["architecture"]], **code
     )
+    if response.get("Architectures", [spec["architecture"]]) != [spec["architecture"]]:
+        # AWS applies it with the code; the emulator ignores it. Say so rather than loop.
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "ArchitectureNotChanged",
+                    "Message": f"AWS kept architecture {response['Architectures'][0]} after "
+                    f"UpdateFunctionCode asked for {spec['architecture']} (the embedded "
+                    "emulator cannot change a function's architecture; recreate it instead).",
+                },
+                "ResponseMetadata": {"HTTPStatusCode": 400},
+            },
+            "UpdateFunctionCode",
+        )
     arn = response["FunctionArn"].removesuffix(":$LATEST")
     if token:
         lam.tag_resource(Resource=arn, Tags={CODE_S3_TAG: token})

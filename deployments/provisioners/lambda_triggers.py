@@ -143,9 +143,15 @@ def _observe_rule(events, rule: str, bus: str, alias_arn: str, sids: set) -> dic
     try:
         described = events.describe_rule(Name=rule, EventBusName=bus)
     except ClientError as exc:
-        if is_not_found(exc):
-            return found
-        raise
+        if not is_not_found(exc):
+            raise
+        try:
+            events.describe_event_bus(Name=bus)
+        except ClientError as bus_exc:
+            if not is_not_found(bus_exc):
+                raise
+            found["bus_missing"] = True
+        return found
     targets = events.list_targets_by_rule(Rule=rule, EventBusName=bus).get("Targets", [])
     found.update(
         exists=True,
@@ -180,10 +186,13 @@ def plan(spec: dict, observed: dict, function_name: str):
         if have.get("exists") and have.get("target") and have.get("permission"):
             continue
         verb = "Repair" if have.get("exists") else "Add"
+        line = f"new EventBridge rule {rule} on bus {want['bus']} pattern {want['pattern']}"
+        if have.get("bus_missing"):
+            line += " (bus not found: create it first, or this step fails)"
         yield (
             f"{EVENTS_KEY}/{want['bus']}/{rule}.ensure",
             f"{verb} EventBridge trigger on bus {want['bus']}",
-            (f"new EventBridge rule {rule} on bus {want['bus']} pattern {want['pattern']}",),
+            (line,),
         )
     for bucket, have in seen_s3.items():
         if bucket not in wanted_s3 and (have.get("configured") or have.get("permission")):

@@ -303,3 +303,51 @@ def test_missing_bucket_is_named_in_the_plan_and_the_step_fails(instance, aws_cl
     assert "bucket not found" in details(changes)[0]
     with pytest.raises(ClientError, match="NoSuchBucket"):
         lambda_.apply(context(instance, spec), changes[0])
+
+
+def test_architecture_changes_with_the_code_and_the_emulator_gap_is_named(instance, aws_clean):
+    from botocore.exceptions import ClientError
+
+    spec = base_spec()
+    deploy(instance, spec)
+    arm = {**spec, "architecture": "arm64"}
+    [change, publish] = replan(instance, arm)
+    assert change.summary == "Update function code"
+    assert change.details == ("architecture x86_64 → arm64",)
+    # AWS changes it with UpdateFunctionCode; the emulator keeps x86_64, and the step says so.
+    with pytest.raises(ClientError, match="ArchitectureNotChanged"):
+        lambda_.apply(context(instance, arm), change)
+
+
+def test_triggers_of_a_function_deleted_behind_slipways_back_are_still_removed(instance, aws_clean):
+    s3, events = aws_client("s3"), aws_client("events")
+    s3.create_bucket(Bucket="orders-uploads")
+    events.create_event_bus(Name="orders-bus")
+    spec = base_spec(
+        triggers={
+            "s3": [{"bucket": "orders-uploads", "events": ["s3:ObjectCreated:*"]}],
+            "eventbridge": [{"bus": "orders-bus", "pattern": {"source": ["shop"]}}],
+        }
+    )
+    deploy(instance, spec)
+    aws_client("lambda").delete_function(FunctionName=FUNCTION)
+
+    changes = teardown(instance, spec)
+    assert [c.summary for c in changes] == [
+        "Remove EventBridge trigger on bus orders-bus",
+        "Remove S3 trigger from bucket orders-uploads",
+    ]
+    assert events.list_rules(EventBusName="orders-bus")["Rules"] == []
+    config = s3.get_bucket_notification_configuration(Bucket="orders-uploads")
+    assert config.get("LambdaFunctionConfigurations", []) == []
+
+
+def test_missing_event_bus_is_named_in_the_plan_and_the_step_fails(instance, aws_clean):
+    from botocore.exceptions import ClientError
+
+    spec = base_spec(triggers={"eventbridge": [{"bus": "nope", "pattern": {"source": ["x"]}}]})
+    deploy(instance, base_spec())
+    [change] = replan(instance, spec)
+    assert change.details[0].endswith("(bus not found: create it first, or this step fails)")
+    with pytest.raises(ClientError, match="Event bus nope does not exist"):
+        lambda_.apply(context(instance, spec), change)
