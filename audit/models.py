@@ -4,6 +4,16 @@ from django.conf import settings
 from django.db import models
 
 
+class AuditEventQuerySet(models.QuerySet):
+    """Bulk updates and deletes are refused too, not only per-row ones."""
+
+    def update(self, **kwargs):
+        raise ValueError("Audit events cannot be changed.")
+
+    def delete(self):
+        raise ValueError("Audit events cannot be deleted.")
+
+
 class AuditEvent(models.Model):
     """Who did what to which object, where, with which AWS requests, and how it ended.
 
@@ -45,6 +55,8 @@ class AuditEvent(models.Model):
     result = models.CharField(max_length=10, choices=Result.choices, default=Result.OK)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.WEB)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
 
     class Meta:
         ordering = ["-created_at", "-pk"]

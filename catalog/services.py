@@ -4,19 +4,47 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
+from audit.services import audit_record
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 
 
-def team_create(*, slug: str, name: str, description: str = "") -> Team:
+def _catalog_fields(service: Service) -> dict:
+    """The audited snapshot of a service's catalog data."""
+    return {
+        "name": service.name,
+        "owner": service.owner.slug,
+        "kind": service.kind,
+        "lifecycle": service.lifecycle,
+        "system": service.system,
+        "description": service.description,
+        "repo_url": service.repo_url,
+        "docs_url": service.docs_url,
+        "tags": list(service.tags),
+        "depends_on": sorted(service.depends_on.values_list("slug", flat=True))
+        if service.pk
+        else [],
+    }
+
+
+def team_create(*, slug: str, name: str, description: str = "", actor=None) -> Team:
     team = Team(slug=slug, name=name, description=description)
     team.full_clean()
     team.save()
+    audit_record(actor=actor, action="team.create", target=team, after={"name": name})
     return team
 
 
-def membership_add(*, team: Team, user: AbstractBaseUser, role: str = "member") -> Membership:
+def membership_add(
+    *, team: Team, user: AbstractBaseUser, role: str = "member", actor=None
+) -> Membership:
     membership, _ = Membership.objects.update_or_create(
         team=team, user=user, defaults={"role": role}
+    )
+    audit_record(
+        actor=actor,
+        action="membership.add",
+        target=team,
+        after={"user": user.get_username(), "role": role},
     )
     return membership
 
@@ -47,6 +75,9 @@ def service_create(
     )
     service.full_clean()
     service.save()
+    audit_record(
+        actor=user, action="service.create", target=service, after=_catalog_fields(service)
+    )
     return service
 
 
@@ -88,6 +119,7 @@ def service_update(
     depends_on = list(depends_on or [])
     if any(other.pk == service.pk for other in depends_on):
         raise ValidationError({"depends_on": "A service cannot depend on itself."})
+    before = _catalog_fields(service)
     service.name = name.strip() or service.slug
     service.description = description
     service.lifecycle = lifecycle
@@ -98,4 +130,11 @@ def service_update(
     service.full_clean()
     service.save()
     service.depends_on.set(depends_on)
+    audit_record(
+        actor=user,
+        action="service.update",
+        target=service,
+        before=before,
+        after=_catalog_fields(service),
+    )
     return service
