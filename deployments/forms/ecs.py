@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from catalog.models import Environment, Service, Team, slug_validator
@@ -39,7 +40,7 @@ LB_MODES = [("none", "No load balancer"), ("path", "Path on the shared ALB"), ("
 TEXTAREA = {"rows": 3, "spellcheck": "false", "class": "code"}
 
 
-def parse_pairs(text: str, *, what: str, check_value=None) -> dict[str, str]:
+def parse_pairs(text: str, *, check_value=None) -> dict[str, str]:
     """Parse KEY=value lines; raise ValidationError naming the first bad line."""
     pairs: dict[str, str] = {}
     for number, line in enumerate((text or "").splitlines(), start=1):
@@ -101,14 +102,10 @@ class ScalingFields(forms.Form):
         cleaned = super().clean()
         if not cleaned.get("autoscaling"):
             return cleaned
-        low, high, desired = cleaned.get("min_count"), cleaned.get("max_count"), None
+        low, high = cleaned.get("min_count"), cleaned.get("max_count")
         desired = cleaned.get("desired_count")
-        for field, value in (
-            ("min_count", low),
-            ("max_count", high),
-            ("target", cleaned.get("target")),
-        ):
-            if value is None and field not in self.errors:
+        for field in ("min_count", "max_count", "target"):
+            if cleaned.get(field) is None and field not in self.errors:
                 self.add_error(field, "Required when auto-scaling is on.")
         if low is not None and high is not None:
             if low > high:
@@ -199,12 +196,10 @@ class EcsSpecFields(ScalingFields):
         return image
 
     def clean_env_vars(self):
-        return parse_pairs(self.cleaned_data.get("env_vars", ""), what="environment variable")
+        return parse_pairs(self.cleaned_data.get("env_vars", ""))
 
     def clean_secrets(self):
-        return parse_pairs(
-            self.cleaned_data.get("secrets", ""), what="secret", check_value=_check_secret
-        )
+        return parse_pairs(self.cleaned_data.get("secrets", ""), check_value=_check_secret)
 
     def clean_health_check_path(self):
         path = self.cleaned_data.get("health_check_path", "").strip()
@@ -278,6 +273,23 @@ class EcsServiceForm(EcsSpecFields):
         if Service.objects.filter(slug=name).exists():
             raise forms.ValidationError("A service with this name already exists.")
         return name
+
+    def clean(self):
+        cleaned = super().clean()
+        environment = cleaned.get("environment")
+        # In embedded mode the first deploy creates the network; on real AWS it must exist.
+        if environment and not settings.AWS_ENDPOINT_URL:
+            if not (environment.subnet_ids and environment.security_group_ids):
+                self.add_error(
+                    "environment",
+                    f"{environment.name} has no subnets or security groups for ECS services yet; "
+                    "ask an admin to set them.",
+                )
+            if cleaned.get("lb_mode") != "none" and not environment.alb_listener_arn:
+                self.add_error(
+                    "lb_mode", f"{environment.name} has no shared load balancer listener."
+                )
+        return cleaned
 
 
 class EcsUpdateForm(EcsSpecFields):

@@ -189,3 +189,87 @@ def test_scale_form_changes_only_scaling_numbers():
     )
     assert not refused.is_valid()
     assert "needs a load balancer" in refused.errors["metric"][0]
+
+
+# --- update and scale through the views, on a deployed service -----------------------------------
+UPDATE = reverse("deployments:update", args=["orders", "dev"])
+SCALE = reverse("deployments:scale", args=["orders", "dev"])
+
+
+def deployed(personas):
+    """orders in dev, applied in this process by the engine (no worker needed)."""
+    from deployments import services
+    from deployments.tests.test_provision_ecs import ecs_spec, run_inline
+
+    deployment = services.service_launch(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="orders",
+        kind="ecs",
+        environment=personas["dev"],
+        spec=ecs_spec(),
+        confirm=True,
+    )
+    assert run_inline(deployment).status == Deployment.Status.SUCCEEDED
+    return deployment.instance
+
+
+def test_update_form_plans_a_new_revision_in_words(client, personas, aws_clean):
+    instance = deployed(personas)
+    client.force_login(personas["bob"])
+    page = client.get(UPDATE)
+    assert page.status_code == 200
+    form = page.context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data = {k: v for k, v in data.items() if v not in (None, False)}
+    data.update(cpu="512", memory="2048", image="public.ecr.aws/nginx/nginx:1.28")
+
+    response = client.post(UPDATE, data)
+    deployment = Deployment.objects.filter(instance=instance).latest("pk")
+    assert response.status_code == 302, response.context["form"].errors
+    assert deployment.status == Deployment.Status.PLANNED
+    details = [line for step in deployment.plan for line in step["details"]]
+    assert "task definition cpu 256 → 512" in details
+    assert "task definition memory 512 → 2048 MB" in details
+    assert (
+        "task definition image public.ecr.aws/nginx/nginx:1.27 → public.ecr.aws/nginx/nginx:1.28"
+        in details
+    )
+
+
+def test_scale_form_plans_the_count_and_guardrails_refuse_a_big_cut(client, personas, aws_clean):
+    deployed(personas)
+    client.force_login(personas["alice"])
+    scale = {
+        "desired_count": "4",
+        "autoscaling": "on",
+        "min_count": "2",
+        "max_count": "8",
+        "metric": "cpu",
+        "target": "50",
+    }
+    response = client.post(SCALE, scale)
+    assert response.status_code == 302
+    deployment = Deployment.objects.latest("pk")
+    assert deployment.action == Deployment.Action.SCALE
+    details = [line for step in deployment.plan for line in step["details"]]
+    assert "desired count 2 → 4" in details
+    assert "maximum tasks 4 → 8" in details
+    assert "target 60 → 50 %" in details
+    client.post(reverse("deployments:cancel", args=[deployment.pk]))
+
+    # dev allows at most a 50 % cut per step and at most 50 tasks.
+    response = client.post(SCALE, {**scale, "desired_count": "60", "max_count": "60"})
+    assert response.status_code == 400
+    assert "above the Development cap of 50" in response.content.decode()
+    assert Deployment.objects.count() == 2  # the launch and the cancelled scale
+
+
+def test_other_teams_cannot_update_or_scale(client, personas, aws_clean):
+    deployed(personas)
+    client.force_login(personas["charlie"])
+    assert client.get(UPDATE).status_code == 403
+    assert client.post(SCALE, {"desired_count": "3"}).status_code == 403
+    assert Deployment.objects.count() == 1
+    client.logout()
+    assert client.post(SCALE, {"desired_count": "3"}).status_code == 302  # to the login page
