@@ -80,8 +80,30 @@ def parse_env_vars(text: str) -> dict[str, str]:
     return variables
 
 
+SPEC_FIELD_ORDER = [
+    "description",
+    "runtime",
+    "handler",
+    "source",
+    "code_zip",
+    "code_s3_bucket",
+    "code_s3_key",
+    "memory_size",
+    "timeout",
+    "architecture",
+    "env_vars",
+    "reserved_concurrency",
+    "provisioned_concurrency",
+    "s3_triggers",
+    "event_bus",
+    "event_pattern",
+]
+
+
 class LambdaSpecFields(ConcurrencyFields):
     """Every field of a Lambda spec (create and update share them; see `spec_from`)."""
+
+    field_order = SPEC_FIELD_ORDER
 
     description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
     runtime = forms.ChoiceField(choices=LAMBDA_RUNTIMES, initial="python3.12")
@@ -244,7 +266,7 @@ class LambdaSpecFields(ConcurrencyFields):
 class LambdaServiceForm(LambdaSpecFields):
     """Create a Lambda function service and deploy it to one environment."""
 
-    field_order = ["name", "owner", "environment"]
+    field_order = ["name", "owner", "environment", *SPEC_FIELD_ORDER]
     name = forms.CharField(
         label="Function name",
         max_length=40,
