@@ -14,19 +14,19 @@ from catalog.models import ServiceInstance
 from deployments.models import Deployment
 
 
+def _wipe_monitoring_cache():
+    client = cache._cache.get_client(write=True)
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
+    for key in client.scan_iter(match=f"{prefix}:*:monitoring:*"):
+        client.delete(key)
+
+
 @pytest.fixture(autouse=True)
 def _fresh_monitoring_cache():
     """Forget cached metrics/summaries of earlier tests (this suite's key prefix only)."""
-
-    def wipe():
-        client = cache._cache.get_client(write=True)
-        prefix = settings.CACHES["default"].get("KEY_PREFIX", "")
-        for key in client.scan_iter(match=f"{prefix}:*:monitoring:*"):
-            client.delete(key)
-
-    wipe()
+    _wipe_monitoring_cache()
     yield
-    wipe()
+    _wipe_monitoring_cache()
 
 
 @pytest.fixture
