@@ -187,7 +187,9 @@ def test_create_builds_every_resource_with_tags(personas, aws_clean):
     assert instance.resources["task_definition_arn"] == service["taskDefinition"]
     assert instance.resources["rule_arn"] == rules[0]["RuleArn"]
     steps = list(done.steps.values_list("name", flat=True))
-    assert steps[-1] == "Wait until AWS reports it stable"
+    wait_step = done.steps.get(name="Wait until AWS reports it stable")
+    assert wait_step.status == "ok"
+    assert wait_step.message == "rollout COMPLETED, 2/2 tasks running"
     assert "Create ECS service orders-dev" in steps
 
 
@@ -398,3 +400,31 @@ def test_end_to_end_through_the_worker(personas, aws_clean, celery_worker):
     assert service["runningCount"] == service["desiredCount"] == 2
     wait_step = done.steps.get(name="Wait until AWS reports it stable")
     assert wait_step.message == "rollout COMPLETED, 2/2 tasks running"
+
+
+@pytest.mark.django_db
+def test_a_refused_service_update_rolls_back_to_the_applied_spec(personas, aws_clean, faults):
+    from tests.faultproxy import Rule
+
+    done = launch(personas)
+    instance = done.instance
+    instance.refresh_from_db()
+    faults.add(
+        Rule(
+            "UpdateService",
+            status=400,
+            code="InvalidParameterException",
+            message="Task definition does not support launch_type FARGATE.",
+        )
+    )
+    update = services.deployment_request(
+        instance=instance, spec=ecs_spec(cpu=512, memory=1024), user=personas["bob"]
+    )
+    failed = run_inline(update)
+
+    assert failed.status == Deployment.Status.ROLLED_BACK
+    assert "InvalidParameterException: Task definition does not support" in failed.error
+    assert failed.steps.get(status="failed").name == "Update ECS service orders-dev"
+    service = describe_service(personas["dev"])
+    assert service["taskDefinition"].endswith(":1")
+    assert plan_for(personas, instance, done.spec) == []
