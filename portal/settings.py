@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "monitoring",
     "audit",
     "api",
+    "interop",
     "axes",
 ]
 

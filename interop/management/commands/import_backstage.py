@@ -1,0 +1,37 @@
+"""manage.py import_backstage PATH... — import Backstage catalog-info.yaml files or folders."""
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError
+
+from interop import backstage
+from interop.importer import catalog_import
+
+
+class Command(BaseCommand):
+    help = "Import Backstage entities (Group, System, Component, API) from files or folders."
+
+    def add_arguments(self, parser):
+        parser.add_argument("paths", nargs="+", help="catalog-info.yaml files or folders of them")
+        parser.add_argument("--as-user", default="", help="username recorded in the audit log")
+
+    def handle(self, *args, paths, as_user, **options):
+        actor = None
+        if as_user:
+            actor = get_user_model().objects.filter(username=as_user).first()
+            if actor is None:
+                raise CommandError(f"No user {as_user!r}.")
+        files = backstage.files_from_paths(paths)
+        if not files:
+            raise CommandError("No .yaml/.yml files found at the given paths.")
+        report = catalog_import(files=files, actor=actor, source="cli")
+        for line in report.created:
+            self.stdout.write(f"created   {line}")
+        for line in report.updated:
+            self.stdout.write(f"updated   {line}")
+        for line in report.warnings:
+            self.stdout.write(self.style.WARNING(f"warning   {line}"))
+        for line in report.errors:
+            self.stderr.write(self.style.ERROR(f"error     {line}"))
+        self.stdout.write(report.summary())
+        if report.errors:
+            raise CommandError(f"{len(report.errors)} entities could not be imported.")
