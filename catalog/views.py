@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods
 
 from catalog import selectors, services
@@ -17,6 +18,10 @@ def service_list(request):
     """The catalog. htmx asks for #results while the user types, #catalog for facet clicks."""
     query = selectors.CatalogQuery.from_params(request.GET)
     page = selectors.catalog_page(query=query)
+    base = reverse("catalog:service_list")
+    for facet in page.facets:
+        for option in facet.options:
+            option.url = base + _query_with(request.GET, facet.name, option)
     template = "catalog/service_list.html"
     if request.htmx:
         template += "#results" if request.htmx.target == "results" else "#catalog"
@@ -25,6 +30,17 @@ def service_list(request):
         template,
         {"page": page, "query": query, "sorts": selectors.SORTS},
     )
+
+
+def _query_with(params, name: str, option) -> str:
+    """The query string with facet `name` toggled to `option`, back on the first page."""
+    params = params.copy()
+    params.pop("after", None)
+    if option.selected:
+        params.pop(name, None)
+    else:
+        params[name] = option.value
+    return f"?{params.urlencode()}" if params else ""
 
 
 @require_GET

@@ -46,3 +46,40 @@ def catalog(personas):
         depends_on=[made["ledger"]],
     )
     return {**personas, **made}
+
+
+SOURCE = "def handler(event, context):\n    return {'ok': True}\n"
+
+
+def launch(client, personas, *, user, name, environment="dev", confirm=True):
+    """Create a Lambda service through the deploy form (plan, then confirm), as a user would.
+
+    Planning reads the emulator; no worker runs, so a confirmed deployment stays queued and its
+    instance `deploying` unless the test also starts `celery_worker`.
+    """
+    from django.urls import reverse
+
+    from deployments.models import Deployment
+
+    client.force_login(user)
+    team = personas["search"] if user == personas["charlie"] else personas["payments"]
+    response = client.post(
+        reverse("deployments:lambda_create"),
+        {
+            "name": name,
+            "owner": team.pk,
+            "environment": personas[environment].pk,
+            "runtime": "python3.12",
+            "handler": "app.handler",
+            "source": SOURCE,
+            "memory_size": "128",
+            "timeout": "3",
+            "architecture": "x86_64",
+        },
+    )
+    assert response.status_code == 302, response.content[:2000]
+    deployment = Deployment.objects.filter(instance__service__slug=name).latest("pk")
+    if confirm:
+        assert client.post(reverse("deployments:confirm", args=[deployment.pk])).status_code == 302
+        deployment.refresh_from_db()
+    return deployment
