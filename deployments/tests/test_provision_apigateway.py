@@ -470,3 +470,51 @@ def test_end_to_end_through_the_worker(personas, aws_clean, celery_worker):
     assert wait_step.message.startswith("API GW: deployment")
     api_id = rest_api()["id"]
     assert aws_client("apigateway").get_stage(restApiId=api_id, stageName="dev")["deploymentId"]
+
+
+# --- the update and scale pages ------------------------------------------------------------------
+def test_update_and_scale_pages_plan_against_aws(client, personas, aws_clean):
+    from django.urls import reverse
+
+    make_target(personas, "orders-fn")
+    make_target(personas, "users-fn")
+    launch(personas, api_spec())
+    update = reverse("deployments:update", args=["shop-api", "dev"])
+    scale = reverse("deployments:scale", args=["shop-api", "dev"])
+    form = {"routes": "GET /orders -> orders-fn", "throttle_rate": "100", "throttle_burst": "50"}
+
+    # Anonymous → login; another team → 403; nothing planned either way.
+    assert "/login" in client.post(update, form)["Location"]
+    client.force_login(personas["charlie"])
+    assert client.post(scale, {"throttle_rate": "1", "throttle_burst": "1"}).status_code == 403
+    assert client.get(update).status_code == 403
+
+    client.force_login(personas["bob"])
+    page = client.get(update).content.decode()
+    assert "GET /orders -&gt; orders-fn" in page
+    # A bad target is shown on the form; no deployment is planned.
+    response = client.post(update, {**form, "routes": "GET /x -> ghost"})
+    assert response.status_code == 400
+    assert "there is no service called ghost" in response.content.decode()
+    assert not Deployment.objects.filter(status=Deployment.Status.PLANNED).exists()
+    # Nothing changed: no deployment, the user is told so.
+    assert client.post(update, form).status_code == 302
+    assert not Deployment.objects.filter(status=Deployment.Status.PLANNED).exists()
+
+    response = client.post(update, {**form, "routes": form["routes"] + "\nPUT /users -> users-fn"})
+    planned = Deployment.objects.get(status=Deployment.Status.PLANNED)
+    assert response["Location"] == planned.get_absolute_url()
+    assert "new route PUT /users → users-fn (Lambda)" in plan_lines(planned)
+    services.deployment_cancel(deployment=planned, user=personas["bob"])
+
+    client.post(scale, {"throttle_rate": "200", "throttle_burst": "50"})
+    planned = Deployment.objects.get(status=Deployment.Status.PLANNED)
+    assert planned.action == Deployment.Action.SCALE
+    assert plan_lines(planned)[0] == "stage throttling rate 100 → 200"
+    # The environment's guardrail caps the API rate; the refusal is shown on the form.
+    services.deployment_cancel(deployment=planned, user=personas["bob"])
+    personas["dev"].max_api_rate_limit = 500
+    personas["dev"].save()
+    response = client.post(scale, {"throttle_rate": "900", "throttle_burst": "50"})
+    assert response.status_code == 400
+    assert "rate limit 900 is above the Development cap of 500" in response.content.decode()
