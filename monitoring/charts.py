@@ -110,7 +110,6 @@ def _axes(scale: _Scale, unit: str) -> list[str]:
             f'<text class="tick" x="{x}" y="{HEIGHT - 8}" text-anchor="{anchor}">'
             f"{escape(_time_label(ts, span))}</text>"
         )
-    parts.append(f'<text class="tick unit" x="4" y="{TOP + 4}">{escape(unit)}</text>')
     return parts
 
 

@@ -157,3 +157,23 @@ def test_a_service_never_deployed_says_so(client, personas):
     client.force_login(personas["bob"])
     html = client.get(reverse("monitoring:metrics", args=["idle"])).content.decode()
     assert "not deployed anywhere yet" in html
+
+
+def test_p95_is_asked_of_real_aws_only(settings):
+    """The emulator fails a whole GetMetricData on percentiles; real AWS gets p95 in the batch."""
+    from monitoring import queries
+    from monitoring.targets import Target
+
+    target = Target(
+        kind="lambda",
+        dimensions={"AWS/Lambda": [{"Name": "FunctionName", "Value": "orders-dev"}]},
+        log_group="/aws/lambda/orders-dev",
+        alarm_prefix="slipway-dev-orders-",
+    )
+    settings.AWS_ENDPOINT_URL = ""
+    real = queries.metric_queries(target, queries.panels_for(target), 60)
+    settings.AWS_ENDPOINT_URL = "http://127.0.0.1:1"
+    embedded = queries.metric_queries(target, queries.panels_for(target), 60)
+    assert [q["MetricStat"]["Stat"] for q in real if q["Id"] == "q1_1"] == ["p95"]
+    assert "q1_1" not in [q["Id"] for q in embedded]
+    assert len(real) == len(embedded) + 1 <= 500
