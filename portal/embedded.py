@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 from django.conf import settings
+from django.db import transaction
 
 from deployments import names
 from portal.aws import aws_client, error_code
@@ -48,6 +49,17 @@ def _tag_filters(environment, name: str) -> list[dict]:
 
 
 def embedded_network_ensure(*, environment) -> dict:
+    """Like `_ensure`, but one deploy at a time per environment: two services deploying at once
+    would otherwise both see no VPC and both create one. The row lock serialises them; the
+    second then finds everything by its tags."""
+    from catalog.models import Environment
+
+    with transaction.atomic():
+        Environment.objects.select_for_update().filter(pk=environment.pk).first()
+        return _ensure(environment)
+
+
+def _ensure(environment) -> dict:
     """Find or create the VPC, two subnets, a security group, an internet-facing ALB with an
     HTTP listener (default action: fixed 404) and the ECS cluster; store them on `environment`.
 

@@ -428,3 +428,70 @@ def test_a_refused_service_update_rolls_back_to_the_applied_spec(personas, aws_c
     service = describe_service(personas["dev"])
     assert service["taskDefinition"].endswith(":1")
     assert plan_for(personas, instance, done.spec) == []
+
+
+@pytest.mark.django_db
+def test_a_circuit_breaker_switched_off_outside_slipway_is_planned_back_on(personas, aws_clean):
+    done = launch(personas)
+    env = personas["dev"]
+    env.refresh_from_db()
+    # The emulator drops deploymentConfiguration on create (reported as null: nothing planned)
+    # but keeps it from update_service, as AWS does. Someone turns the breaker off by hand:
+    aws_client("ecs").update_service(
+        cluster=env.ecs_cluster,
+        service="orders-dev",
+        deploymentConfiguration={"deploymentCircuitBreaker": {"enable": False, "rollback": False}},
+    )
+    changes = plan_for(personas, done.instance, done.spec)
+    assert [c.details for c in changes] == [("deployment circuit breaker with rollback: off → on",)]
+    change(personas, done.instance, done.spec)
+    breaker = describe_service(env)["deploymentConfiguration"]["deploymentCircuitBreaker"]
+    assert breaker == {"enable": True, "rollback": True}
+    assert plan_for(personas, done.instance, done.spec) == []
+
+
+@pytest.mark.django_db
+def test_embedded_network_is_idempotent_and_recreated_after_an_emulator_restart(
+    personas, aws_clean
+):
+    from portal import emulator
+    from portal.embedded import embedded_network_ensure, embedded_network_ready
+
+    env = personas["dev"]
+    first = embedded_network_ensure(environment=env)
+    assert embedded_network_ensure(environment=env) == first
+    assert embedded_network_ready(environment=env)
+    elb = aws_client("elbv2")
+    balancer = elb.describe_load_balancers(LoadBalancerArns=[first["alb_arn"]])["LoadBalancers"]
+    assert balancer[0]["Scheme"] == "internet-facing"
+    listener = elb.describe_listeners(ListenerArns=[first["alb_listener_arn"]])["Listeners"][0]
+    assert listener["Port"] == 80
+    assert listener["DefaultActions"][0]["FixedResponseConfig"]["StatusCode"] == "404"
+    assert (
+        len(
+            aws_client("ec2").describe_vpcs(
+                Filters=[{"Name": "tag:Name", "Values": ["slipway-dev"]}]
+            )["Vpcs"]
+        )
+        == 1
+    )
+
+    # The emulator keeps state in memory: a restart (here, a reset) loses the network while the
+    # row keeps the old ids. The next deploy plans the network again and succeeds.
+    emulator.reset(aws_clean)
+    env.refresh_from_db()
+    assert not embedded_network_ready(environment=env)
+    done = launch(personas)
+    assert done.plan[0]["summary"].startswith("Create the embedded network")
+    env.refresh_from_db()
+    assert env.alb_listener_arn != first["alb_listener_arn"]
+
+
+def test_target_group_names_fit_elbv2s_limit():
+    from deployments import names
+
+    assert names.ecs_target_group("orders", "dev") == "orders-dev"
+    long = names.ecs_target_group("a-very-long-service-name-indeed", "production")
+    assert len(long) <= 32 and long.startswith("a-very-long-service-name")
+    assert long == names.ecs_target_group("a-very-long-service-name-indeed", "production")
+    assert long != names.ecs_target_group("a-very-long-service-name-indeed", "productio2")
