@@ -105,7 +105,7 @@ def api_spec(api_type="rest", routes=(("GET", "/orders", "orders-fn"),), **overr
     return spec
 
 
-def run(deployment: Deployment) -> Deployment:
+def run(deployment: Deployment, expect: str = Deployment.Status.SUCCEEDED) -> Deployment:
     """Confirm and run a planned deployment through the engine, as the worker would."""
     deployment = services.deployment_confirm(deployment=deployment, user=deployment.requested_by)
     lease = engine.deployment_claim(deployment_id=deployment.pk)
@@ -116,7 +116,7 @@ def run(deployment: Deployment) -> Deployment:
         outcome = engine.deployment_check(deployment_id=deployment.pk, lease=lease)
     deployment.refresh_from_db()
     log = [(s.name, s.status, s.message) for s in deployment.steps.all()]
-    assert deployment.status == Deployment.Status.SUCCEEDED, (deployment.error, log)
+    assert deployment.status == expect, (deployment.error, log)
     return deployment
 
 
@@ -242,6 +242,28 @@ def test_update_adds_a_route_and_redeploys(personas, aws_clean):
     assert paths == {"/", "/orders"}
     assert policy_statements("users-fn-dev") == []
     assert [s["Sid"] for s in policy_statements("orders-fn-dev")] == [STATEMENT]
+
+
+def test_failed_update_rolls_back_to_the_previous_routes(personas, aws_clean):
+    make_target(personas, "orders-fn")
+    make_target(personas, "users-fn")
+    first = launch(personas, api_spec())
+    apigw = aws_client("apigateway")
+    api_id = rest_api()["id"]
+    deployed = apigw.get_stage(restApiId=api_id, stageName="dev")["deploymentId"]
+    # The catalog still lists users-fn, but its function is gone from AWS.
+    aws_client("lambda").delete_function(FunctionName="users-fn-dev")
+
+    spec = api_spec(routes=(("GET", "/orders", "orders-fn"), ("GET", "/users", "users-fn")))
+    failed = run(change(first, spec), expect=Deployment.Status.ROLLED_BACK)
+    assert "ResourceNotFoundException" in failed.error
+    names = list(failed.steps.values_list("name", flat=True))
+    assert "Rollback: remove route GET /users" in names
+    # AWS is back where it was: the route is gone and the stage still serves the old deployment.
+    paths = {r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]}
+    assert paths == {"/", "/orders"}
+    assert apigw.get_stage(restApiId=api_id, stageName="dev")["deploymentId"] == deployed
+    replan(first, first.spec)
 
 
 def test_scale_changes_stage_throttling(personas, aws_clean):
@@ -518,3 +540,34 @@ def test_update_and_scale_pages_plan_against_aws(client, personas, aws_clean):
     response = client.post(scale, {"throttle_rate": "900", "throttle_burst": "50"})
     assert response.status_code == 400
     assert "rate limit 900 is above the Development cap of 500" in response.content.decode()
+
+
+# --- real AWS paths the emulator cannot take (botocore Stubber, no network) ----------------------
+def test_http_stage_throttling_uses_update_stage_on_real_aws(settings, monkeypatch):
+    """Against AWS the stage is updated in place (never recreated), even when AWS answers 500."""
+    from types import SimpleNamespace
+
+    from botocore.exceptions import ClientError
+    from botocore.stub import Stubber
+
+    from deployments.provisioners import apigateway_http
+
+    settings.AWS_ENDPOINT_URL = ""  # real AWS; Stubber answers, nothing leaves the machine
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "stubbed")  # no credential lookup over the network
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stubbed")
+    v2 = aws_client("apigatewayv2")
+    ctx = SimpleNamespace(spec=api_spec("http", throttle={"rate": 300, "burst": 100}))
+    values = {"api_id": "abc123", "stage_name": "dev"}
+    expected = {
+        "ApiId": "abc123",
+        "StageName": "dev",
+        "AutoDeploy": True,
+        "DefaultRouteSettings": {"ThrottlingRateLimit": 300.0, "ThrottlingBurstLimit": 100},
+    }
+    with Stubber(v2) as stub:
+        stub.add_response("update_stage", {"StageName": "dev"}, expected)
+        assert apigateway_http._update_stage(ctx, v2, values) == "rate 300 req/s, burst 100"
+        stub.add_client_error("update_stage", "InternalServerError", http_status_code=500)
+        with pytest.raises(ClientError):
+            apigateway_http._update_stage(ctx, v2, values)
+        stub.assert_no_pending_responses()  # no DeleteStage/CreateStage was attempted
