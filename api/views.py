@@ -16,7 +16,7 @@ class TokenForm(forms.Form):
 
 @require_http_methods(["GET", "POST"])
 def token_list(request):
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     secret = None
     if request.method == "POST" and form.is_valid():
         try:

@@ -15,4 +15,5 @@ urlpatterns = [
     path("audit/", include("audit.urls")),
     path("api/v1/", api_urls),
     path("account/tokens/", include("api.urls_web")),
+    path("interop/", include("interop.urls")),
 ]

@@ -1,0 +1,71 @@
+from django import forms
+
+from catalog.models import Environment, Service, Team, slug_validator
+from interop import backstage
+
+
+class MultipleFileInput(forms.ClearableFileInput):
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """Several files in one field (Django's documented recipe)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput(attrs={"accept": ".yaml,.yml"}))
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        single = super().clean
+        if isinstance(data, list | tuple):
+            if not data:  # no file chosen: the usual "required" error
+                return [single(None, initial)]
+            return [single(d, initial) for d in data]
+        return [single(data, initial)]
+
+
+class ImportForm(forms.Form):
+    files = MultipleFileField(
+        label="catalog-info.yaml files",
+        help_text=f"Up to {backstage.MAX_FILE_BYTES // 1024} KB each; Group, System, Component "
+        "and API entities are imported, other kinds are reported.",
+    )
+
+    def clean_files(self):
+        files = self.cleaned_data["files"]
+        total = sum(f.size for f in files)
+        if total > backstage.MAX_TOTAL_BYTES:
+            raise forms.ValidationError(
+                f"The files total more than {backstage.MAX_TOTAL_BYTES // 1024 // 1024} MB."
+            )
+        return files
+
+
+class DiscoveryForm(forms.Form):
+    environment = forms.ModelChoiceField(
+        Environment.objects.all(), to_field_name="slug", empty_label=None
+    )
+
+
+class AdoptForm(forms.Form):
+    """Adopt one unmanaged Lambda function into the catalog."""
+
+    function_name = forms.CharField(max_length=140)
+    slug = forms.CharField(
+        max_length=40,
+        validators=[slug_validator],
+        label="Service name",
+        help_text="The catalog slug; the function keeps its own name in AWS.",
+    )
+    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
+    description = forms.CharField(required=False, max_length=256)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = teams
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"]
+        if Service.objects.filter(slug=slug).exists():
+            raise forms.ValidationError("A service with this name already exists.")
+        return slug

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from interop import views
+
+app_name = "interop"
+urlpatterns = [
+    path("import/", views.import_page, name="import"),
+    path("export.yaml", views.export_yaml, name="export"),
+    path("discovery/", views.discovery_page, name="discovery"),
+    path("discovery/<slug:environment>/adopt/", views.adopt, name="adopt"),
+]

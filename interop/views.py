@@ -1,0 +1,112 @@
+"""Catalog interop pages: Backstage import (staff) and export, discovery and adoption."""
+
+from botocore.exceptions import BotoCoreError, ClientError
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from catalog import selectors as catalog_selectors
+from catalog.models import Environment
+from interop import discovery
+from interop.exporter import catalog_export
+from interop.forms import AdoptForm, DiscoveryForm, ImportForm
+from interop.importer import catalog_import
+from portal.aws import error_message
+
+
+@require_http_methods(["GET", "POST"])
+def import_page(request):
+    """Upload catalog-info.yaml files. Imports create teams and re-own services: staff only."""
+    if not request.user.is_staff:
+        raise PermissionDenied("Only staff can import a Backstage catalog.")
+    bound = request.method == "POST"
+    form = ImportForm(request.POST if bound else None, request.FILES if bound else None)
+    report = None
+    if request.method == "POST" and form.is_valid():
+        files = [(f.name, f.read(f.size)) for f in form.cleaned_data["files"]]
+        report = catalog_import(files=files, actor=request.user, source="web")
+    return render(
+        request,
+        "interop/import.html",
+        {"form": form, "report": report},
+        status=400 if form.errors else 200,
+    )
+
+
+@require_GET
+def export_yaml(request):
+    """The whole catalog as Backstage entities (readable by every signed-in user)."""
+    response = HttpResponse(catalog_export(), content_type="application/yaml; charset=utf-8")
+    stamp = timezone.now().strftime("%Y%m%d")
+    response["Content-Disposition"] = f'attachment; filename="slipway-catalog-{stamp}.yaml"'
+    return response
+
+
+@require_GET
+def discovery_page(request):
+    """Resources in an environment's AWS account that Slipway does not manage."""
+    form = DiscoveryForm(request.GET or None)
+    environment = form.cleaned_data["environment"] if form.is_valid() else None
+    if environment is None and not request.GET:
+        environment = Environment.objects.first()
+    found, error = [], ""
+    if environment is not None:
+        try:
+            found = discovery.discover_unmanaged(environment=environment, actor=request.user)
+        except (ClientError, BotoCoreError) as exc:
+            error = f"Could not list resources in AWS: {error_message(exc)}"
+    teams = catalog_selectors.teams_for_user(user=request.user)
+    return render(
+        request,
+        "interop/discovery.html",
+        {
+            "form": form,
+            "environment": environment,
+            "found": found,
+            "error": error,
+            "can_adopt": teams.exists(),
+            "adopt_form": AdoptForm(teams=teams),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+@require_POST
+def adopt(request, environment):
+    """Adopt one unmanaged Lambda function into a team the user belongs to."""
+    env = Environment.objects.filter(slug=environment).first()
+    teams = catalog_selectors.teams_for_user(user=request.user)
+    if env is None:
+        raise Http404("No such environment.")
+    if not teams.exists():
+        raise PermissionDenied("Join a team before adopting resources.")
+    form = AdoptForm(request.POST, teams=teams)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            instance = discovery.lambda_adopt(
+                environment=env,
+                function_name=data["function_name"],
+                owner=data["owner"],
+                slug=data["slug"],
+                user=request.user,
+                description=data["description"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        except (ClientError, BotoCoreError) as exc:
+            form.add_error("function_name", error_message(exc))
+        else:
+            messages.success(
+                request, f"Adopted {data['function_name']} as {instance.service.slug}."
+            )
+            return redirect(instance.service)
+    return render(
+        request,
+        "interop/adopt_error.html",
+        {"form": form, "environment": env},
+        status=400,
+    )
