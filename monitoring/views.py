@@ -186,5 +186,10 @@ def instance_summary(request, slug, environment):
     return render(
         request,
         "monitoring/_summary.html",
-        {"instance": instance, "summary": selectors.instance_summary(instance=instance)},
+        {
+            "instance": instance,
+            "service": instance.service,
+            "env_slug": environment,
+            "summary": selectors.instance_summary(instance=instance),
+        },
     )

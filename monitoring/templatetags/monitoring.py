@@ -33,9 +33,12 @@ def epoch(value):
 
 
 def _instance_of(service, environment):
-    env_slug = getattr(environment, "slug", environment)
+    # Compare by id when given an Environment, so the prefetched instances need no join.
+    env_id = getattr(environment, "pk", None)
     for instance in service.instances.all():  # prefetched on list pages
-        if instance.environment.slug == env_slug:
+        if env_id is not None and instance.environment_id == env_id:
+            return instance
+        if env_id is None and instance.environment.slug == environment:
             return instance
     return None
 
@@ -51,6 +54,8 @@ def monitoring_summary(service, environment):
     deployed = instance is not None and instance.status not in ("not_deployed", "deleted")
     return {
         "instance": instance if deployed else None,
+        "service": service,
+        "env_slug": getattr(environment, "slug", environment),
         "summary": selectors.summary_cached(instance=instance) if deployed else None,
         "lazy": True,
     }

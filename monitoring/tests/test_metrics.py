@@ -177,3 +177,20 @@ def test_p95_is_asked_of_real_aws_only(settings):
     assert [q["MetricStat"]["Stat"] for q in real if q["Id"] == "q1_1"] == ["p95"]
     assert "q1_1" not in [q["Id"] for q in embedded]
     assert len(real) == len(embedded) + 1 <= 500
+
+
+def test_cloudwatch_refusing_is_a_message_not_an_error(
+    client, personas, aws_emulator, make_instance
+):
+    # The fault proxy cannot speak CloudWatch's CBOR protocol, so a Stubber stands in for AWS.
+    from botocore.stub import Stubber
+
+    make_instance(slug="orders")
+    client.force_login(personas["alice"])
+    with Stubber(aws_client("cloudwatch", environment=personas["dev"])) as stub:
+        stub.add_client_error(
+            "get_metric_data", service_error_code="Throttling", service_message="Rate exceeded"
+        )
+        response = client.get(reverse("monitoring:metrics", args=["orders"]))
+    assert response.status_code == 200
+    assert "CloudWatch did not answer: Throttling: Rate exceeded" in response.content.decode()

@@ -60,3 +60,18 @@ def test_no_summary_for_an_environment_without_the_service(personas, make_instan
     make_instance(slug="orders")
     service = Service.objects.prefetch_related("instances__environment").get(slug="orders")
     assert TAG.render(Context({"service": service, "environment": personas["prod"]})).strip() == ""
+
+
+def test_the_tag_makes_no_query_on_a_prefetched_list(
+    personas, make_instance, django_assert_num_queries
+):
+    make_instance(slug="orders")
+    make_instance(slug="billing")
+    services_ = list(Service.objects.prefetch_related("instances"))
+    template = Template(
+        "{% load monitoring %}{% for s in services %}{% monitoring_summary s env %}{% endfor %}"
+    )
+    with django_assert_num_queries(0):
+        html = template.render(Context({"services": services_, "env": personas["dev"]}))
+    assert html.count('hx-trigger="load"') == 2
+    assert "/monitoring/services/billing/dev/summary/" in html
