@@ -24,7 +24,7 @@ from deployments import names
 from deployments.provisioners import lambda_steps as steps
 from deployments.provisioners import lambda_triggers as triggers
 from deployments.provisioners.base import Change, Context, Observed, WaitResult, field_diff
-from portal.aws import error_code, is_not_found
+from portal.aws import is_not_found
 
 # Spec field → (label in the diff, unit).
 CONFIG_FIELDS = {
@@ -36,17 +36,6 @@ CONFIG_FIELDS = {
     "description": ("description", ""),
     "environment": ("environment variables", ""),
 }
-# A published version matches $LATEST when these agree (Description is the version's own).
-VERSION_FIELDS = (
-    "CodeSha256",
-    "Runtime",
-    "Handler",
-    "MemorySize",
-    "Timeout",
-    "Environment",
-    "Architectures",
-    "Role",
-)
 ALIAS = names.LAMBDA_ALIAS
 
 
@@ -109,7 +98,7 @@ def observe(ctx: Context) -> Observed:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-        values.update(_observe_code_s3(ctx))
+        values.update(steps.observe_code_s3(ctx))
         # Triggers can outlive a function deleted behind Slipway's back; find them by name.
         values["triggers"] = triggers.observe(ctx, function_name, "", [])
         return Observed(exists=False, values=values)
@@ -130,64 +119,13 @@ def observe(ctx: Context) -> Observed:
             "ReservedConcurrentExecutions"
         ),
     )
-    values.update(_observe_code_s3(ctx))
-    values.update(_observe_versions(lam, function_name, config))
+    values.update(steps.observe_code_s3(ctx))
+    values.update(steps.observe_versions(lam, function_name, config))
     alias_arn = values.get("alias_arn", "")
-    values.update(_observe_provisioned(lam, function_name) if alias_arn else {})
+    values.update(steps.observe_provisioned(lam, function_name) if alias_arn else {})
     statements = triggers.policy_statements(lam, function_name) if alias_arn else []
     values["triggers"] = triggers.observe(ctx, function_name, alias_arn, statements)
     return Observed(exists=True, values=values)
-
-
-def _observe_code_s3(ctx: Context) -> dict:
-    location = ctx.spec.get("code_s3")
-    if not location:
-        return {}
-    try:
-        head = steps.client(ctx, "s3").head_object(Bucket=location["bucket"], Key=location["key"])
-    except ClientError as exc:
-        if error_code(exc) in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
-            return {"code_s3_available": ""}
-        raise
-    etag = head.get("ETag", "").strip('"')
-    return {"code_s3_available": steps.s3_code_token(location["bucket"], location["key"], etag)}
-
-
-def _observe_versions(lam, function_name: str, latest: dict) -> dict:
-    published = []
-    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function_name):
-        published += [v for v in page["Versions"] if v["Version"] != "$LATEST"]
-    newest = max(published, key=lambda v: int(v["Version"]), default=None)
-    found = {
-        "version_count": len(published),
-        "latest_version": newest["Version"] if newest else None,
-        "unpublished_changes": newest is None
-        or any(newest.get(f) != latest.get(f) for f in VERSION_FIELDS),
-        "alias_version": None,
-        "alias_arn": "",
-    }
-    try:
-        alias = lam.get_alias(FunctionName=function_name, Name=ALIAS)
-        found.update(alias_version=alias["FunctionVersion"], alias_arn=alias["AliasArn"])
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-    return found
-
-
-def _observe_provisioned(lam, function_name: str) -> dict:
-    try:
-        config = lam.get_provisioned_concurrency_config(FunctionName=function_name, Qualifier=ALIAS)
-    except ClientError as exc:
-        if steps.is_emulator_gap(exc):
-            return {"provisioned_concurrency": 0, "provisioned_unsupported": True}
-        if is_not_found(exc):
-            return {"provisioned_concurrency": 0}
-        raise
-    return {
-        "provisioned_concurrency": config.get("RequestedProvisionedConcurrentExecutions", 0),
-        "provisioned_status": config.get("Status"),
-    }
 
 
 # --- plan ----------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
-"""The AWS steps behind the Lambda provisioner's apply(): role, function, code, alias, concurrency.
+"""The AWS calls behind the Lambda provisioner: reads for observe(), steps for apply().
 
-Each helper checks what exists first, so running it again adopts instead of duplicating.
+Each step checks what exists first, so running it again adopts instead of duplicating.
 """
 
 from __future__ import annotations
@@ -15,6 +15,17 @@ from deployments.provisioners.base import Context
 from portal.aws import aws_client, error_code, is_not_found
 
 ALIAS = names.LAMBDA_ALIAS
+# A published version matches $LATEST when these agree (Description is the version's own).
+VERSION_FIELDS = (
+    "CodeSha256",
+    "Runtime",
+    "Handler",
+    "MemorySize",
+    "Timeout",
+    "Environment",
+    "Architectures",
+    "Role",
+)
 CODE_S3_TAG = "slipway:code-s3"  # digest of bucket/key/ETag deployed from S3
 # Inline (not the AWS-managed AWSLambdaBasicExecutionRole): put_role_policy is idempotent and
 # the policy is visible next to the role, with nothing to look up.
@@ -248,3 +259,55 @@ def ensure_role(ctx: Context, role_name: str, quiet: bool = False) -> str:
 
 def env_tags(ctx: Context) -> dict:
     return {"slipway:environment": ctx.environment.slug, "managed-by": "slipway"}
+
+
+# --- reads for observe() -----------------------------------------------------------------------
+def observe_code_s3(ctx: Context) -> dict:
+    location = ctx.spec.get("code_s3")
+    if not location:
+        return {}
+    try:
+        head = client(ctx, "s3").head_object(Bucket=location["bucket"], Key=location["key"])
+    except ClientError as exc:
+        if error_code(exc) in {"404", "NoSuchKey", "NoSuchBucket", "NotFound"}:
+            return {"code_s3_available": ""}
+        raise
+    etag = head.get("ETag", "").strip('"')
+    return {"code_s3_available": s3_code_token(location["bucket"], location["key"], etag)}
+
+
+def observe_versions(lam, function_name: str, latest: dict) -> dict:
+    published = []
+    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function_name):
+        published += [v for v in page["Versions"] if v["Version"] != "$LATEST"]
+    newest = max(published, key=lambda v: int(v["Version"]), default=None)
+    found = {
+        "version_count": len(published),
+        "latest_version": newest["Version"] if newest else None,
+        "unpublished_changes": newest is None
+        or any(newest.get(f) != latest.get(f) for f in VERSION_FIELDS),
+        "alias_version": None,
+        "alias_arn": "",
+    }
+    try:
+        alias = lam.get_alias(FunctionName=function_name, Name=ALIAS)
+        found.update(alias_version=alias["FunctionVersion"], alias_arn=alias["AliasArn"])
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    return found
+
+
+def observe_provisioned(lam, function_name: str) -> dict:
+    try:
+        config = lam.get_provisioned_concurrency_config(FunctionName=function_name, Qualifier=ALIAS)
+    except ClientError as exc:
+        if is_emulator_gap(exc):
+            return {"provisioned_concurrency": 0, "provisioned_unsupported": True}
+        if is_not_found(exc):
+            return {"provisioned_concurrency": 0}
+        raise
+    return {
+        "provisioned_concurrency": config.get("RequestedProvisionedConcurrentExecutions", 0),
+        "provisioned_status": config.get("Status"),
+    }
