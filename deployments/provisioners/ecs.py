@@ -61,6 +61,10 @@ def observe(ctx: Context) -> Observed:
         )
     else:
         values["network_ready"] = True
+    # Embedded readiness already includes the cluster; on AWS it is checked (and ensured) here.
+    values["cluster_ready"] = values["network_ready"] and (
+        bool(settings.AWS_ENDPOINT_URL) or aws.cluster_active(ctx, refs)
+    )
     values["execution_role"] = aws.execution_role_arn(ctx, refs)
     values["log_group_arn"] = aws.log_group_arn(ctx, refs)
     values.update(aws.load_balancing(ctx, refs) if values["network_ready"] else {})
@@ -126,6 +130,8 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
                 "Create the embedded network (VPC, subnets, security group, ALB, cluster)",
             )
         )
+    elif not values.get("cluster_ready"):
+        changes.append(Change("cluster.ensure", f"Create ECS cluster {values['cluster']}"))
     if not values.get("execution_role"):
         changes.append(Change("role.ensure", "Create the ECS task execution role"))
     if not values.get("log_group_arn"):

@@ -130,6 +130,11 @@ def network_ready(ctx: Context) -> bool:
     return embedded_network_ready(environment=ctx.environment)
 
 
+def cluster_active(ctx: Context, refs: Refs) -> bool:
+    found = _client(ctx, "ecs").describe_clusters(clusters=[refs.cluster])["clusters"]
+    return any(c["status"] == "ACTIVE" for c in found)
+
+
 def execution_role_arn(ctx: Context, refs: Refs) -> str:
     try:
         return _client(ctx, "iam").get_role(RoleName=refs.role)["Role"]["Arn"]

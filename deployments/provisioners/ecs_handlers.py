@@ -21,6 +21,27 @@ def _client(ctx: Context, service: str):
     return aws._client(ctx, service)
 
 
+# --- the environment's cluster ----------------------------------------------------------------
+def ensure_cluster(ctx: Context, refs: Refs) -> str:
+    """The environment's shared cluster: created once, never deleted by a service."""
+    if aws.cluster_active(ctx, refs):
+        return f"cluster {refs.cluster} exists"
+    environment = ctx.environment
+    cluster = _client(ctx, "ecs").create_cluster(
+        clusterName=refs.cluster,
+        capacityProviders=["FARGATE", "FARGATE_SPOT"],
+        settings=[{"name": "containerInsights", "value": "enabled"}],
+        tags=[
+            {"key": "slipway:environment", "value": environment.slug},
+            {"key": "managed-by", "value": "slipway"},
+        ],
+    )["cluster"]
+    if not environment.ecs_cluster:
+        environment.ecs_cluster = refs.cluster
+        environment.save(update_fields=["ecs_cluster"])
+    return f"created {cluster['clusterArn']}"
+
+
 # --- load balancing ------------------------------------------------------------------------------
 def ensure_target_group(ctx: Context, refs: Refs) -> str:
     group = aws.target_group(ctx, refs)
@@ -283,6 +304,7 @@ def delete_logs(ctx: Context, refs: Refs) -> str:
 
 HANDLERS = {
     "network.ensure": aws.ensure_network,
+    "cluster.ensure": ensure_cluster,
     "role.ensure": aws.ensure_role,
     "logs.ensure": aws.ensure_logs,
     "taskdef.register": aws.register_task_definition,

@@ -495,3 +495,46 @@ def test_target_group_names_fit_elbv2s_limit():
     assert len(long) <= 32 and long.startswith("a-very-long-service-name")
     assert long == names.ecs_target_group("a-very-long-service-name-indeed", "production")
     assert long != names.ecs_target_group("a-very-long-service-name-indeed", "productio2")
+
+
+@pytest.mark.django_db
+def test_a_missing_cluster_is_planned_and_ensured_with_tags(personas, aws_clean):
+    """On real AWS the network is the admin's, but the cluster is ensured by the provisioner."""
+    from deployments.provisioners import ecs_aws, ecs_handlers
+    from deployments.provisioners.base import Observed
+
+    values = {
+        "service_name": "orders-dev",
+        "cluster": "slipway-dev",
+        "network_ready": True,
+        "cluster_ready": False,
+        "execution_role": "arn:aws:iam::123456789012:role/slipway-dev-ecs-exec",
+        "log_group_arn": "arn:aws:logs:us-east-1:123456789012:log-group:/slipway/dev/orders",
+    }
+    changes = ecs.plan(ecs_spec(load_balancer=None, autoscaling=None), Observed(False, values))
+    assert changes[0].key == "cluster.ensure"
+    assert changes[0].summary == "Create ECS cluster slipway-dev"
+
+    env = personas["dev"]
+    service = services.service_launch(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="orders",
+        kind="ecs",
+        environment=env,
+        spec=ecs_spec(),
+    ).instance.service
+    instance = service.instances.get()
+    ctx = Context(instance, ecs_spec(), "alice", lambda r, a: None, lambda s: b"")
+    refs = ecs_aws.Refs.of(ctx)
+    assert ecs_handlers.ensure_cluster(ctx, refs).startswith("created arn:aws:ecs:")
+    assert ecs_handlers.ensure_cluster(ctx, refs) == "cluster slipway-dev exists"
+    env.refresh_from_db()
+    assert env.ecs_cluster == "slipway-dev"
+    found = aws_client("ecs").describe_clusters(clusters=["slipway-dev"], include=["TAGS"])
+    cluster = found["clusters"][0]
+    assert cluster["status"] == "ACTIVE"
+    assert tags_of(cluster["tags"], "key", "value") == {
+        "slipway:environment": "dev",
+        "managed-by": "slipway",
+    }
