@@ -301,3 +301,60 @@ def test_update_and_scale_need_login_and_the_owner_team(client, personas, aws_cl
     assert client.get(url).status_code == 403
     assert client.post(url, {"reserved_concurrency": "8"}).status_code == 403
     assert not Deployment.objects.exclude(action="create").exists()
+
+
+S3_SPEC = {
+    "kind": "lambda",
+    "runtime": "python3.12",
+    "handler": "app.handler",
+    "memory_size": 128,
+    "timeout": 10,
+    "architecture": "x86_64",
+    "description": "",
+    "environment": {},
+    "code_s3": {"bucket": "orders-artifacts", "key": "orders.zip"},
+    "triggers": {"s3": [{"bucket": "orders-uploads", "events": ["s3:ObjectRemoved:*"]}]},
+}
+
+
+def bound_update(spec, **overrides):
+    from deployments.forms.lambda_ import LambdaUpdateForm
+
+    initial = LambdaUpdateForm(spec=spec).initial
+    data = {k: "" if v is None else v for k, v in initial.items()}
+    data.update(overrides)
+    return LambdaUpdateForm(data, spec=spec)
+
+
+def test_update_form_round_trips_an_s3_spec_unchanged():
+    form = bound_update(S3_SPEC)
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data.get("code") is None
+    spec = form.spec()
+    assert spec["code_s3"] == S3_SPEC["code_s3"]
+    assert spec["triggers"]["s3"] == [
+        {"bucket": "orders-uploads", "events": ["s3:ObjectRemoved:*"], "prefix": "", "suffix": ""}
+    ]
+    assert spec["reserved_concurrency"] is None and spec["provisioned_concurrency"] == 0
+
+
+def test_typed_source_replaces_code_from_s3():
+    form = bound_update(S3_SPEC, source="def handler(e, c):\n    return 3\n")
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["code"]  # the view stores it and sets code_sha256
+    assert "code_s3" not in form.spec()
+
+
+def test_scale_form_changes_only_the_numbers():
+    from deployments.forms.lambda_ import LambdaScaleForm
+
+    form = LambdaScaleForm(
+        {"reserved_concurrency": "7", "provisioned_concurrency": "2"}, spec=S3_SPEC
+    )
+    assert form.is_valid(), form.errors
+    assert form.spec() == {
+        **S3_SPEC,
+        "reserved_concurrency": 7,
+        "provisioned_concurrency": 2,
+        "triggers": {**S3_SPEC["triggers"], "eventbridge": []},
+    }
