@@ -17,6 +17,31 @@ from portal.management.commands.demo_data import demo_login
 
 
 class Command(BaseCommand):
+    def _launch_demo_services(self) -> None:
+        """Embedded mode: deploy the demo services through the normal path (once)."""
+        from django.conf import settings
+        from django.contrib.auth import get_user_model
+
+        from catalog.models import Environment, Team
+        from portal import emulator
+        from portal.demo import demo_services_launch
+
+        if not settings.AWS_ENDPOINT_URL:
+            return
+        try:
+            emulator.wait_until_up(settings.AWS_ENDPOINT_URL, timeout=60)
+            user = get_user_model().objects.get(username=demo_login()["username"])
+            report = demo_services_launch(
+                user=user,
+                team=Team.objects.get(slug="platform"),
+                environment=Environment.objects.get(slug="dev"),
+            )
+        except Exception as exc:  # noqa: BLE001 — the portal works without the demo services
+            self.stderr.write(f"Demo services were not deployed: {exc}")
+            return
+        for line in report:
+            self.stdout.write(f"  demo {line}")
+
     help = "Print the Slipway URL and demo login once the web server is up."
     requires_system_checks = []
 
@@ -31,6 +56,7 @@ class Command(BaseCommand):
                     break
             except (urllib.error.URLError, OSError):
                 time.sleep(0.5)
+        self._launch_demo_services()
         login = demo_login()
         line = "=" * 64
         self.stdout.write(
