@@ -31,8 +31,15 @@ TYPES = {"rest": apigateway_rest, "http": apigateway_http}
 TYPE_LABELS = {"rest": "REST API", "http": "HTTP API"}
 
 
-class TargetUnavailable(ValueError):
-    """A route's target service is not deployed (any more) in the environment."""
+def _target_unavailable(message: str) -> Exception:
+    """A route's target is not deployed (any more): a refusal the user reads on the form.
+
+    PlanFailed is what the plan pages show next to the form (imported here, not at the top,
+    because deployments.services imports the provisioners through the kinds registry).
+    """
+    from deployments.services import PlanFailed
+
+    return PlanFailed(message)
 
 
 def scale_values(spec: dict) -> dict[str, int]:
@@ -93,14 +100,14 @@ def load_balancer_dns(ctx: Context) -> str:
 def desired_routes(spec: dict, values: dict) -> dict[str, dict]:
     """Route key → {"uri", "method", "path", "target", "api_key_required"} for the spec.
 
-    Raises TargetUnavailable when a target cannot be resolved in the environment.
+    Raises PlanFailed when a target cannot be resolved in the environment.
     """
     module = TYPES[spec["api_type"]]
     routes = {}
     for route in spec.get("routes", []):
         target = values["targets"].get(route["target"])
         if target is None:
-            raise TargetUnavailable(
+            raise _target_unavailable(
                 f"Route {route_key(route)}: {route['target']} is not deployed in "
                 f"{values['environment']} (deploy it first, or change the route)."
             )

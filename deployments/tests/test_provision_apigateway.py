@@ -571,3 +571,32 @@ def test_http_stage_throttling_uses_update_stage_on_real_aws(settings, monkeypat
         with pytest.raises(ClientError):
             apigateway_http._update_stage(ctx, v2, values)
         stub.assert_no_pending_responses()  # no DeleteStage/CreateStage was attempted
+
+
+def test_target_missing_in_aws_is_a_form_error_not_a_crash(client, personas, aws_clean):
+    """The catalog says the ECS service is deployed, but the load balancer is gone from AWS."""
+    from django.urls import reverse
+
+    dns = make_load_balancer(personas["dev"])
+    assert dns
+    make_target(personas, "catalog-svc", kind="ecs")
+    aws_client("elbv2").delete_load_balancer(LoadBalancerArn=personas["dev"].alb_arn)
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("deployments:service_new", args=["apigateway"]),
+        {
+            "name": "shop-api",
+            "owner": personas["payments"].pk,
+            "environment": personas["dev"].pk,
+            "api_type": "http",
+            "routes": "GET /catalog -> catalog-svc",
+            "throttle_rate": "10",
+            "throttle_burst": "5",
+            "quota_period": "DAY",
+        },
+    )
+    assert response.status_code == 400
+    assert "catalog-svc is not deployed in dev" in response.content.decode()
+    assert not Deployment.objects.exists()
+    assert not ServiceInstance.objects.filter(service__slug="shop-api").exists()
+    assert aws_client("apigatewayv2").get_apis()["Items"] == []
