@@ -92,17 +92,31 @@ def _show(key: str, value):
     return value
 
 
+def _pairs_diff(label: str, before: dict, after: dict) -> str:
+    """'environment variables: added NEW; changed LOG_LEVEL' — names only, never values."""
+    parts = []
+    for verb, keys in (
+        ("added", sorted(set(after) - set(before))),
+        ("removed", sorted(set(before) - set(after))),
+        ("changed", sorted(k for k in set(before) & set(after) if before[k] != after[k])),
+    ):
+        if keys:
+            parts.append(f"{verb} {', '.join(keys)}")
+    return f"{label}: {'; '.join(parts)}"
+
+
 def _task_details(want: dict, have: dict | None) -> tuple[str, ...]:
-    return tuple(
-        field_diff(
-            f"task definition {label}",
-            None if have is None else _show(key, have.get(key)),
-            _show(key, want[key]),
-            unit,
-        )
-        for key, (label, unit) in TASK_FIELDS.items()
-        if have is None or want[key] != have.get(key)
-    )
+    details = []
+    for key, (label, unit) in TASK_FIELDS.items():
+        if have is not None and want[key] == have.get(key):
+            continue
+        label = f"task definition {label}"
+        if have is not None and key in ("environment", "secrets"):
+            details.append(_pairs_diff(label, have.get(key) or {}, want[key]))
+        else:
+            before = None if have is None else _show(key, have.get(key))
+            details.append(field_diff(label, before, _show(key, want[key]), unit))
+    return tuple(details)
 
 
 def _rule_text(rule: dict | None) -> str:

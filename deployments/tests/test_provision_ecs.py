@@ -238,7 +238,7 @@ def test_update_registers_a_new_revision_with_readable_plan_lines(personas, aws_
     lines = [line for c in summaries for line in c.details]
     assert "task definition cpu 256 → 512" in lines
     assert "task definition memory 512 → 1024 MB" in lines
-    assert "task definition environment variables LOG_LEVEL → LOG_LEVEL, NEW" in lines
+    assert "task definition environment variables: added NEW; changed LOG_LEVEL" in lines
     assert [c.key for c in summaries] == ["taskdef.register", "service.update"]
 
     change(personas, done.instance, new_spec)
