@@ -134,3 +134,25 @@ def test_a_too_long_pattern_is_refused_next_to_the_field(client, personas, aws_c
     html = client.get(reverse("monitoring:logs", args=["orders"]), {"pattern": "x" * 1025})
     assert "at most 1024 characters" in html.content.decode()
     assert filter_calls(before) == 0
+
+
+def test_a_window_larger_than_one_aws_page_offers_load_newer(
+    client, personas, aws_clean, orders, monkeypatch
+):
+    """FilterLogEvents returns a full window's OLDEST page first; the page says so honestly."""
+    from monitoring import logs
+
+    monkeypatch.setattr(logs, "FETCH_LIMIT", 5)  # stand-in for AWS's 10,000
+    monkeypatch.setattr(logs, "PAGE_SIZE", 3)
+    put_lines([f"line {i}" for i in range(8)])
+    client.force_login(personas["alice"])
+    url = reverse("monitoring:logs", args=["orders"])
+
+    html = client.get(url).content.decode()
+    assert messages(html) == ["line 4", "line 3", "line 2"]
+    assert "these are its oldest" in html
+    newer = re.search(r'<a href="(\?[^"]*token=[^"]*)"', html).group(1).replace("&amp;", "&")
+
+    before = call_counts()
+    assert messages(client.get(url + newer).content.decode()) == ["line 7", "line 6", "line 5"]
+    assert filter_calls(before) == 1

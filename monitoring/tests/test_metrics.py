@@ -194,3 +194,18 @@ def test_cloudwatch_refusing_is_a_message_not_an_error(
         response = client.get(reverse("monitoring:metrics", args=["orders"]))
     assert response.status_code == 200
     assert "CloudWatch did not answer: Throttling: Rate exceeded" in response.content.decode()
+
+
+def test_scale_and_failed_deployments_have_their_own_markers(
+    client, personas, aws_clean, make_instance, make_deployment
+):
+    instance = make_instance(slug="orders")
+    make_deployment(instance, minutes_ago=30, action="scale")
+    make_deployment(instance, minutes_ago=20, status="rolled_back")
+    make_deployment(instance, minutes_ago=24 * 60)  # outside the 1 h window
+    client.force_login(personas["alice"])
+    html = client.get(reverse("monitoring:metrics", args=["orders"])).content.decode()
+    panel = html.split('id="panel-invocations"')[1].split("</figure>")[0]
+    assert panel.count("marker-scale") == 1
+    assert panel.count("marker-failed") == 1
+    assert panel.count("marker-deploy") == 0
