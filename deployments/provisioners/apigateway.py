@@ -23,7 +23,7 @@ import json
 from botocore.exceptions import ClientError
 
 from deployments import names
-from deployments.provisioners import apigateway_http, apigateway_rest
+from deployments.provisioners import apigateway_http, apigateway_keys, apigateway_rest
 from deployments.provisioners.base import Change, Context, Observed, WaitResult
 from portal.aws import aws_client, is_not_found
 
@@ -161,7 +161,7 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
     values["permissions"] = {}
     if keys:
         # Usage plans and API keys live outside any API: look for them even if the API is gone.
-        apigateway_rest.observe_keys(ctx, values)
+        apigateway_keys.observe(ctx, values)
     # Look for the spec's type first; the other only when that one is not found.
     order = sorted(TYPES, key=lambda t: t != ctx.spec.get("api_type"))
     for api_type in order:
@@ -225,7 +225,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     changes += _permission_changes(values, desired, observed.exists)
     changes += module.plan_stage(spec, values, desired, observed.exists)
     if api_type == "rest":
-        changes += apigateway_rest.plan_usage_plan(spec, values)
+        changes += apigateway_keys.plan(spec, values)
     return changes
 
 

@@ -274,8 +274,11 @@ def wait(ctx: Context, values: dict, desired: dict) -> WaitResult:
     missing = sorted(set(desired) - set(values["routes"]))
     if missing:
         return WaitResult(done=False, detail="Routes not there yet: " + ", ".join(missing))
-    deployment = stage["deployment_id"] or "automatic"
-    return WaitResult(
-        done=True,
-        detail=f"API GW: deployment {deployment} created, live on stage {values['stage_name']}",
-    )
+    if stage["deployment_id"]:
+        detail = (
+            f"API GW: deployment {stage['deployment_id']} created, live on stage "
+            f"{values['stage_name']}"
+        )
+    else:  # the emulator reports no automatic deployments
+        detail = f"API GW: stage {values['stage_name']} ready; AWS deploys each change itself"
+    return WaitResult(done=True, detail=detail)

@@ -21,7 +21,7 @@ THROTTLE_PATHS = {"rate": "/*/*/throttling/rateLimit", "burst": "/*/*/throttling
 FINGERPRINT_PREFIX = "slipway routes "
 
 
-def _client(ctx: Context):
+def client(ctx: Context):
     return aws_client("apigateway", environment=ctx.environment, actor=ctx.actor)
 
 
@@ -31,16 +31,16 @@ def integration_uri(route: dict, target: dict, region: str) -> str:
     return f"http://{target['dns']}{route['path']}"
 
 
-def _arn(values: dict, path: str) -> str:
+def resource_arn(values: dict, path: str) -> str:
     return f"arn:aws:apigateway:{values['region']}::{path}"
 
 
-def _ours(item: dict, values: dict) -> bool:
+def is_ours(item: dict, values: dict) -> bool:
     # Same name is not enough: only adopt what Slipway tagged for this very service.
     return (item.get("tags") or {}).get("slipway:service") == values["service"]
 
 
-def _pages(call, key: str, **kwargs):
+def pages(call, key: str, **kwargs):
     position = None
     while True:
         page = call(**kwargs, **({"position": position} if position else {}))
@@ -53,21 +53,21 @@ def _pages(call, key: str, **kwargs):
 # --- observe -------------------------------------------------------------------------------------
 def observe(ctx: Context, values: dict) -> bool:
     """Fill `values` with the REST API's routes and stage; False if there is no such API."""
-    apigw = _client(ctx)
+    apigw = client(ctx)
     api = next(
         (
             a
-            for a in _pages(apigw.get_rest_apis, "items", limit=500)
-            if a["name"] == values["api_name"] and _ours(a, values)
+            for a in pages(apigw.get_rest_apis, "items", limit=500)
+            if a["name"] == values["api_name"] and is_ours(a, values)
         ),
         None,
     )
     if api is None:
         return False
     api_id = values["api_id"] = api["id"]
-    values["api_arn"] = _arn(values, f"/restapis/{api_id}")
+    values["api_arn"] = resource_arn(values, f"/restapis/{api_id}")
     values["resources"], values["routes"] = {}, {}
-    for resource in _pages(
+    for resource in pages(
         apigw.get_resources, "items", restApiId=api_id, embed=["methods"], limit=500
     ):
         values["resources"][resource["path"]] = {
@@ -83,7 +83,9 @@ def observe(ctx: Context, values: dict) -> bool:
             }
     values["stage"] = _observe_stage(apigw, api_id, values["stage_name"])
     if values["stage"]:
-        values["stage_arn"] = _arn(values, f"/restapis/{api_id}/stages/{values['stage_name']}")
+        values["stage_arn"] = resource_arn(
+            values, f"/restapis/{api_id}/stages/{values['stage_name']}"
+        )
     return True
 
 
@@ -106,34 +108,6 @@ def _observe_stage(apigw, api_id: str, stage_name: str) -> dict | None:
         "rate": int(rate) if rate is not None else None,
         "burst": settings.get("throttlingBurstLimit"),
     }
-
-
-def observe_keys(ctx: Context, values: dict) -> None:
-    """The usage plan and API key named for this service, and whether the key is in the plan."""
-    apigw = _client(ctx)
-    values["usage_plan"] = values["api_key"] = None
-    for plan in _pages(apigw.get_usage_plans, "items", limit=500):
-        if plan["name"] == values["usage_plan_name"] and _ours(plan, values):
-            values["usage_plan"] = {
-                "id": plan["id"],
-                "rate": int((plan.get("throttle") or {}).get("rateLimit", 0)) or None,
-                "burst": (plan.get("throttle") or {}).get("burstLimit"),
-                "quota_limit": (plan.get("quota") or {}).get("limit"),
-                "quota_period": (plan.get("quota") or {}).get("period"),
-                "api_stages": [f"{s['apiId']}:{s['stage']}" for s in plan.get("apiStages", [])],
-            }
-            values["usage_plan_arn"] = _arn(values, f"/usageplans/{plan['id']}")
-            break
-    for key in _pages(apigw.get_api_keys, "items", nameQuery=values["api_key_name"], limit=500):
-        if key["name"] == values["api_key_name"] and _ours(key, values):
-            values["api_key"] = {"id": key["id"], "in_plan": False}
-            values["api_key_arn"] = _arn(values, f"/apikeys/{key['id']}")
-            break
-    if values["usage_plan"] and values["api_key"]:
-        plan_keys = _pages(
-            apigw.get_usage_plan_keys, "items", usagePlanId=values["usage_plan"]["id"], limit=500
-        )
-        values["api_key"]["in_plan"] = any(k["id"] == values["api_key"]["id"] for k in plan_keys)
 
 
 # --- plan ----------------------------------------------------------------------------------------
@@ -167,54 +141,9 @@ def plan_throttle(throttle: dict, stage: dict | None) -> list[Change]:
     return [Change("stage.throttle", "; ".join(details), details)] if details else []
 
 
-def plan_usage_plan(spec: dict, values: dict) -> list[Change]:
-    """Usage plan + API key while the API requires keys; removed when it no longer does."""
-    wanted = spec.get("usage_plan") if spec.get("require_api_key") else None
-    plan, key = values.get("usage_plan"), values.get("api_key")
-    name = values["usage_plan_name"]
-    changes = []
-    if wanted is None:
-        if key:
-            changes.append(Change("api_key.delete", f"Delete API key {values['api_key_name']}"))
-        if plan:
-            changes.append(Change("usage_plan.delete", f"Delete usage plan {name}"))
-        return changes
-    labels = {
-        "quota_limit": "quota",
-        "quota_period": "quota period",
-        "rate": "usage plan rate",
-        "burst": "usage plan burst",
-    }
-    if plan is None:
-        details = tuple(field_diff(label, None, wanted[k]) for k, label in labels.items())
-        changes.append(Change("usage_plan.create", f"Create usage plan {name}", details))
-    else:
-        details = [
-            field_diff(label, plan[k], wanted[k])
-            for k, label in labels.items()
-            if plan[k] != wanted[k]
-        ]
-        # A new API (or one recreated) has a stage the plan does not know yet.
-        if not values.get("api_id") or _stage_key(values) not in plan["api_stages"]:
-            details.append(f"attach stage {values['stage_name']}")
-        if details:
-            changes.append(Change("usage_plan.update", f"Change usage plan {name}", tuple(details)))
-    if not key or not key["in_plan"]:
-        changes.append(
-            Change(
-                "api_key.ensure", f"Create API key {values['api_key_name']} in usage plan {name}"
-            )
-        )
-    return changes
-
-
-def _stage_key(values: dict) -> str:
-    return f"{values['api_id']}:{values['stage_name']}"
-
-
 # --- apply ---------------------------------------------------------------------------------------
 def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> str:
-    apigw = _client(ctx)
+    apigw = client(ctx)
     from deployments.provisioners.apigateway import fingerprint, tags
 
     if action == "api.create":
@@ -225,7 +154,7 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
             apiKeySource="HEADER",
             tags=tags(ctx),
         )
-        ctx.record_resource("api_arn", _arn(values, f"/restapis/{api['id']}"))
+        ctx.record_resource("api_arn", resource_arn(values, f"/restapis/{api['id']}"))
         return f"created REST API {api['id']}"
     api_id = values.get("api_id")
     if action in ("route.create", "route.update"):
@@ -252,7 +181,7 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
             tags=tags(ctx),
         )
         ctx.record_resource(
-            "stage_arn", _arn(values, f"/restapis/{api_id}/stages/{values['stage_name']}")
+            "stage_arn", resource_arn(values, f"/restapis/{api_id}/stages/{values['stage_name']}")
         )
         return (
             f"API GW: deployment {deployment['id']} created; stage {values['stage_name']} created"
@@ -269,11 +198,13 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         )
         return f"rate {throttle['rate']} req/s, burst {throttle['burst']}"
     if action == "stage.delete":
-        return _ignore_missing(apigw.delete_stage, restApiId=api_id, stageName=values["stage_name"])
-    return _apply_keys(ctx, apigw, values, action)
+        return ignore_missing(apigw.delete_stage, restApiId=api_id, stageName=values["stage_name"])
+    from deployments.provisioners import apigateway_keys
+
+    return apigateway_keys.apply(ctx, apigw, values, action)
 
 
-def _ignore_missing(call, **kwargs) -> str:
+def ignore_missing(call, **kwargs) -> str:
     try:
         call(**kwargs)
     except ClientError as exc:
@@ -305,7 +236,7 @@ def _put_route(apigw, values: dict, route: dict, *, create: bool) -> str:
         # Replace the method rather than patch it: UpdateMethod is missing from the emulator,
         # and on AWS nobody sees the gap, since callers get the stage's deployed snapshot
         # until the new deployment that follows every route change.
-        _ignore_missing(
+        ignore_missing(
             apigw.delete_method, restApiId=api_id, resourceId=resource_id, httpMethod=method
         )
     apigw.put_method(
@@ -341,7 +272,7 @@ def _delete_route(apigw, values: dict, key: str) -> str:
     if current is None:
         return "already gone"
     api_id = values["api_id"]
-    _ignore_missing(
+    ignore_missing(
         apigw.delete_method, restApiId=api_id, resourceId=current["resource_id"], httpMethod=method
     )
     values["resources"][path]["methods"].remove(method)
@@ -350,73 +281,15 @@ def _delete_route(apigw, values: dict, key: str) -> str:
         children = [p for p, r in values["resources"].items() if r["parent_id"] == resource["id"]]
         if resource["methods"] or children:
             break
-        _ignore_missing(apigw.delete_resource, restApiId=api_id, resourceId=resource["id"])
+        ignore_missing(apigw.delete_resource, restApiId=api_id, resourceId=resource["id"])
         del values["resources"][path]
         path = path.rsplit("/", 1)[0] or "/"
     return f"removed {key}"
 
 
-def _apply_keys(ctx: Context, apigw, values: dict, action: str) -> str:
-    from deployments.provisioners.apigateway import tags
-
-    wanted = ctx.spec.get("usage_plan") or {}
-    plan, key = values.get("usage_plan"), values.get("api_key")
-    if action == "usage_plan.create":
-        if plan:
-            return f"adopted usage plan {plan['id']}"
-        created = apigw.create_usage_plan(
-            name=values["usage_plan_name"],
-            description=f"Callers of {values['api_name']}",
-            apiStages=[{"apiId": values["api_id"], "stage": values["stage_name"]}],
-            throttle={"rateLimit": float(wanted["rate"]), "burstLimit": wanted["burst"]},
-            quota={"limit": wanted["quota_limit"], "period": wanted["quota_period"]},
-            tags=tags(ctx),
-        )
-        ctx.record_resource("usage_plan_arn", _arn(values, f"/usageplans/{created['id']}"))
-        return f"created usage plan {created['id']}"
-    if action == "usage_plan.update":
-        ops = [
-            {"op": "replace", "path": "/throttle/rateLimit", "value": str(wanted["rate"])},
-            {"op": "replace", "path": "/throttle/burstLimit", "value": str(wanted["burst"])},
-            {"op": "replace", "path": "/quota/limit", "value": str(wanted["quota_limit"])},
-            {"op": "replace", "path": "/quota/period", "value": wanted["quota_period"]},
-        ]
-        if _stage_key(values) not in plan["api_stages"]:
-            ops.append({"op": "add", "path": "/apiStages", "value": _stage_key(values)})
-        apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=ops)
-        return f"updated usage plan {plan['id']}"
-    if action == "api_key.ensure":
-        if key is None:
-            key = apigw.create_api_key(
-                name=values["api_key_name"],
-                description=f"Key for {values['api_name']}; its value is shown in the AWS console",
-                enabled=True,
-                tags=tags(ctx),
-            )
-            ctx.record_resource("api_key_arn", _arn(values, f"/apikeys/{key['id']}"))
-        if not key.get("in_plan"):
-            apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
-        return f"API key {key['id']} is in usage plan {plan['id']}"
-    if action == "api_key.delete":
-        if key is None:
-            return "already gone"
-        if plan and key["in_plan"]:
-            _ignore_missing(apigw.delete_usage_plan_key, usagePlanId=plan["id"], keyId=key["id"])
-        return _ignore_missing(apigw.delete_api_key, apiKey=key["id"])
-    if action == "usage_plan.delete":
-        if plan is None:
-            return "already gone"
-        # A stage still attached to a plan blocks deleting either, so detach first.
-        ops = [{"op": "remove", "path": "/apiStages", "value": s} for s in plan["api_stages"]]
-        if ops:
-            apigw.update_usage_plan(usagePlanId=plan["id"], patchOperations=ops)
-        return _ignore_missing(apigw.delete_usage_plan, usagePlanId=plan["id"])
-    raise ValueError(f"Unknown REST API change {action!r}")
-
-
 def delete_api(ctx: Context, values: dict) -> str:
-    apigw = _client(ctx)
-    return _ignore_missing(apigw.delete_rest_api, restApiId=values["api_id"])
+    apigw = client(ctx)
+    return ignore_missing(apigw.delete_rest_api, restApiId=values["api_id"])
 
 
 # --- wait ----------------------------------------------------------------------------------------
