@@ -48,7 +48,8 @@ def monitoring_summary(service, environment):
     """The summary strip of `service` in `environment`: from the cache, or loaded lazily.
 
     The page never waits for AWS: a summary computed in the last minute renders at once;
-    otherwise a placeholder asks for it with htmx once the page is shown.
+    otherwise a placeholder asks for it with htmx when it scrolls into view, so a long
+    list only costs AWS calls for the rows people see.
     """
     instance = _instance_of(service, environment)
     deployed = instance is not None and instance.status not in ("not_deployed", "deleted")

@@ -42,7 +42,7 @@ def test_summary_loads_lazily_then_renders_from_cache(client, personas, aws_clea
 
     before = call_counts()
     placeholder = TAG.render(Context({"service": service, "environment": personas["dev"]}))
-    assert 'hx-trigger="load"' in placeholder  # the page never waits for AWS
+    assert 'hx-trigger="revealed"' in placeholder  # the page never waits for AWS
     assert sum((call_counts() - before).values()) == 0
 
     client.force_login(personas["charlie"])
@@ -73,5 +73,5 @@ def test_the_tag_makes_no_query_on_a_prefetched_list(
     )
     with django_assert_num_queries(0):
         html = template.render(Context({"services": services_, "env": personas["dev"]}))
-    assert html.count('hx-trigger="load"') == 2
+    assert html.count('hx-trigger="revealed"') == 2
     assert "/monitoring/services/billing/dev/summary/" in html
