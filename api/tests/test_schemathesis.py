@@ -1,0 +1,50 @@
+"""Fuzz the API from its own OpenAPI schema (schemathesis): no input may cause a 5xx.
+
+Bounded for `make test`: a few derandomized examples per operation and a time limit. The
+calls go through the WSGI app in-process, as alice (a member of payments) with a real token;
+the emulator is up so an input that happens to be valid can still be planned against AWS.
+"""
+
+import pytest
+import schemathesis
+from django.core import signals
+from django.core.wsgi import get_wsgi_application
+from django.db import close_old_connections
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from api.services import token_create
+from catalog import services as catalog_services
+
+schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+
+
+@pytest.fixture
+def _keep_db_connection():
+    """As Django's test client does: a request must not close the test's DB connection."""
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def alice_headers(personas, _keep_db_connection):
+    catalog_services.service_create(
+        user=personas["alice"], owner=personas["payments"], slug="checkout", kind="lambda"
+    )
+    _, secret = token_create(user=personas["alice"], name="fuzz")
+    return {"Authorization": f"Bearer {secret}"}
+
+
+@pytest.mark.timeout(120)
+@schema.parametrize()
+@settings(
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_no_input_makes_the_api_fail(case, alice_headers, aws_emulator):
+    case.call_and_validate(headers=alice_headers, checks=[not_a_server_error])
