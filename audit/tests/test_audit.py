@@ -144,3 +144,31 @@ def test_removing_a_user_keeps_their_history(personas):
     loner.delete()
     event.refresh_from_db()
     assert event.actor is None and event.actor_name == "loner"
+
+
+def test_admin_edits_are_audited(client, personas):
+    from catalog.models import Team
+
+    personas["staff"].is_superuser = True
+    personas["staff"].save()
+    client.force_login(personas["staff"])
+    team = personas["search"]
+    response = client.post(
+        reverse("admin:catalog_team_change", args=[team.pk]),
+        {
+            "slug": "search",
+            "name": "Search Team",
+            "description": "",
+            "memberships-TOTAL_FORMS": "0",
+            "memberships-INITIAL_FORMS": "0",
+        },
+    )
+    assert response.status_code == 302, response.content.decode()[-800:]
+    assert Team.objects.get(pk=team.pk).name == "Search Team"
+    event = AuditEvent.objects.get(action="admin.change")
+    assert (event.actor, event.source, event.target_type) == (
+        personas["staff"],
+        "admin",
+        "catalog.team",
+    )
+    assert event.target_id == str(team.pk) and "Name" in event.after["change"]
