@@ -337,8 +337,10 @@ def apply(ctx: Context, change: Change) -> str:
     module = TYPES[api_type]
     if action.startswith("permission."):
         return _apply_permission(ctx, values, action, arg)
+    if action in ("api.delete", "stage.delete", "route.delete") and not observed.exists:
+        return "already gone"
     if action == "api.delete":
-        return module.delete_api(ctx, values) if observed.exists else "already gone"
+        return module.delete_api(ctx, values)
     if action == "api.create" and observed.exists:
         return f"adopted existing API {values['api_id']}"
     if action != "api.create" and not observed.exists and not action.endswith(".delete"):

@@ -145,6 +145,12 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         ctx.record_resource("api_arn", arn)
         return f"created HTTP API {api['ApiId']} ({api.get('ApiEndpoint', '')})"
     api_id = values["api_id"]
+    current = values["routes"].get(arg)
+    if action == "route.create" and current:
+        # Created by an earlier, interrupted run: adopt it (or retarget it below).
+        if current["uri"] == desired[arg]["uri"]:
+            return f"adopted existing route {arg}"
+        action = "route.update"
     if action == "route.create":
         route = desired[arg]
         integration_id = values["spare_integrations"].get(route["uri"]) or _create_integration(
@@ -155,7 +161,7 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
     if action == "route.update":
         # A new integration, then the route moves to it: the type may change (Lambda ↔ HTTP),
         # and the route never points at a half-updated integration.
-        route, current = desired[arg], values["routes"][arg]
+        route = desired[arg]
         integration_id = _create_integration(v2, api_id, route)
         v2.update_route(
             ApiId=api_id, RouteId=current["route_id"], Target=f"integrations/{integration_id}"
@@ -163,13 +169,14 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         _delete_integration(v2, api_id, current["integration_id"])
         return f"{arg} → {route['uri']}"
     if action == "route.delete":
-        current = values["routes"].get(arg)
         if current is None:
             return "already gone"
         v2.delete_route(ApiId=api_id, RouteId=current["route_id"])
         _delete_integration(v2, api_id, current["integration_id"])
         return f"removed {arg}"
     if action == "stage.create":
+        if values.get("stage"):
+            return _update_stage(ctx, v2, values)  # an interrupted run created it already
         return _create_stage(ctx, v2, values)
     if action in ("stage.throttle", "stage.auto_deploy"):
         return _update_stage(ctx, v2, values)

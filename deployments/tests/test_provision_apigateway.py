@@ -20,6 +20,7 @@ from conftest import wait_for
 from deployments import engine, services
 from deployments.models import Deployment
 from deployments.provisioners import apigateway
+from deployments.provisioners.base import Change, Context
 from portal.aws import aws_client
 
 pytestmark = [pytest.mark.integration]
@@ -327,8 +328,6 @@ def test_api_keys_and_usage_plan_when_required_then_removed(personas, aws_clean)
 
 def test_apply_twice_creates_nothing_twice(personas, aws_clean):
     """A worker that dies mid-run and runs the same plan again adopts what exists."""
-    from deployments.provisioners.base import Context
-
     make_target(personas, "orders-fn")
     usage = {"quota_limit": 100, "quota_period": "DAY", "rate": 5, "burst": 5}
     spec = api_spec(require_api_key=True, usage_plan=usage)
@@ -339,9 +338,9 @@ def test_apply_twice_creates_nothing_twice(personas, aws_clean):
     ctx = Context(instance, spec, "alice", lambda role, arn: None, lambda sha: b"")
     # Replay every change of the first plan against the finished API.
     for summary in ("api.create", "usage_plan.create", "api_key.ensure"):
-        apigateway.apply(ctx, apigateway.Change(summary, summary))
-    apigateway.apply(ctx, apigateway.Change("route.create:GET /orders", ""))
-    apigateway.apply(ctx, apigateway.Change(f"permission.add:{_fn_arn()}", ""))
+        apigateway.apply(ctx, Change(summary, summary))
+    apigateway.apply(ctx, Change("route.create:GET /orders", ""))
+    apigateway.apply(ctx, Change(f"permission.add:{_fn_arn()}", ""))
     apigw = aws_client("apigateway")
     assert len(apigw.get_rest_apis()["items"]) == 1
     assert len(apigw.get_usage_plans()["items"]) == 1
@@ -448,6 +447,20 @@ def test_http_api_with_auto_deploy_stage_and_route_throttling(personas, aws_clea
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 300
     assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 100
     assert stage["AutoDeploy"] is True
+    replan(scaled, scaled_spec)
+
+    # Replaying the creating steps (a retried run) adopts what exists and doubles nothing.
+    instance = ServiceInstance.objects.select_related("service__owner", "environment").get(
+        pk=scaled.instance_id
+    )
+    ctx = Context(instance, scaled_spec, "alice", lambda role, arn: None, lambda sha: b"")
+    for key in ("api.create", "route.create:GET /orders", "route.create:GET /catalog"):
+        apigateway.apply(ctx, Change(key, key))
+    assert apigateway.apply(ctx, Change("stage.create", "")).startswith("stage dev")
+    assert len(v2.get_apis()["Items"]) == 1
+    assert len(v2.get_routes(ApiId=api["ApiId"])["Items"]) == 2
+    assert len(v2.get_integrations(ApiId=api["ApiId"])["Items"]) == 2
+    assert len(v2.get_stages(ApiId=api["ApiId"])["Items"]) == 1
     replan(scaled, scaled_spec)
 
     # Update: retarget one route and drop the other.
