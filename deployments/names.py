@@ -57,11 +57,6 @@ def lambda_permission_sid(source: str, resource: str) -> str:
 
 
 # --- Monitoring: log groups and alarms -----------------------------------------------------------
-def ecs_log_group(service_slug: str, environment_slug: str) -> str:
-    """The awslogs group an ECS service's containers write to."""
-    return f"/slipway/{environment_slug}/{service_slug}"
-
-
 def api_name(service_slug: str, environment_slug: str) -> str:
     """The API Gateway API name (the `ApiName` metric dimension of REST APIs)."""
     return f"{service_slug}-{environment_slug}"
