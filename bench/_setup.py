@@ -25,6 +25,9 @@ os.environ.update(
     SLIPWAY_DEPLOY_POLL_SECONDS="0.2",
     SLIPWAY_AWS_MAX_ATTEMPTS="3",
     LOG_LEVEL="WARNING",
+    # Measure Slipway's own overhead, not AWS's published rate limits (API Gateway allows one
+    # CreateDeployment per 5 s, which would dominate every figure).
+    SLIPWAY_AWS_RATE_LIMITS="false",
 )
 
 

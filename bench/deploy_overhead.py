@@ -24,84 +24,97 @@ def main():
         emulator_proc.terminate()
 
 
+KINDS = {
+    # kind → form overrides for deployment i (the create form builds and validates the spec)
+    "lambda": lambda i: {"runtime": "python3.12"},
+    "ecs": lambda i: {"image": "public.ecr.aws/nginx/nginx:1.27", "lb_value": f"/s{i}/*"},
+    "apigateway": lambda i: {"routes": "GET /hello -> target"},
+}
+
+
 def run(url):
     from celery.contrib.testing.worker import start_worker
     from django.contrib.auth import get_user_model
 
     from catalog import services as catalog_services
     from catalog.models import Environment
-    from deployments import services
-    from deployments.forms.lambda_ import deterministic_zip
-    from deployments.models import Deployment
-    from portal import aws, emulator
+    from portal import emulator
     from portal.celery import app
 
     user = get_user_model().objects.create_user("bench", password="bench-pass-123")
     team = catalog_services.team_create(slug="bench", name="Bench")
     catalog_services.membership_add(team=team, user=user)
     env = Environment.objects.create(slug="dev", name="Dev", aws_account_id="123456789012")
-    code = deterministic_zip("app.py", "def handler(e, c):\n    return 1\n")
-    spec = {
-        "kind": "lambda",
-        "runtime": "python3.12",
-        "handler": "app.handler",
-        "memory_size": 128,
-        "timeout": 3,
-        "architecture": "x86_64",
-        "description": "",
-        "environment": {},
-    }
-
     with app.connection_for_write() as conn:
         conn.default_channel.queue_purge("slipway-bench")
+    rows = []
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
-        # Warm up clients and connections so neither side pays first-call costs in the timing.
-        warm = services.service_launch(
-            user=user,
-            owner=team,
-            slug="warm",
-            kind="lambda",
-            environment=env,
-            spec=spec,
-            code=code,
-            confirm=True,
-        )
-        _wait([warm.pk])
-        before = aws.call_counts()
-        started = time.perf_counter()
-        ids = [
-            services.service_launch(
-                user=user,
-                owner=team,
-                slug=f"fn-{i}",
-                kind="lambda",
-                environment=env,
-                spec=spec,
-                code=code,
-                confirm=True,
-            ).pk
-            for i in range(N)
-        ]
-        _wait(ids)
-        portal_seconds = time.perf_counter() - started
-        calls = aws.call_counts() - before
-        statuses = set(Deployment.objects.filter(pk__in=ids).values_list("status", flat=True))
-
+        # The API routes to a Lambda; deploy it (and warm every client) before timing.
+        _launch(user, team, env, "lambda", "target", {})
+        _launch(user, team, env, "ecs", "warm-ecs", KINDS["ecs"](999))
+        for kind, overrides in KINDS.items():
+            rows.append(_portal_run(user, team, env, kind, overrides))
+    for kind, _, calls, _ in rows:
+        ops = dict(sorted((f"{s}.{o}", c) for (s, o), c in calls.items()))
+        print(f"{kind} calls by operation (N={N}):", ops)
     emulator.reset(url)
-    raw_seconds, raw_calls = raw_lambda(N, code)
-    portal_calls = sum(calls.values()) / N
-    print("kind    N   portal s  raw s   ratio  AWS calls/deploy (portal, raw)  statuses")
-    ratio = portal_seconds / raw_seconds
-    print(
-        f"lambda  {N:<3} {portal_seconds:8.2f}  {raw_seconds:6.2f}  {ratio:5.1f}"
-        f"  {portal_calls:5.1f}, {raw_calls / N:4.1f}                     {','.join(statuses)}"
-    )
-    print(
-        "portal calls by operation:", dict(sorted((f"{s}.{o}", c) for (s, o), c in calls.items()))
-    )
+    raw = {"lambda": raw_lambda, "ecs": raw_ecs, "apigateway": raw_apigateway}
+    print("kind        N   portal s  raw s   ratio  AWS calls/deploy (portal, raw)  statuses")
+    for kind, seconds, calls, statuses in rows:
+        raw_seconds, raw_calls = raw[kind](N)
+        print(
+            f"{kind:<10}  {N:<3} {seconds:8.2f}  {raw_seconds:6.2f}  {seconds / raw_seconds:5.1f}"
+            f"  {sum(calls.values()) / N:5.1f}, {raw_calls / N:4.1f}"
+            f"                     {','.join(statuses)}"
+        )
 
 
-def raw_lambda(n, code):
+def _launch(user, team, env, kind, slug, overrides):
+    _wait([_launch_async(user, team, env, kind, slug, overrides)])
+
+
+def _portal_run(user, team, env, kind, overrides):
+    """N deployments of `kind` through the worker, all requested at once; wall time + calls."""
+    from deployments.models import Deployment
+    from portal import aws
+
+    before = aws.call_counts()
+    started = time.perf_counter()
+    ids = []
+    for i in range(N):
+        ids.append(_launch_async(user, team, env, kind, f"{kind[:3]}-{i}", overrides(i)))
+    _wait(ids)
+    seconds = time.perf_counter() - started
+    statuses = set(Deployment.objects.filter(pk__in=ids).values_list("status", flat=True))
+    return kind, seconds, aws.call_counts() - before, statuses
+
+
+def _launch_async(user, team, env, kind, slug, overrides):
+    from deployments import kinds, services
+    from portal.demo import _form_data
+
+    teams = type(team).objects.filter(pk=team.pk)
+    form_class = kinds.get(kind).create_form
+    data = _form_data(
+        form_class(teams=teams),
+        {"name": slug, "owner": team.pk, "environment": env.pk, **overrides},
+    )
+    form = form_class(data, teams=teams)
+    if not form.is_valid():
+        raise SystemExit(f"{kind} form refused the bench spec: {form.errors.as_text()}")
+    return services.service_launch(
+        user=user,
+        owner=team,
+        slug=slug,
+        kind=kind,
+        environment=env,
+        spec=form.spec(),
+        code=form.cleaned_data.get("code"),
+        confirm=True,
+    ).pk
+
+
+def raw_lambda(n):
     """The same AWS calls as a plain boto3 script would make for n new functions."""
     import json
 
@@ -120,6 +133,9 @@ def raw_lambda(n, code):
         ],
     }
     TRUST = json.dumps(trust)  # noqa: N806
+    from deployments.forms.lambda_ import DEFAULT_PYTHON_SOURCE, deterministic_zip
+
+    code = deterministic_zip("app.py", DEFAULT_PYTHON_SOURCE)
     before = aws.total_calls()
     started = time.perf_counter()
     iam, lam = aws.aws_client("iam"), aws.aws_client("lambda")
@@ -141,7 +157,7 @@ def raw_lambda(n, code):
             ),
         )
     for i in range(n):
-        name = f"fn-{i}-dev"
+        name = f"lam-{i}-dev"
         with contextlib.suppress(ClientError):
             lam.get_function(FunctionName=name)
         lam.create_function(
@@ -172,6 +188,116 @@ def _wait(ids, timeout=300):
             return
         time.sleep(0.05)
     raise TimeoutError("deployments did not finish")
+
+
+def raw_ecs(n):
+    """A plain script: task definition, target group, listener rule, log group, service, and
+    one describe to see it; the network and cluster exist already (set up untimed)."""
+    from catalog.models import Environment
+    from portal import aws
+    from portal.embedded import embedded_network_ensure
+
+    env = Environment.objects.get(slug="dev")
+    embedded_network_ensure(environment=env)
+    env.refresh_from_db()
+    ecs, elb = aws.aws_client("ecs"), aws.aws_client("elbv2")
+    logs = aws.aws_client("logs")
+    before = aws.total_calls()
+    started = time.perf_counter()
+    for i in range(n):
+        name = f"ecs-{i}-dev"
+        logs.create_log_group(logGroupName=f"/raw/{name}")
+        task = ecs.register_task_definition(
+            family=name,
+            requiresCompatibilities=["FARGATE"],
+            networkMode="awsvpc",
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": "public.ecr.aws/nginx/nginx:1.27",
+                    "portMappings": [{"containerPort": 8080}],
+                }
+            ],
+        )["taskDefinition"]["taskDefinitionArn"]
+        group = elb.create_target_group(
+            Name=f"raw-{i}", Protocol="HTTP", Port=8080, VpcId=env.vpc_id, TargetType="ip"
+        )["TargetGroups"][0]["TargetGroupArn"]
+        elb.create_rule(
+            ListenerArn=env.alb_listener_arn,
+            Priority=100 + i,
+            Conditions=[{"Field": "path-pattern", "Values": [f"/s{i}/*"]}],
+            Actions=[{"Type": "forward", "TargetGroupArn": group}],
+        )
+        ecs.create_service(
+            cluster=env.ecs_cluster,
+            serviceName=name,
+            taskDefinition=task,
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": env.subnet_ids,
+                    "securityGroups": env.security_group_ids,
+                }
+            },
+            loadBalancers=[
+                {"targetGroupArn": group, "containerName": "app", "containerPort": 8080}
+            ],
+        )
+        ecs.describe_services(cluster=env.ecs_cluster, services=[name])
+    return time.perf_counter() - started, aws.total_calls() - before
+
+
+def raw_apigateway(n):
+    """A plain script: REST API, one resource + method + Lambda proxy integration, the invoke
+    permission, a deployment into a throttled stage, and one read of the deployment."""
+    from portal import aws
+
+    lam, api = aws.aws_client("lambda"), aws.aws_client("apigateway")
+    from botocore.exceptions import ClientError
+
+    try:  # the target function (untimed set-up); raw_lambda made it already
+        lam.get_function(FunctionName="lam-0-dev")
+    except ClientError:
+        raw_lambda(1)
+    target = lam.get_function(FunctionName="lam-0-dev")["Configuration"]["FunctionArn"]
+    uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{target}/invocations"
+    before = aws.total_calls()
+    started = time.perf_counter()
+    for i in range(n):
+        rest = api.create_rest_api(name=f"api-{i}-dev")["id"]
+        root = api.get_resources(restApiId=rest)["items"][0]["id"]
+        resource = api.create_resource(restApiId=rest, parentId=root, pathPart="hello")["id"]
+        api.put_method(
+            restApiId=rest, resourceId=resource, httpMethod="GET", authorizationType="NONE"
+        )
+        api.put_integration(
+            restApiId=rest,
+            resourceId=resource,
+            httpMethod="GET",
+            type="AWS_PROXY",
+            integrationHttpMethod="POST",
+            uri=uri,
+        )
+        lam.add_permission(
+            FunctionName=target,
+            StatementId=f"raw-{i}",
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+        )
+        deployment = api.create_deployment(restApiId=rest, stageName="dev")["id"]
+        api.update_stage(
+            restApiId=rest,
+            stageName="dev",
+            patchOperations=[
+                {"op": "replace", "path": "/*/*/throttling/rateLimit", "value": "100"},
+                {"op": "replace", "path": "/*/*/throttling/burstLimit", "value": "50"},
+            ],
+        )
+        api.get_deployment(restApiId=rest, deploymentId=deployment)
+    return time.perf_counter() - started, aws.total_calls() - before
 
 
 if __name__ == "__main__":

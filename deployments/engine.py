@@ -240,7 +240,7 @@ def _ensure_alarms(deployment: Deployment) -> None:
             rules = alarms_ensure_defaults(
                 instance=deployment.instance, actor=deployment.requested_by.get_username()
             )
-            step.message = ", ".join(rule.name for rule in rules) or "none for this kind"
+            step.message = ", ".join(r.alarm_name for r in rules) or "none for this kind"
     except Exception:  # noqa: BLE001 — recorded on the step by _step
         log.warning("Default alarms for deployment %s failed", deployment.pk, exc_info=True)
 

@@ -70,7 +70,10 @@ def test_form_deploys_a_lambda_function_through_the_worker(
     assert instance.applied_spec == done.spec
     names = list(done.steps.values_list("name", flat=True))
     assert "Create Lambda function orders-dev" in names
-    assert names[-1] == "Wait until AWS reports it stable"
+    assert names.index("Wait until AWS reports it stable") < names.index(
+        "Ensure default CloudWatch alarms"
+    )
+    assert set(done.steps.values_list("status", flat=True)) == {"ok"}
 
     # The service page shows the finished deployment without a polling trigger.
     page = client.get(instance.service.get_absolute_url()).content.decode()
