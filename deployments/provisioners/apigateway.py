@@ -229,20 +229,28 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     return changes
 
 
+KIND_LABELS = {"lambda": "Lambda", "ecs": "ECS"}
+
+
+def _label(slug: str, targets: dict) -> str:
+    return f"{slug} ({KIND_LABELS[targets[slug]['kind']]})"
+
+
 def _describe_target(uri: str, targets: dict) -> str:
+    """Which target an integration URI points at, for the diff (the raw URI if none)."""
     for slug, target in targets.items():
-        if target.get("function_arn") and target["function_arn"] in uri:
-            return f"{slug} (Lambda)"
-        if target.get("dns") and target["dns"] in uri:
-            return f"{slug} (ECS)"
+        arn, dns = target.get("function_arn"), target.get("dns")
+        if arn and (uri == arn or uri.endswith(f"/functions/{arn}/invocations")):
+            return _label(slug, targets)
+        if dns and uri.startswith(f"http://{dns}/"):
+            return _label(slug, targets)
     return uri
 
 
 def _route_changes(desired: dict, current: dict, targets: dict) -> list[Change]:
     changes = []
     for key, route in desired.items():
-        target = f"{route['target']} ({targets[route['target']]['kind'].replace('ecs', 'ECS')})"
-        target = target.replace("(lambda)", "(Lambda)")
+        target = _label(route["target"], targets)
         now = current.get(key)
         if now is None:
             changes.append(
