@@ -28,6 +28,10 @@ class AlarmRule(models.Model):
     def __str__(self):
         return self.alarm_name
 
+    @property
+    def name(self) -> str:
+        return self.alarm_name
+
 
 class AlarmEvent(models.Model):
     """A line of an alarm's history: a state change seen in CloudWatch or a threshold edit."""

@@ -190,6 +190,7 @@ def instance_summary(request, slug, environment):
             "instance": instance,
             "service": instance.service,
             "env_slug": environment,
+            "single": True,
             "summary": selectors.instance_summary(instance=instance),
         },
     )

@@ -58,5 +58,5 @@ def monitoring_summary(service, environment):
         "service": service,
         "env_slug": getattr(environment, "slug", environment),
         "summary": selectors.summary_cached(instance=instance) if deployed else None,
-        "lazy": True,
+        "single": True,
     }

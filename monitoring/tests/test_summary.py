@@ -75,3 +75,19 @@ def test_the_tag_makes_no_query_on_a_prefetched_list(
         html = template.render(Context({"services": services_, "env": personas["dev"]}))
     assert html.count('hx-trigger="revealed"') == 2
     assert "/monitoring/services/billing/dev/summary/" in html
+
+
+def test_included_with_only_the_service_it_shows_each_environment(personas, make_instance):
+    instance = make_instance(slug="orders")
+    template = Template('{% include "monitoring/_summary.html" with service=service %}')
+    html = template.render(Context({"service": instance.service}))
+    assert "Development:" in html
+    assert "/monitoring/services/orders/dev/summary/" in html
+
+
+def test_the_service_overview_shows_the_health_strip(client, personas, make_instance):
+    make_instance(slug="orders")
+    client.force_login(personas["charlie"])
+    html = client.get(reverse("catalog:service_detail", args=["orders"])).content.decode()
+    assert "Health now" in html
+    assert "/monitoring/services/orders/dev/summary/" in html
