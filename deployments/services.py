@@ -70,9 +70,12 @@ def _plan_changes(*, instance: ServiceInstance, spec: dict, user, action: str) -
         raise PlanFailed(
             f"Could not read the current state from AWS: {error_message(exc)}"
         ) from exc
-    if action == Deployment.Action.DELETE:
-        return provisioner.plan_delete(observed)
-    return provisioner.plan(spec, observed)
+    try:
+        if action == Deployment.Action.DELETE:
+            return provisioner.plan_delete(observed)
+        return provisioner.plan(spec, observed)
+    except ValueError as exc:  # a spec the provisioner cannot reach from what AWS holds
+        raise PlanFailed(f"Slipway cannot plan this change: {exc}") from exc
 
 
 def deployment_plan(

@@ -4,6 +4,7 @@ from deployments import views
 
 app_name = "deployments"
 urlpatterns = [
+    path("new/", views.service_new_choose, name="new"),
     path("new/lambda/", views.service_new, {"kind": "lambda"}, name="lambda_create"),
     path("new/<slug:kind>/", views.service_new, name="service_new"),
     path("services/<slug:slug>/", views.service_deployments, name="service_deployments"),

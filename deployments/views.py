@@ -22,6 +22,12 @@ def _kind_or_404(kind: str) -> kinds.Kind:
         raise Http404("Slipway cannot deploy that kind of resource.") from None
 
 
+@require_GET
+def service_new_choose(request):
+    """Pick what to create: one card per resource kind."""
+    return render(request, "deployments/new_service.html", {"kinds": kinds.KINDS.values()})
+
+
 @require_http_methods(["GET", "POST"])
 def service_new(request, kind):
     """Create a service of `kind` and plan its first deployment."""
