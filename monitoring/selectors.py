@@ -186,6 +186,7 @@ class Summary:
     label: str  # "errors" or "CPU"
     value: str  # "2.5 %" or "no data"
     state: str  # worst alarm state: OK | ALARM | INSUFFICIENT_DATA | "" (no alarms)
+    environment: str  # slug, so a cached strip renders with no query
     error: str = ""
 
 
@@ -247,7 +248,13 @@ def instance_summary(*, instance: ServiceInstance) -> Summary:
         )
         states = alarms.alarm_states(instance=instance)
     except (ClientError, BotoCoreError) as exc:
-        return Summary(label=label, value="unavailable", state="", error=error_message(exc))
+        return Summary(
+            label=label,
+            value="unavailable",
+            state="",
+            environment=instance.environment.slug,
+            error=error_message(exc),
+        )
     alarm_states_record(instance=instance, states=states)
     top = sum(v for _, v in data.get("m0", []))
     if denominator is None:
@@ -257,7 +264,10 @@ def instance_summary(*, instance: ServiceInstance) -> Summary:
         bottom = sum(v for _, v in data.get("m1", []))
         value = f"{top / bottom * 100:.1f} %" if bottom else "no traffic"
     summary = Summary(
-        label=label, value=value, state=alarms.worst_state([s.state for s in states.values()])
+        label=label,
+        value=value,
+        state=alarms.worst_state([s.state for s in states.values()]),
+        environment=instance.environment.slug,
     )
     cache.set(_summary_cache_key(instance), summary, METRICS_CACHE_SECONDS)
     return summary

@@ -7,11 +7,7 @@ urlpatterns = [
     path("services/<slug:slug>/metrics/", views.service_metrics, name="metrics"),
     path("services/<slug:slug>/logs/", views.service_logs, name="logs"),
     path("services/<slug:slug>/logs/tail/", views.service_logs_tail, name="logs_tail"),
-    path(
-        "services/<slug:slug>/<slug:environment>/summary/",
-        views.instance_summary,
-        name="summary",
-    ),
+    path("instances/<int:pk>/summary/", views.instance_summary, name="summary"),
     path("alarms/<int:pk>/threshold/", views.alarm_threshold, name="alarm_threshold"),
     path("alarms/<int:pk>/history/", views.alarm_history, name="alarm_history"),
 ]

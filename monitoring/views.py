@@ -9,7 +9,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from catalog.access import get_instance_for_user, get_service_for_user
+from catalog.access import get_service_for_user
+from catalog.models import ServiceInstance
 from monitoring import alarms, logs, queries, selectors, services
 from monitoring.forms import LogFilterForm, ThresholdForm
 from monitoring.models import AlarmRule
@@ -180,17 +181,20 @@ def service_logs_tail(request, slug):
 
 
 @require_GET
-def instance_summary(request, slug, environment):
+def instance_summary(request, pk):
     """The summary strip of one instance (lazy-loaded by the partial when not cached)."""
-    instance = get_instance_for_user(request.user, slug, environment)
+    instance = get_object_or_404(
+        ServiceInstance.objects.select_related("service__owner", "environment"), pk=pk
+    )
+    get_service_for_user(request.user, instance.service.slug)  # every signed-in user reads
     return render(
         request,
         "monitoring/_summary.html",
         {
             "instance": instance,
             "service": instance.service,
-            "env_slug": environment,
             "single": True,
+            "compact": request.GET.get("compact") == "1",
             "summary": selectors.instance_summary(instance=instance),
         },
     )

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from django import template
 
+from catalog.models import ServiceInstance
 from monitoring import charts, selectors
 
 register = template.Library()
@@ -33,6 +34,9 @@ def epoch(value):
 
 
 def _instance_of(service, environment):
+    """`environment` may be an Environment, its slug, or already the ServiceInstance."""
+    if isinstance(environment, ServiceInstance):
+        return environment
     # Compare by id when given an Environment, so the prefetched instances need no join.
     env_id = getattr(environment, "pk", None)
     for instance in service.instances.all():  # prefetched on list pages
@@ -44,19 +48,19 @@ def _instance_of(service, environment):
 
 
 @register.inclusion_tag("monitoring/_summary.html")
-def monitoring_summary(service, environment):
+def monitoring_summary(service, environment, compact=False):
     """The summary strip of `service` in `environment`: from the cache, or loaded lazily.
 
     The page never waits for AWS: a summary computed in the last minute renders at once;
     otherwise a placeholder asks for it with htmx when it scrolls into view, so a long
-    list only costs AWS calls for the rows people see.
+    list only costs AWS calls for the rows people see. No database query either way.
     """
     instance = _instance_of(service, environment)
     deployed = instance is not None and instance.status not in ("not_deployed", "deleted")
     return {
         "instance": instance if deployed else None,
         "service": service,
-        "env_slug": getattr(environment, "slug", environment),
         "summary": selectors.summary_cached(instance=instance) if deployed else None,
         "single": True,
+        "compact": compact,
     }

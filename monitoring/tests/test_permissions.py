@@ -24,7 +24,7 @@ def read_urls(rule):
         reverse("monitoring:metrics", args=["orders"]),
         reverse("monitoring:logs", args=["orders"]),
         reverse("monitoring:logs_tail", args=["orders"]) + "?since=1",
-        reverse("monitoring:summary", args=["orders", "dev"]),
+        reverse("monitoring:summary", args=[rule.instance.pk]),
         reverse("monitoring:alarm_history", args=[rule.pk]),
     ]
 
@@ -48,5 +48,5 @@ def test_unknown_service_or_environment_is_404(client, personas, rule):
     assert (
         client.get(reverse("monitoring:logs", args=["orders"]), {"env": "prod"}).status_code == 404
     )
-    assert client.get(reverse("monitoring:summary", args=["orders", "prod"])).status_code == 404
+    assert client.get(reverse("monitoring:summary", args=[999999])).status_code == 404
     assert client.post(reverse("monitoring:alarm_threshold", args=[999999])).status_code == 404

@@ -46,7 +46,7 @@ def test_summary_loads_lazily_then_renders_from_cache(client, personas, aws_clea
     assert sum((call_counts() - before).values()) == 0
 
     client.force_login(personas["charlie"])
-    strip = client.get(reverse("monitoring:summary", args=["orders", "dev"])).content.decode()
+    strip = client.get(reverse("monitoring:summary", args=[instance.pk])).content.decode()
     assert "errors 2.5 %" in strip
     assert "alarm-alarm" in strip and "in alarm" in strip
 
@@ -66,7 +66,7 @@ def test_the_tag_makes_no_query_on_a_prefetched_list(
     personas, make_instance, django_assert_num_queries
 ):
     make_instance(slug="orders")
-    make_instance(slug="billing")
+    billing = make_instance(slug="billing")
     services_ = list(Service.objects.prefetch_related("instances"))
     template = Template(
         "{% load monitoring %}{% for s in services %}{% monitoring_summary s env %}{% endfor %}"
@@ -74,7 +74,7 @@ def test_the_tag_makes_no_query_on_a_prefetched_list(
     with django_assert_num_queries(0):
         html = template.render(Context({"services": services_, "env": personas["dev"]}))
     assert html.count('hx-trigger="revealed"') == 2
-    assert "/monitoring/services/billing/dev/summary/" in html
+    assert f"/monitoring/instances/{billing.pk}/summary/" in html
 
 
 def test_included_with_only_the_service_it_shows_each_environment(personas, make_instance):
@@ -82,12 +82,20 @@ def test_included_with_only_the_service_it_shows_each_environment(personas, make
     template = Template('{% include "monitoring/_summary.html" with service=service %}')
     html = template.render(Context({"service": instance.service}))
     assert "Development:" in html
-    assert "/monitoring/services/orders/dev/summary/" in html
+    assert f"/monitoring/instances/{instance.pk}/summary/" in html
 
 
 def test_the_service_overview_shows_the_health_strip(client, personas, make_instance):
-    make_instance(slug="orders")
+    instance = make_instance(slug="orders")
     client.force_login(personas["charlie"])
     html = client.get(reverse("catalog:service_detail", args=["orders"])).content.decode()
     assert "Health now" in html
-    assert "/monitoring/services/orders/dev/summary/" in html
+    assert f"/monitoring/instances/{instance.pk}/summary/" in html
+
+
+def test_the_catalog_list_shows_a_compact_strip_per_row(client, personas, make_instance):
+    instance = make_instance(slug="orders")
+    client.force_login(personas["alice"])
+    html = client.get(reverse("catalog:service_list")).content.decode()
+    assert f"/monitoring/instances/{instance.pk}/summary/?compact=1" in html
+    assert "Health now" not in html
