@@ -70,6 +70,14 @@ def _check_secret(number: int, key: str, value: str) -> None:
         )
 
 
+def _allowed_text(allowed: list[int]) -> str:
+    """'512, 1024 or 2048 MiB', or 'a–b MiB in steps of n' for long, even ranges."""
+    steps = {b - a for a, b in zip(allowed, allowed[1:], strict=False)}
+    if len(allowed) > 4 and len(steps) == 1:
+        return f"{allowed[0]}–{allowed[-1]} MiB in steps of {steps.pop()}"
+    return f"{', '.join(map(str, allowed[:-1]))} or {allowed[-1]} MiB"
+
+
 def _lines(pairs: dict | None) -> str:
     return "\n".join(f"{k}={v}" for k, v in (pairs or {}).items())
 
@@ -183,6 +191,24 @@ class EcsSpecFields(ScalingFields):
         help_text="e.g. /orders/* or orders.example.com",
     )
 
+    field_order = [
+        "image",
+        "cpu",
+        "memory",
+        "container_port",
+        "env_vars",
+        "secrets",
+        "health_check_path",
+        "lb_mode",
+        "lb_value",
+        "desired_count",
+        "autoscaling",
+        "min_count",
+        "max_count",
+        "metric",
+        "target",
+    ]
+
     def has_load_balancer(self) -> bool:
         return self.cleaned_data.get("lb_mode") in ("path", "host")
 
@@ -211,12 +237,10 @@ class EcsSpecFields(ScalingFields):
         cleaned = super().clean()
         cpu, memory = cleaned.get("cpu"), cleaned.get("memory")
         if cpu and memory is not None and memory not in FARGATE_MEMORY[cpu]:
-            allowed = FARGATE_MEMORY[cpu]
             self.add_error(
                 "memory",
                 f"Fargate does not run {cpu} CPU units with {memory} MiB; with {cpu} pick "
-                f"{allowed[0]}–{allowed[-1]} MiB"
-                + (f" in steps of {allowed[1] - allowed[0]}." if len(allowed) > 1 else "."),
+                f"{_allowed_text(FARGATE_MEMORY[cpu])}.",
             )
         both = set(cleaned.get("env_vars") or {}) & set(cleaned.get("secrets") or {})
         if both:
@@ -260,7 +284,7 @@ class EcsServiceForm(EcsSpecFields):
     owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
     environment = forms.ModelChoiceField(queryset=Environment.objects.all())
     description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
-    field_order = ["name", "owner", "environment", "description"]
+    field_order = ["name", "owner", "environment", "description", *EcsSpecFields.field_order]
 
     def __init__(self, *args, teams, **kwargs):
         super().__init__(*args, **kwargs)

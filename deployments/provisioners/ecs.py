@@ -24,7 +24,7 @@ from deployments.provisioners.ecs_handlers import HANDLERS
 TASK_FIELDS = {
     "image": ("image", ""),
     "cpu": ("cpu", ""),
-    "memory": ("memory", "MB"),
+    "memory": ("memory", "MiB"),
     "container_port": ("container port", ""),
     "environment": ("environment variables", ""),
     "secrets": ("secrets", ""),
@@ -51,7 +51,12 @@ def scale_values(spec: dict) -> dict[str, int | None]:
 def observe(ctx: Context) -> Observed:
     """What AWS holds for this instance now (plain values; keys ending _arn are owned)."""
     refs = aws.Refs.of(ctx)
-    values: dict = {"service_name": refs.service, "cluster": refs.cluster}
+    values: dict = {
+        "service_name": refs.service,
+        "cluster": refs.cluster,
+        "log_group": refs.log_group,
+        "target_group": refs.target_group,
+    }
     if settings.AWS_ENDPOINT_URL:
         values["network_ready"] = aws.network_ready(ctx)
     elif not (ctx.environment.subnet_ids and ctx.environment.security_group_ids):
@@ -149,7 +154,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     if not values.get("execution_role"):
         changes.append(Change("role.ensure", "Create the ECS task execution role"))
     if not values.get("log_group_arn"):
-        changes.append(Change("logs.ensure", "Create log group"))
+        changes.append(Change("logs.ensure", f"Create log group {values['log_group']}"))
 
     want_task = task_values(spec)
     have_task = values.get("task") if observed.exists else None
@@ -163,11 +168,16 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     if want_rule:
         if not values.get("target_group_arn"):
             changes.append(
-                Change("target_group.ensure", "Create target group", (f"health check {hc_path}",))
+                Change(
+                    "target_group.ensure",
+                    f"Create target group {values['target_group']}",
+                    (f"health check {hc_path}",),
+                )
             )
         elif values.get("target_group_health_path") != hc_path:
             detail = field_diff("health check", values.get("target_group_health_path"), hc_path)
-            changes.append(Change("target_group.update", "Update target group", (detail,)))
+            summary = f"Update target group {values['target_group']}"
+            changes.append(Change("target_group.update", summary, (detail,)))
         if values.get("rule") != want_rule:
             detail = field_diff(
                 "listener rule",
@@ -194,7 +204,9 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     if not want_rule and values.get("rule_arn"):
         changes.append(Change("rule.delete", "Remove the listener rule"))
     if not want_rule and values.get("target_group_arn"):
-        changes.append(Change("target_group.delete", "Delete target group"))
+        changes.append(
+            Change("target_group.delete", f"Delete target group {values['target_group']}")
+        )
     return changes
 
 
@@ -264,11 +276,13 @@ def plan_delete(observed: Observed) -> list[Change]:
     if observed.exists:
         changes.append(Change("service.delete", f"Delete ECS service {values['service_name']}"))
     if values.get("target_group_arn"):
-        changes.append(Change("target_group.delete", "Delete target group"))
+        changes.append(
+            Change("target_group.delete", f"Delete target group {values['target_group']}")
+        )
     if values.get("latest_task_definition"):
         changes.append(Change("taskdef.deregister", "Deregister task definition revisions"))
     if values.get("log_group_arn"):
-        changes.append(Change("logs.delete", "Delete log group"))
+        changes.append(Change("logs.delete", f"Delete log group {values['log_group']}"))
     return changes
 
 

@@ -47,6 +47,7 @@ def field_errors(response, field):
     [
         ("memory", {"cpu": "256", "memory": "4096"}, "does not run 256 CPU units with 4096"),
         ("memory", {"cpu": "1024", "memory": "1024"}, "pick 2048–8192 MiB in steps of 1024"),
+        ("memory", {"cpu": "256", "memory": "1536"}, "pick 512, 1024 or 2048 MiB"),
         ("memory", {"cpu": "4096", "memory": "8000"}, "does not run 4096"),
         ("cpu", {"cpu": "300"}, "Select a valid choice"),
         ("image", {"image": "Not An Image!"}, "Not an image reference"),
@@ -230,7 +231,7 @@ def test_update_form_plans_a_new_revision_in_words(client, personas, aws_clean):
     assert deployment.status == Deployment.Status.PLANNED
     details = [line for step in deployment.plan for line in step["details"]]
     assert "task definition cpu 256 → 512" in details
-    assert "task definition memory 512 → 2048 MB" in details
+    assert "task definition memory 512 → 2048 MiB" in details
     assert (
         "task definition image public.ecr.aws/nginx/nginx:1.27 → public.ecr.aws/nginx/nginx:1.28"
         in details

@@ -237,7 +237,7 @@ def test_update_registers_a_new_revision_with_readable_plan_lines(personas, aws_
     summaries = plan_for(personas, done.instance, new_spec)
     lines = [line for c in summaries for line in c.details]
     assert "task definition cpu 256 → 512" in lines
-    assert "task definition memory 512 → 1024 MB" in lines
+    assert "task definition memory 512 → 1024 MiB" in lines
     assert "task definition environment variables: added NEW; changed LOG_LEVEL" in lines
     assert [c.key for c in summaries] == ["taskdef.register", "service.update"]
 
@@ -309,9 +309,9 @@ def test_delete_removes_everything_the_instance_owns_and_nothing_shared(personas
         "Remove auto-scaling",
         "Remove the listener rule",
         "Delete ECS service orders-dev",
-        "Delete target group",
+        "Delete target group orders-dev",
         "Deregister task definition revisions",
-        "Delete log group",
+        "Delete log group /slipway/dev/orders",
     ]
     assert [s for s in steps if s in order] == order
 
