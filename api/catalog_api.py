@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError
 from django.db.models import Prefetch, Q
 from django.http import Http404
 from ninja import Query, Router, Schema, Status
 
-from api.schemas import EnvironmentOut, Error, FormErrors, ServiceDetailOut, ServiceIn, ServiceOut
+from api.schemas import (
+    EnvironmentOut,
+    Error,
+    FormErrors,
+    MetricSummaryOut,
+    ServiceDetailOut,
+    ServiceIn,
+    ServiceOut,
+    ServicePatch,
+)
 from api.v1 import audited
 from catalog import services as catalog_services
+from catalog.access import get_instance_for_user, get_service_for_user
 from catalog.models import Environment, Service, ServiceInstance, Team
 
 router = Router(tags=["catalog"])
@@ -105,3 +116,57 @@ def create_service(request, payload: ServiceIn):
         out["target"] = service
         out["after"] = payload.dict()
     return Status(201, _service_detail(service.slug))
+
+
+@router.patch(
+    "/services/{slug}", response={200: ServiceDetailOut, 403: Error, 404: Error, 422: FormErrors}
+)
+def update_service(request, slug: str, payload: ServicePatch):
+    """Change a service's catalog data (owner team members and staff)."""
+    with audited(request, action="service.update", target=("catalog.service", "", slug)) as out:
+        service = get_service_for_user(request.user, slug, write=True)
+        out["target"] = service
+        changes = payload.dict(exclude_unset=True)
+        current = {
+            "name": service.name,
+            "description": service.description,
+            "lifecycle": service.lifecycle,
+            "system": service.system,
+            "repo_url": service.repo_url,
+            "docs_url": service.docs_url,
+            "tags": list(service.tags),
+            "depends_on": list(service.depends_on.all()),
+        }
+        wanted = {k: v for k, v in changes.items() if v is not None}
+        if "depends_on" in wanted:
+            slugs = wanted["depends_on"]
+            found = list(Service.objects.filter(slug__in=slugs))
+            missing = sorted(set(slugs) - {s.slug for s in found})
+            if missing:
+                raise ValidationError({"depends_on": f"No such services: {', '.join(missing)}."})
+            wanted["depends_on"] = found
+        catalog_services.service_update(service=service, user=request.user, **{**current, **wanted})
+        out["after"] = {k: v for k, v in changes.items() if k != "depends_on"}
+    return Status(200, _service_detail(slug))
+
+
+@router.get(
+    "/services/{slug}/environments/{environment}/metrics/summary",
+    response={200: MetricSummaryOut, 404: Error},
+    tags=["metrics"],
+)
+def metrics_summary(request, slug: str, environment: str):
+    """Error rate (Lambda, API Gateway) or CPU (ECS) over the last 15 minutes, and alarm state."""
+    from monitoring.selectors import instance_summary
+
+    instance = get_instance_for_user(request.user, slug, environment)
+    summary = instance_summary(instance=instance)
+    return Status(
+        200,
+        {
+            "label": summary.label,
+            "value": summary.value,
+            "state": summary.state,
+            "error": summary.error,
+        },
+    )

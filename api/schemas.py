@@ -124,3 +124,23 @@ class ScaleIn(Schema):
     fields: dict[str, Any] = Field(
         ..., description="Scaling fields of the kind, e.g. reserved_concurrency."
     )
+
+
+class ServicePatch(Schema):
+    """Catalog fields to change; omitted ones keep their values."""
+
+    name: str | None = Field(None, max_length=100)
+    description: str | None = Field(None, max_length=2000)
+    lifecycle: Literal["experimental", "production", "deprecated"] | None = None
+    system: str | None = Field(None, max_length=100)
+    repo_url: str | None = Field(None, max_length=200)
+    docs_url: str | None = Field(None, max_length=200)
+    tags: list[str] | None = Field(None, max_length=50)
+    depends_on: list[str] | None = Field(None, max_length=100, description="Service slugs.")
+
+
+class MetricSummaryOut(Schema):
+    label: str
+    value: str
+    state: str
+    error: str

@@ -211,3 +211,64 @@ def test_update_keeps_unnamed_fields(client, personas, aws_clean, celery_worker)
     assert wait_for(finished)["status"] == "succeeded"
     config = aws_client("lambda").get_function(FunctionName="upd-dev")["Configuration"]
     assert config["MemorySize"] == 512 and config["Handler"] == "app.handler"
+
+
+def test_patch_service_changes_only_given_fields(client, personas):
+    catalog_services.service_create(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="checkout",
+        kind="lambda",
+        description="keep me",
+    )
+    catalog_services.service_create(
+        user=personas["alice"], owner=personas["payments"], slug="ledger", kind="lambda"
+    )
+    url = "/api/v1/services/checkout"
+    denied = client.patch(
+        url,
+        {"lifecycle": "deprecated"},
+        content_type="application/json",
+        headers=bearer(personas["charlie"]),
+    )
+    assert denied.status_code == 403
+    headers = bearer(personas["bob"])
+    response = client.patch(
+        url,
+        {"lifecycle": "production", "depends_on": ["ledger"], "tags": ["Go", "go"]},
+        content_type="application/json",
+        headers=headers,
+    )
+    assert response.status_code == 200, response.content
+    data = response.json()
+    assert (data["lifecycle"], data["depends_on"], data["description"]) == (
+        "production",
+        ["ledger"],
+        "keep me",
+    )
+    assert data["tags"] == ["go"]
+    bad = client.patch(
+        url, {"depends_on": ["ghost"]}, content_type="application/json", headers=headers
+    )
+    assert bad.status_code == 422 and "depends_on" in bad.json()["errors"]
+    assert Service.objects.get(slug="checkout").lifecycle == "production"
+    assert AuditEvent.objects.filter(action="service.update", source="api").count() == 1
+    assert AuditEvent.objects.get(action="api.service.update", result="denied")
+
+
+def test_metrics_summary(client, personas, aws_clean):
+    service = catalog_services.service_create(
+        user=personas["alice"], owner=personas["payments"], slug="checkout", kind="lambda"
+    )
+    catalog_services.instance_get_or_create(service=service, environment=personas["dev"])
+    headers = bearer(personas["charlie"])  # reading is open to every signed-in user
+    response = client.get(
+        "/api/v1/services/checkout/environments/dev/metrics/summary", headers=headers
+    )
+    assert response.status_code == 200, response.content
+    assert response.json()["label"] == "errors"
+    assert response.json()["value"] in ("no traffic", "no data")
+    missing = client.get(
+        "/api/v1/services/checkout/environments/prod/metrics/summary", headers=headers
+    )
+    assert missing.status_code == 404
