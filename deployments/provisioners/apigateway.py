@@ -74,9 +74,12 @@ def _resolve_targets(ctx: Context, slugs: set[str]) -> dict[str, dict]:
     for instance in instances:
         kind = instance.service.kind
         if kind == "lambda" and instance.resources.get("function_arn"):
+            # Route to the `live` alias when there is one: the version the last deployment
+            # published (and its provisioned concurrency), never whatever $LATEST holds.
             targets[instance.service.slug] = {
                 "kind": "lambda",
-                "function_arn": instance.resources["function_arn"],
+                "function_arn": instance.resources.get("alias_arn")
+                or instance.resources["function_arn"],
             }
         elif kind == "ecs" and ctx.environment.alb_arn:
             if dns is None:
