@@ -127,27 +127,34 @@ def fill(start: int, stop: int, *, rng: random.Random, user, teams, environments
 
 
 def measure(client, url: str, requests: int) -> dict:
+    """Time `url`: cold (facet counts recomputed every time) and warm (facet cache hit)."""
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    for _ in range(5):  # warm caches, templates, connections
+    from catalog.search import catalog_changed
+
+    for _ in range(5):  # warm templates, connections, PostgreSQL's buffers
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code)
-    times = []
-    for _ in range(requests):
-        started = time.perf_counter()
-        response = client.get(url)
-        times.append((time.perf_counter() - started) * 1000)
+    result = {}
+    for mode in ("cold", "warm"):
+        times = []
+        for _ in range(requests):
+            if mode == "cold":
+                catalog_changed()  # as after a catalog write: nothing cached to reuse
+            started = time.perf_counter()
+            client.get(url)
+            times.append((time.perf_counter() - started) * 1000)
+        times.sort()
+        result[f"{mode} p50"] = statistics.median(times)
+        result[f"{mode} p95"] = times[max(0, int(len(times) * 0.95) - 1)]
+    catalog_changed()
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
-    times.sort()
-    return {
-        "p50": statistics.median(times),
-        "p95": times[int(len(times) * 0.95) - 1],
-        "kb": len(response.content) / 1024,
-        "queries": len(queries),
-        "rows": response.content.count(b'class="service-name"'),
-    }
+    result["kb"] = len(response.content) / 1024
+    result["queries"] = len(queries)
+    result["rows"] = response.content.count(b'class="service-name"')
+    return result
 
 
 def scenarios(search_word: str) -> dict[str, str]:
@@ -190,6 +197,7 @@ def main() -> None:
 
     from catalog import services as catalog_services
     from catalog.models import Environment
+    from catalog.search import catalog_changed
 
     try:
         call_command("migrate", verbosity=0)
@@ -216,6 +224,7 @@ def main() -> None:
             started = time.perf_counter()
             fill(filled, size, rng=rng, user=user, teams=teams, environments=environments)
             filled = size
+            catalog_changed()  # bulk_create skips the services that would invalidate the cache
             print(f"filled {size:,} services in {time.perf_counter() - started:.1f}s", flush=True)
             results[size] = run(client, args.requests)
         report(results, args.baseline, args.services)
@@ -227,24 +236,24 @@ def main() -> None:
 def report(results: dict, baseline: int, full: int) -> None:
     print()
     print(
-        f"{'scenario':24} {'services':>8} {'p50 ms':>8} {'p95 ms':>8} {'KB':>6} "
-        f"{'queries':>7} {'rows':>5} {'p95 ratio':>9}"
+        f"{'scenario':22} {'services':>8} {'cold p50':>9} {'cold p95':>9} {'warm p50':>9} "
+        f"{'warm p95':>9} {'KB':>5} {'queries':>7} {'rows':>4} {'cold p95 ratio':>14}"
     )
     for name in results[full]:
         base = results[baseline][name]
         for size in (baseline, full):
             r = results[size][name]
-            ratio = f"{r['p95'] / base['p95']:.2f}x" if size == full else ""
+            ratio = f"{r['cold p95'] / base['cold p95']:.2f}x" if size == full else ""
             print(
-                f"{name:24} {size:>8,} {r['p50']:>8.1f} {r['p95']:>8.1f} {r['kb']:>6.1f} "
-                f"{r['queries']:>7} {r['rows']:>5} {ratio:>9}"
+                f"{name:22} {size:>8,} {r['cold p50']:>9.1f} {r['cold p95']:>9.1f} "
+                f"{r['warm p50']:>9.1f} {r['warm p95']:>9.1f} {r['kb']:>5.1f} "
+                f"{r['queries']:>7} {r['rows']:>4} {ratio:>14}"
             )
-    worst = max(r["p95"] for r in results[full].values())
+    for mode in ("cold", "warm"):
+        worst = max(r[f"{mode} p95"] for r in results[full].values())
+        print(f"at {full:,} services, {mode}: worst p95 {worst:.1f} ms (goal < 100)")
     biggest = max(r["kb"] for r in results[full].values())
-    print(
-        f"\nat {full:,} services: worst p95 {worst:.1f} ms (goal < 100), "
-        f"largest page {biggest:.1f} KB (goal < 100)"
-    )
+    print(f"largest page {biggest:.1f} KB (goal < 100); times in ms, through the full stack")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from django.db import transaction
 
 from audit.services import audit_record
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
+from catalog.search import catalog_changed
 
 
 def _catalog_fields(service: Service) -> dict:
@@ -24,6 +25,13 @@ def _catalog_fields(service: Service) -> dict:
         if service.pk
         else [],
     }
+
+
+def _changed() -> None:
+    """Drop cached facet counts now (this process sees the write) and again after commit (so
+    a page computed by someone else in between is not kept)."""
+    catalog_changed()
+    transaction.on_commit(catalog_changed)
 
 
 def team_create(*, slug: str, name: str, description: str = "", actor=None) -> Team:
@@ -78,11 +86,16 @@ def service_create(
     audit_record(
         actor=user, action="service.create", target=service, after=_catalog_fields(service)
     )
+    _changed()
     return service
 
 
 def instance_get_or_create(*, service: Service, environment: Environment) -> ServiceInstance:
-    instance, _ = ServiceInstance.objects.get_or_create(service=service, environment=environment)
+    instance, created = ServiceInstance.objects.get_or_create(
+        service=service, environment=environment
+    )
+    if created:
+        _changed()
     return instance
 
 
@@ -137,4 +150,5 @@ def service_update(
         before=before,
         after=_catalog_fields(service),
     )
+    _changed()
     return service
