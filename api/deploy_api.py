@@ -106,6 +106,7 @@ def launch_service(request, payload: LaunchIn):
                 code=form.cleaned_data.get("code"),
                 description=payload.description,
                 confirm=True,
+                source="api",
             )
         )
         out["target"] = deployment
@@ -128,7 +129,7 @@ def _instance_change(request, slug, environment, *, action, form_attr, fields):
         raise FormInvalid(form_errors(form))
     return _refusals(
         lambda: deploy_services.deployment_request(
-            instance=instance, spec=form.spec(), user=request.user, action=action
+            instance=instance, spec=form.spec(), user=request.user, action=action, source="api"
         )
     )
 
@@ -198,6 +199,7 @@ def delete_instance(request, slug: str, environment: str):
                 spec=instance.applied_spec,
                 user=request.user,
                 action=Deployment.Action.DELETE,
+                source="api",
             )
         )
         out.update(target=deployment)
@@ -219,6 +221,8 @@ def approve_deployment(request, pk: int):
         deployment = get_deployment_for_user(request.user, pk, write=True)
         out.update(target=deployment)
         deployment = _refusals(
-            lambda: deploy_services.deployment_approve(deployment=deployment, user=request.user)
+            lambda: deploy_services.deployment_approve(
+                deployment=deployment, user=request.user, source="api"
+            )
         )
     return Status(200, _detail(deployment))

@@ -180,6 +180,9 @@ def test_launch_scale_and_status_through_the_api(client, personas, aws_clean, ce
     assert ("api.deployment.delete", "ok") in actions
     assert ("api.deployment.delete", "denied") in actions
     assert ("api.deployment.scale", "denied") in actions
+    # The deployment services' own rows name the API as their source too.
+    plans = AuditEvent.objects.filter(action__startswith="deployment.", action__endswith=".plan")
+    assert plans.exists() and set(plans.values_list("source", flat=True)) == {"api"}
 
 
 @pytest.mark.integration
@@ -272,3 +275,26 @@ def test_metrics_summary(client, personas, aws_clean):
         "/api/v1/services/checkout/environments/prod/metrics/summary", headers=headers
     )
     assert missing.status_code == 404
+
+
+def test_approve_needs_a_second_member(client, personas, aws_clean):
+    alice, bob = bearer(personas["alice"]), bearer(personas["bob"])
+    body = {"name": "vault", "owner": "payments", "environment": "prod", "fields": lambda_fields()}
+    response = client.post("/api/v1/launches", body, content_type="application/json", headers=alice)
+    assert response.status_code == 201, response.content
+    pk = response.json()["id"]
+    assert response.json()["status"] == "awaiting_approval"
+
+    url = f"/api/v1/deployments/{pk}/approve"
+    assert client.post(url, headers=alice).status_code == 403  # not your own change
+    assert client.post(url, headers=bearer(personas["charlie"])).status_code == 403
+    approved = client.post(url, headers=bob)
+    assert approved.status_code == 200, approved.content
+    assert approved.json()["status"] == "queued"
+    assert client.post(url, headers=bob).status_code == 409  # already decided
+    deployment = Deployment.objects.get(pk=pk)
+    assert deployment.approved_by == personas["bob"]
+    results = set(
+        AuditEvent.objects.filter(action="api.deployment.approve").values_list("result", flat=True)
+    )
+    assert results == {"ok", "denied", "failed"}
