@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "monitoring",
     "audit",
     "api",
+    "ninja",  # serves the API docs page's Swagger UI from local static files
     "interop",
     "axes",
 ]

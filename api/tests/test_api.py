@@ -298,3 +298,11 @@ def test_approve_needs_a_second_member(client, personas, aws_clean):
         AuditEvent.objects.filter(action="api.deployment.approve").values_list("result", flat=True)
     )
     assert results == {"ok", "denied", "failed"}
+
+
+def test_docs_page_works_offline(client, db):
+    response = client.get("/api/v1/docs")
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in page and "cdn" not in page
+    assert client.get("/static/ninja/swagger-ui-bundle.js").status_code == 200
