@@ -82,7 +82,10 @@ def observe(ctx: Context) -> Observed:
     if service is None:
         return Observed(exists=False, values=values)
     values.update(service)
-    current = aws.task_definition(ctx, service["task_definition_arn"])
+    if latest and latest["arn"] == service["task_definition_arn"]:
+        current = latest  # the usual case: one describe call, not two
+    else:
+        current = aws.task_definition(ctx, service["task_definition_arn"])
     values["task"] = current["values"] if current else {}
     return Observed(exists=True, values=values)
 
