@@ -145,7 +145,8 @@ class _Importer:
             return
         audit_record(
             actor=self.actor,
-            action=f"{doc.kind.lower()}.import",
+            # "api." is taken by the JSON API's own rows; an imported API entity is api_entity.
+            action=f"{'api_entity' if doc.kind == 'API' else doc.kind.lower()}.import",
             target=target,
             before=None if created else before,
             after=after,
