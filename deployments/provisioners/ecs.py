@@ -82,6 +82,10 @@ def observe(ctx: Context) -> Observed:
     if service is None:
         return Observed(exists=False, values=values)
     values.update(service)
+    values["environment_network"] = {
+        "subnets": sorted(ctx.environment.subnet_ids),
+        "security_groups": sorted(ctx.environment.security_group_ids),
+    }
     if latest and latest["arn"] == service["task_definition_arn"]:
         current = latest  # the usual case: one describe call, not two
     else:
@@ -227,6 +231,9 @@ def _service_details(spec, values, want_task, have_task) -> tuple[str, ...]:
     # is off is corrected; every create and update sends it anyway.
     if breaker is not None and breaker != {"enable": True, "rollback": True}:
         details.append("deployment circuit breaker with rollback: off → on")
+    network = values.get("network")
+    if network is not None and network != values.get("environment_network"):
+        details.append("network: the environment's subnets or security groups changed")
     have_lb = values.get("service_target_group_arn")
     if bool(have_lb) != bool(_want_rule(spec)) or (
         have_lb and values.get("service_container_port") != want_task["container_port"]

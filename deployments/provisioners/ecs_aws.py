@@ -304,6 +304,15 @@ def service(ctx: Context, refs: Refs) -> dict | None:
         "circuit_breaker": None if config is None else config.get("deploymentCircuitBreaker", {}),
         "service_target_group_arn": balancers[0].get("targetGroupArn"),
         "service_container_port": balancers[0].get("containerPort"),
+        "network": _network_of(raw),
+    }
+
+
+def _network_of(service: dict) -> dict:
+    vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    return {
+        "subnets": sorted(vpc.get("subnets") or []),
+        "security_groups": sorted(vpc.get("securityGroups") or []),
     }
 
 

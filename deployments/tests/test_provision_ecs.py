@@ -538,3 +538,24 @@ def test_a_missing_cluster_is_planned_and_ensured_with_tags(personas, aws_clean)
         "slipway:environment": "dev",
         "managed-by": "slipway",
     }
+
+
+@pytest.mark.django_db
+def test_new_environment_security_groups_are_rolled_out_to_the_service(personas, aws_clean):
+    done = launch(personas)
+    env = personas["dev"]
+    env.refresh_from_db()
+    group = aws_client("ec2").create_security_group(
+        GroupName="orders-extra", Description="added by an admin", VpcId=env.vpc_id
+    )["GroupId"]
+    env.security_group_ids = [*env.security_group_ids, group]
+    env.save(update_fields=["security_group_ids"])
+
+    changes = plan_for(personas, done.instance, done.spec)
+    assert [c.details for c in changes] == [
+        ("network: the environment's subnets or security groups changed",)
+    ]
+    change(personas, done.instance, done.spec)
+    network = describe_service(env)["networkConfiguration"]["awsvpcConfiguration"]
+    assert sorted(network["securityGroups"]) == sorted(env.security_group_ids)
+    assert plan_for(personas, done.instance, done.spec) == []
