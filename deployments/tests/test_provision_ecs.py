@@ -150,6 +150,9 @@ def test_create_builds_every_resource_with_tags(personas, aws_clean):
 
     group = elb.describe_target_groups(Names=["orders-dev"])["TargetGroups"][0]
     assert group["TargetType"] == "ip" and group["HealthCheckPath"] == "/health"
+    attributes = elb.describe_target_group_attributes(TargetGroupArn=group["TargetGroupArn"])
+    delay = {a["Key"]: a["Value"] for a in attributes["Attributes"]}
+    assert delay["deregistration_delay.timeout_seconds"] == "30"
     assert service["loadBalancers"][0]["targetGroupArn"] == group["TargetGroupArn"]
     rules = [
         r
