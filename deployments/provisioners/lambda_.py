@@ -70,7 +70,11 @@ def scale_values(spec: dict) -> dict:
 def _names(ctx_or_instance) -> tuple[str, str]:
     instance = getattr(ctx_or_instance, "instance", ctx_or_instance)
     env = instance.environment.slug
-    return names.lambda_function(instance.service.slug, env), names.lambda_role(env)
+    # An adopted function keeps the name it had before Slipway managed it.
+    function_name = instance.resources.get("function_name") or names.lambda_function(
+        instance.service.slug, env
+    )
+    return function_name, names.lambda_role(env)
 
 
 def _hex_sha(code_sha256_b64: str) -> str:
