@@ -12,7 +12,8 @@ import re
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from catalog.models import Environment, Service, ServiceInstance, Team, slug_validator
+from catalog.models import Environment, Service, ServiceInstance
+from deployments.forms.common import NewServiceFields
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 ROUTE_RE = re.compile(r"^(?P<method>[A-Za-z]+)\s+(?P<path>\S+)\s*(?:->|→)\s*(?P<target>\S+)$")
@@ -152,10 +153,12 @@ class _SpecFields(forms.Form):
         return parse_routes(self.cleaned_data["routes"])
 
     def _environment(self) -> Environment | None:
-        raise NotImplementedError
+        """The environment the routes must be deployed in (each form knows its own)."""
+        return None
 
     def _api_type(self) -> str | None:
-        raise NotImplementedError
+        """ "rest" or "http" (each form knows its own)."""
+        return None
 
     def clean(self):
         cleaned = super().clean()
@@ -197,33 +200,16 @@ class _SpecFields(forms.Form):
         }
 
 
-class ApiGatewayServiceForm(_SpecFields):
+class ApiGatewayServiceForm(NewServiceFields, _SpecFields):
     """Create an API Gateway API service and deploy it to one environment."""
 
-    name = forms.CharField(
-        label="API name",
-        max_length=40,
-        validators=[slug_validator],
-        help_text="Lowercase letters, digits and hyphens. Also the catalog id; the API in AWS "
-        "is called <name>-<environment> and its stage <environment>.",
+    name_label = "API name"
+    name_help = (
+        "Lowercase letters, digits and hyphens. Also the catalog id; the API in AWS is called "
+        "<name>-<environment> and its stage <environment>."
     )
-    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.all())
-    description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
     api_type = forms.ChoiceField(label="API type", choices=API_TYPES, initial="rest")
     field_order = ["name", "owner", "environment", "description", "api_type"]
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = teams
-        if len(teams) == 1:
-            self.fields["owner"].initial = teams.first()
-
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if Service.objects.filter(slug=name).exists():
-            raise forms.ValidationError("A service with this name already exists.")
-        return name
 
     def _environment(self):
         return self.cleaned_data.get("environment")

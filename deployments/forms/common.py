@@ -2,6 +2,37 @@
 
 from django import forms
 
+from catalog.models import Environment, Service, Team, slug_validator
+
+
+class NewServiceFields(forms.Form):
+    """The catalog half of every create form: name, owner team, environment, description.
+
+    Subclasses set `name_label` and `name_help` to say what the name becomes in AWS.
+    """
+
+    name_label = "Name"
+    name_help = "Lowercase letters, digits and hyphens. Also the catalog id."
+
+    name = forms.CharField(max_length=40, validators=[slug_validator])
+    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
+    environment = forms.ModelChoiceField(queryset=Environment.objects.all())
+    description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["name"].label = self.name_label
+        self.fields["name"].help_text = self.name_help
+        self.fields["owner"].queryset = teams
+        if len(teams) == 1:
+            self.fields["owner"].initial = teams.first()
+
+    def clean_name(self):
+        name = self.cleaned_data["name"]
+        if Service.objects.filter(slug=name).exists():
+            raise forms.ValidationError("A service with this name already exists.")
+        return name
+
 
 class DeleteForm(forms.Form):
     """Destructive actions ask for the service name, typed, before anything is planned."""

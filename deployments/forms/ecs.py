@@ -9,7 +9,7 @@ from django import forms
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from catalog.models import Environment, Service, Team, slug_validator
+from deployments.forms.common import NewServiceFields
 
 # Fargate's allowed task sizes: cpu units → memory (MiB) choices.
 FARGATE_MEMORY = {
@@ -273,30 +273,11 @@ class EcsSpecFields(ScalingFields):
         }
 
 
-class EcsServiceForm(EcsSpecFields):
+class EcsServiceForm(NewServiceFields, EcsSpecFields):
     """Create an ECS Fargate service and deploy it to one environment."""
 
-    name = forms.CharField(
-        max_length=40,
-        validators=[slug_validator],
-        help_text="Lowercase letters, digits and hyphens; the ECS service is <name>-<environment>.",
-    )
-    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.all())
-    description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
+    name_help = "Lowercase letters, digits and hyphens; the ECS service is <name>-<environment>."
     field_order = ["name", "owner", "environment", "description", *EcsSpecFields.field_order]
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = teams
-        if len(teams) == 1:
-            self.fields["owner"].initial = teams.first()
-
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if Service.objects.filter(slug=name).exists():
-            raise forms.ValidationError("A service with this name already exists.")
-        return name
 
     def clean(self):
         cleaned = super().clean()

@@ -13,8 +13,8 @@ import zipfile
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
-from catalog.models import Environment, Service, Team, slug_validator
 from deployments import names
+from deployments.forms.common import NewServiceFields
 from deployments.forms.lambda_fields import (
     ConcurrencyFields,
     format_s3_triggers,
@@ -263,31 +263,15 @@ class LambdaSpecFields(ConcurrencyFields):
         return spec
 
 
-class LambdaServiceForm(LambdaSpecFields):
+class LambdaServiceForm(NewServiceFields, LambdaSpecFields):
     """Create a Lambda function service and deploy it to one environment."""
 
     field_order = ["name", "owner", "environment", *SPEC_FIELD_ORDER]
-    name = forms.CharField(
-        label="Function name",
-        max_length=40,
-        validators=[slug_validator],
-        help_text="Lowercase letters, digits and hyphens. Also the catalog id; the function in "
-        "AWS is called <name>-<environment>.",
+    name_label = "Function name"
+    name_help = (
+        "Lowercase letters, digits and hyphens. Also the catalog id; the function in AWS is "
+        "called <name>-<environment>."
     )
-    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
-    environment = forms.ModelChoiceField(queryset=Environment.objects.all())
-
-    def __init__(self, *args, teams, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["owner"].queryset = teams
-        if len(teams) == 1:
-            self.fields["owner"].initial = teams.first()
-
-    def clean_name(self):
-        name = self.cleaned_data["name"]
-        if Service.objects.filter(slug=name).exists():
-            raise forms.ValidationError("A service with this name already exists.")
-        return name
 
     def clean(self):
         cleaned = super().clean()
