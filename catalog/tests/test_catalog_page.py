@@ -179,3 +179,12 @@ def test_cached_facet_counts_follow_catalog_writes_at_once(client, catalog):
         service=catalog["ledger"], user=catalog["alice"], name="ledger", lifecycle="production"
     )
     assert facet_count(client.get(URL), "lifecycle", "Production") == 2
+
+
+def test_rows_inherit_no_htmx_target(client, catalog):
+    """Lazy-loading strips in the rows (monitoring) swap themselves; an hx-target inherited from
+    a container would make them replace the whole catalog."""
+    client.force_login(catalog["alice"])
+    html = client.get(URL).content.decode()
+    assert '<div id="results" class="catalog-body">' in html
+    assert '<div class="table-wrap">' in html
