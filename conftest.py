@@ -250,3 +250,48 @@ def personas(db):
         order=1,
     )
     return {**users, "payments": payments, "search": search, "dev": dev, "prod": prod}
+
+
+# --- building deployments the way users do (through services) -----------------------------------
+LAMBDA_SOURCE = "def handler(event, context):\n    return 1\n"
+
+
+def lambda_spec(**overrides) -> dict:
+    """A small valid Lambda spec (without code: `launch_lambda` stores the package)."""
+    spec = {
+        "kind": "lambda",
+        "runtime": "python3.12",
+        "handler": "app.handler",
+        "memory_size": 128,
+        "timeout": 3,
+        "architecture": "x86_64",
+        "description": "",
+        "environment": {},
+    }
+    spec.update(overrides)
+    return spec
+
+
+def launch_lambda(personas, slug, *, environment="dev", user="alice", confirm=True, **overrides):
+    """Create a Lambda service owned by payments and plan (and by default confirm) it."""
+    from deployments import services
+    from deployments.forms.lambda_ import deterministic_zip
+
+    return services.service_launch(
+        user=personas[user],
+        owner=personas["payments"],
+        slug=slug,
+        kind="lambda",
+        environment=personas[environment],
+        spec=lambda_spec(**overrides),
+        code=deterministic_zip("app.py", LAMBDA_SOURCE),
+        confirm=confirm,
+    )
+
+
+def finished_deployment(pk):
+    """The deployment if it reached a final state, else None (for `wait_for`)."""
+    from deployments.models import Deployment
+
+    deployment = Deployment.objects.get(pk=pk)
+    return deployment if deployment.is_finished else None

@@ -3,7 +3,7 @@
 import pytest
 from playwright.sync_api import expect
 
-from conftest import PASSWORD
+from conftest import PASSWORD, launch_lambda
 from deployments.models import Deployment
 from portal.aws import aws_client
 from tests.browser import browser_page, sign_in  # noqa: F401 — fixture
@@ -72,27 +72,7 @@ def test_create_scale_and_revert_an_ecs_service(browser_page, personas, aws_clea
 
 
 def test_charlie_sees_no_change_buttons_and_gets_403(browser_page, personas, aws_clean):  # noqa: F811
-    from deployments import services
-    from deployments.forms.lambda_ import deterministic_zip
-
-    services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="private",
-        kind="lambda",
-        environment=personas["dev"],
-        spec={
-            "kind": "lambda",
-            "runtime": "python3.12",
-            "handler": "app.handler",
-            "memory_size": 128,
-            "timeout": 3,
-            "architecture": "x86_64",
-            "description": "",
-            "environment": {},
-        },
-        code=deterministic_zip("app.py", "def handler(e, c):\n    return 1\n"),
-    )
+    launch_lambda(personas, "private", confirm=False)
     page = browser_page
     sign_in(page, "charlie", PASSWORD)
     page.goto("/deployments/services/private/")

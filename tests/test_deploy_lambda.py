@@ -3,7 +3,7 @@
 import pytest
 from django.urls import reverse
 
-from conftest import wait_for
+from conftest import launch_lambda, wait_for
 from deployments.models import Deployment
 from deployments.tasks import run_deployment
 from portal.aws import aws_client
@@ -82,28 +82,7 @@ def test_form_deploys_a_lambda_function_through_the_worker(
 
 
 def test_the_same_task_delivered_twice_runs_once(personas, aws_clean, celery_worker):
-    from deployments import services
-    from deployments.forms.lambda_ import deterministic_zip
-
-    deployment = services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="twice",
-        kind="lambda",
-        environment=personas["dev"],
-        spec={
-            "kind": "lambda",
-            "runtime": "python3.12",
-            "handler": "app.handler",
-            "memory_size": 128,
-            "timeout": 3,
-            "architecture": "x86_64",
-            "description": "",
-            "environment": {},
-        },
-        code=deterministic_zip("app.py", SOURCE),
-        confirm=True,
-    )
+    deployment = launch_lambda(personas, "twice")
     # on_commit already enqueued it once; deliver it again straight away.
     run_deployment.delay(deployment.pk)
     run_deployment.delay(deployment.pk)

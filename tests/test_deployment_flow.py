@@ -7,36 +7,17 @@ from django.urls import reverse
 from django.utils import timezone
 
 from audit.models import AuditEvent
-from conftest import wait_for
+from conftest import finished_deployment, lambda_spec, launch_lambda, wait_for
 from deployments import guardrails, services
-from deployments.forms.lambda_ import deterministic_zip
 from deployments.models import Deployment
 from deployments.provisioners import lambda_
 from portal.aws import aws_client
 
-SOURCE = "def handler(event, context):\n    return 1\n"
-SPEC = {
-    "kind": "lambda",
-    "runtime": "python3.12",
-    "handler": "app.handler",
-    "memory_size": 128,
-    "timeout": 3,
-    "architecture": "x86_64",
-    "description": "",
-    "environment": {},
-}
+SPEC = lambda_spec()
 
 
 def plan(personas, slug="ledger", environment="dev", user="alice"):
-    return services.service_launch(
-        user=personas[user],
-        owner=personas["payments"],
-        slug=slug,
-        kind="lambda",
-        environment=personas[environment],
-        spec=SPEC,
-        code=deterministic_zip("app.py", SOURCE),
-    )
+    return launch_lambda(personas, slug, environment=environment, user=user, confirm=False)
 
 
 def post(client, name, deployment):
@@ -187,20 +168,16 @@ def test_guardrails_refuse_big_cuts_zero_and_caps(personas, monkeypatch):
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
 def test_revert_to_an_earlier_spec_in_one_click(client, personas, aws_clean, celery_worker):
-    def finished(pk):
-        d = Deployment.objects.get(pk=pk)
-        return d if d.is_finished else None
-
     first = plan(personas, slug="revertible")
     services.deployment_confirm(deployment=first, user=personas["alice"])
-    assert wait_for(lambda: finished(first.pk)).status == "succeeded"
+    assert wait_for(lambda: finished_deployment(first.pk)).status == "succeeded"
     first.instance.refresh_from_db()
     bigger = services.deployment_request(
         instance=first.instance,
         spec=first.instance.applied_spec | {"memory_size": 1024},
         user=personas["alice"],
     )
-    assert wait_for(lambda: finished(bigger.pk)).status == "succeeded"
+    assert wait_for(lambda: finished_deployment(bigger.pk)).status == "succeeded"
     fn = "revertible-dev"
     assert aws_client("lambda").get_function_configuration(FunctionName=fn)["MemorySize"] == 1024
 
@@ -212,7 +189,7 @@ def test_revert_to_an_earlier_spec_in_one_click(client, personas, aws_clean, cel
     assert revert.reverts == first
     assert any("memory 1024 → 128 MB" in line for c in revert.plan for line in c["details"])
     post(client, "confirm", revert)
-    assert wait_for(lambda: finished(revert.pk)).status == "succeeded"
+    assert wait_for(lambda: finished_deployment(revert.pk)).status == "succeeded"
     assert aws_client("lambda").get_function_configuration(FunctionName=fn)["MemorySize"] == 128
     assert AuditEvent.objects.filter(action="deployment.succeeded", source="system").count() == 3
 

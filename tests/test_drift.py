@@ -3,9 +3,8 @@
 import pytest
 from django.urls import reverse
 
-from conftest import wait_for
-from deployments import engine, services
-from deployments.forms.lambda_ import deterministic_zip
+from conftest import launch_lambda, wait_for
+from deployments import engine
 from deployments.models import Deployment
 from portal.aws import aws_client
 
@@ -15,25 +14,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 def test_console_edit_is_flagged_as_drift_and_reapply_restores_the_spec(
     client, personas, aws_clean, celery_worker
 ):
-    first = services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="drifty",
-        kind="lambda",
-        environment=personas["dev"],
-        spec={
-            "kind": "lambda",
-            "runtime": "python3.12",
-            "handler": "app.handler",
-            "memory_size": 128,
-            "timeout": 3,
-            "architecture": "x86_64",
-            "description": "",
-            "environment": {},
-        },
-        code=deterministic_zip("app.py", "def handler(e, c):\n    return 1\n"),
-        confirm=True,
-    )
+    first = launch_lambda(personas, "drifty")
     wait_for(lambda: Deployment.objects.get(pk=first.pk).is_finished)
     instance = first.instance
     instance.refresh_from_db()

@@ -5,49 +5,13 @@ import time
 import pytest
 from django.urls import reverse
 
-from conftest import wait_for
+from conftest import finished_deployment, launch_lambda, wait_for
 from deployments import services, tasks
-from deployments.forms.lambda_ import deterministic_zip
 from deployments.models import Deployment
 from portal.aws import aws_client
 from tests.faultproxy import Rule
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
-
-SOURCE = "def handler(event, context):\n    return 1\n"
-
-
-def lambda_spec(**overrides):
-    spec = {
-        "kind": "lambda",
-        "runtime": "python3.12",
-        "handler": "app.handler",
-        "memory_size": 128,
-        "timeout": 3,
-        "architecture": "x86_64",
-        "description": "",
-        "environment": {},
-    }
-    spec.update(overrides)
-    return spec
-
-
-def launch(personas, slug, **overrides):
-    return services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug=slug,
-        kind="lambda",
-        environment=personas["dev"],
-        spec=lambda_spec(**overrides),
-        code=deterministic_zip("app.py", SOURCE),
-        confirm=True,
-    )
-
-
-def finished(pk):
-    deployment = Deployment.objects.get(pk=pk)
-    return deployment if deployment.is_finished else None
 
 
 def functions_tagged(service_slug):
@@ -65,10 +29,10 @@ def test_throttling_is_retried_and_every_deployment_succeeds(
     faults.add(Rule("CreateRole", times=1, status=400, code="Throttling"))
     faults.add(Rule("CreateFunction", times=2, status=429, code="TooManyRequestsException"))
     faults.add(Rule("GetFunctionConfiguration", times=1, status=503, code="ServiceUnavailable"))
-    deployments = [launch(personas, f"busy-{i}") for i in range(3)]
+    deployments = [launch_lambda(personas, f"busy-{i}") for i in range(3)]
 
     for deployment in deployments:
-        done = wait_for(lambda d=deployment: finished(d.pk), timeout=90)
+        done = wait_for(lambda d=deployment: finished_deployment(d.pk), timeout=90)
         assert done.status == Deployment.Status.SUCCEEDED, done.error
     assert faults.faults["CreateFunction"] == 2
     assert faults.faults["CreateRole"] == 1
@@ -81,8 +45,8 @@ def test_throttling_is_retried_and_every_deployment_succeeds(
 def test_permanent_error_fails_fast_and_rolls_back_with_the_aws_message(
     client, personas, aws_clean, faults, celery_worker
 ):
-    first = launch(personas, "strict")
-    assert wait_for(lambda: finished(first.pk)).status == Deployment.Status.SUCCEEDED
+    first = launch_lambda(personas, "strict")
+    assert wait_for(lambda: finished_deployment(first.pk)).status == Deployment.Status.SUCCEEDED
     faults.add(
         Rule(
             "UpdateFunctionConfiguration",
@@ -98,7 +62,7 @@ def test_permanent_error_fails_fast_and_rolls_back_with_the_aws_message(
         instance=instance, spec={**instance.applied_spec, "memory_size": 256}, user=personas["bob"]
     )
 
-    done = wait_for(lambda: finished(update.pk))
+    done = wait_for(lambda: finished_deployment(update.pk))
     assert done.status == Deployment.Status.ROLLED_BACK
     assert "InvalidParameterValueException: MemorySize value failed" in done.error
     failed = done.steps.get(status="failed")
@@ -119,7 +83,7 @@ def test_worker_killed_mid_deployment_is_finished_by_the_next_one_without_duplic
 ):
     # Hold CreateFunction in flight long enough to kill the worker while it waits for AWS.
     faults.add(Rule("CreateFunction", times=1, delay=4.0))
-    deployment = launch(personas, "phoenix")
+    deployment = launch_lambda(personas, "phoenix")
     wait_for(lambda: faults.counts["CreateFunction"] >= 1, timeout=30)
     assert Deployment.objects.get(pk=deployment.pk).status == Deployment.Status.RUNNING
 
@@ -130,7 +94,7 @@ def test_worker_killed_mid_deployment_is_finished_by_the_next_one_without_duplic
     time.sleep(1.5)
     tasks.reconcile_deployments()
 
-    done = wait_for(lambda: finished(deployment.pk), timeout=90)
+    done = wait_for(lambda: finished_deployment(deployment.pk), timeout=90)
     assert done.status == Deployment.Status.SUCCEEDED, done.error
     assert done.attempts == 2
     time.sleep(4.5)  # let the held request land too, then count what exists
