@@ -207,8 +207,21 @@ def _summary_cache_key(instance: ServiceInstance) -> str:
 
 
 def summary_cached(*, instance: ServiceInstance) -> Summary | None:
-    """The summary if one was computed in the last minute (no AWS call), else None."""
+    """The summary if one was computed in the last minute (no AWS call), else None.
+
+    List pages call `summaries_prefetch` first, so this reads no cache per row.
+    """
+    if hasattr(instance, "_prefetched_summary"):
+        return instance._prefetched_summary
     return cache.get(_summary_cache_key(instance))
+
+
+def summaries_prefetch(instances) -> None:
+    """Read the cached summaries of many instances in one cache round trip (list pages)."""
+    instances = list(instances)
+    found = cache.get_many([_summary_cache_key(i) for i in instances])
+    for instance in instances:
+        instance._prefetched_summary = found.get(_summary_cache_key(instance))
 
 
 def instance_summary(*, instance: ServiceInstance) -> Summary:
