@@ -223,6 +223,7 @@ LOGGING = {
         "botocore": {"level": "WARNING"},
         "urllib3": {"level": "WARNING"},
         "werkzeug": {"level": "WARNING"},  # the emulator logs every request otherwise
+        "axes": {"level": "WARNING"},  # one INFO line per sign-in otherwise
     },
 }
 
