@@ -613,3 +613,29 @@ def test_target_missing_in_aws_is_a_form_error_not_a_crash(client, personas, aws
     assert not Deployment.objects.exists()
     assert not ServiceInstance.objects.filter(service__slug="shop-api").exists()
     assert aws_client("apigatewayv2").get_apis()["Items"] == []
+
+
+def test_revert_restores_an_earlier_routes_spec(personas, aws_clean):
+    make_target(personas, "orders-fn")
+    make_target(personas, "users-fn")
+    first = launch(personas, api_spec())
+    two_routes = api_spec(
+        routes=(("GET", "/orders", "orders-fn"), ("POST", "/users/{id}", "users-fn")),
+        throttle={"rate": 180, "burst": 60},
+    )
+    run(change(first, two_routes))
+    api_id = rest_api()["id"]
+    apigw = aws_client("apigateway")
+    assert "/users/{id}" in {r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]}
+
+    revert = services.deployment_revert(deployment=first, user=personas["bob"])
+    assert revert.action == Deployment.Action.REVERT
+    assert "remove route POST /users/{id}" in plan_lines(revert)
+    run(revert)
+    stage = apigw.get_stage(restApiId=api_id, stageName="dev")
+    assert stage["methodSettings"]["*/*"]["throttlingRateLimit"] == 100
+
+    paths = {r["path"] for r in apigw.get_resources(restApiId=api_id)["items"]}
+    assert paths == {"/", "/orders"}
+    assert policy_statements("users-fn-dev") == []
+    replan(revert, api_spec())
