@@ -6,9 +6,10 @@ emulator answers `CreateDeployment` with 404). Throttling is the stage's default
 (rate, burst), set when the stage is created and changed with `UpdateStage`.
 
 Emulator gaps (moto 5.2.5), handled here and nowhere else:
-- `UpdateStage` is missing from the emulator (HTTP 500). Against an emulator endpoint only, a throttling
-  change deletes and recreates the stage with the new settings; against real AWS a 500 stays an
-  error (transient: the engine retries), and the stage is never deleted to change a setting.
+- `UpdateStage` is missing from the emulator (HTTP 500). Against an emulator endpoint only, a
+  throttling change deletes and recreates the stage with the new settings; against real AWS a
+  500 stays an error (transient: the engine retries), and the stage is never deleted to change
+  a setting.
 - `GetStage` has no `LastDeploymentStatusMessage`/`DeploymentId`; `wait` treats "absent" as
   "nothing failed", which is also what real AWS means before the first auto-deployment.
 """
