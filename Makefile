@@ -28,10 +28,14 @@ $(VENV)/.test-installed: $(VENV)/.run-installed requirements-dev.txt
 
 venv: $(VENV)/.run-installed
 
+# DEBUG stays off (friendly error pages, never a traceback); `make run DEBUG=1` for Django's
+# debug pages. Plain http on loopback, so cookies are not HTTPS-only here.
+run: export DEBUG ?= 0
+run: export SLIPWAY_SECURE_COOKIES ?= 0
 run: $(VENV)/.run-installed
-	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --noinput
-	DEBUG=$${DEBUG:-1} $(PY) manage.py demo_data
-	DEBUG=$${DEBUG:-1} $(PY) bin/run.py
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py demo_data
+	$(PY) bin/run.py
 
 # Services and packages the suite needs that a fresh machine may lack.
 test-prereqs:

@@ -230,8 +230,9 @@ LOGGING = {
 if not DEBUG:
     # Production runs behind TLS: cookies only over HTTPS, HSTS for a year. Browsers treat
     # http://localhost as secure, so loopback runs with DEBUG off (tests) still keep cookies.
-    SESSION_COOKIE_SECURE = True
-    CSRF_COOKIE_SECURE = True
+    # `make run` serves plain http on loopback with DEBUG off (no debug pages for users) and
+    # turns this off; everywhere else cookies travel over HTTPS only.
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env.bool("SLIPWAY_SECURE_COOKIES", default=True)
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
