@@ -259,12 +259,8 @@ def instances_check_drift() -> dict[str, int]:
     ).select_related("service__owner", "environment")
     for instance in instances:
         provisioner = provisioners.for_kind(instance.service.kind)
-        ctx = Context(
-            instance=instance,
-            spec=instance.applied_spec,
-            actor="slipway-drift-check",
-            record_resource=lambda role, arn: None,
-            artifact_loader=lambda sha: b"",
+        ctx = Context.read_only(
+            instance=instance, spec=instance.applied_spec, actor="slipway-drift-check"
         )
         try:
             changes = provisioner.plan(instance.applied_spec, provisioner.observe(ctx))

@@ -57,13 +57,7 @@ def _require_owner(instance: ServiceInstance, user: AbstractBaseUser) -> None:
 def _plan_changes(*, instance: ServiceInstance, spec: dict, user, action: str) -> list[Change]:
     """Read AWS and compute the diff (in the web process, as the acting user)."""
     provisioner = kinds.get(instance.service.kind).provisioner
-    ctx = Context(
-        instance=instance,
-        spec=spec,
-        actor=user.get_username(),
-        record_resource=lambda role, arn: None,  # planning never creates anything
-        artifact_loader=lambda sha: b"",
-    )
+    ctx = Context.read_only(instance=instance, spec=spec, actor=user.get_username())
     try:
         observed = provisioner.observe(ctx)
     except Exception as exc:  # noqa: BLE001 — shown to the user, nothing is written

@@ -61,6 +61,18 @@ class Context:
     record_resource: Callable[[str, str], None]
     artifact_loader: Callable[[str], bytes]
 
+    @classmethod
+    def read_only(cls, *, instance, spec: dict, actor: str) -> Context:
+        """A context for observing and planning only (previews, drift checks): it records
+        nothing and loads no packages, because nothing is applied with it."""
+        return cls(
+            instance=instance,
+            spec=spec,
+            actor=actor,
+            record_resource=lambda role, arn: None,
+            artifact_loader=lambda sha: b"",
+        )
+
     @property
     def environment(self):
         return self.instance.environment

@@ -78,13 +78,7 @@ def change(personas, instance, spec, action=Deployment.Action.UPDATE) -> Deploym
 
 def plan_for(personas, instance, spec):
     instance.refresh_from_db()
-    ctx = Context(
-        instance=instance,
-        spec=spec,
-        actor="alice",
-        record_resource=lambda role, arn: None,
-        artifact_loader=lambda sha: b"",
-    )
+    ctx = Context.read_only(instance=instance, spec=spec, actor="alice")
     return ecs.plan(spec, ecs.observe(ctx))
 
 
