@@ -295,3 +295,15 @@ def finished_deployment(pk):
 
     deployment = Deployment.objects.get(pk=pk)
     return deployment if deployment.is_finished else None
+
+
+# --- form pages ----------------------------------------------------------------------------------
+def field_errors(response, field: str) -> list[str]:
+    """The errors the view's form holds for one field."""
+    return response.context["form"].errors.get(field, [])
+
+
+def field_html(response, field: str) -> str:
+    """One field's rendered block (label, widget, help, errors): where the user is looking."""
+    html = response.content.decode()
+    return html.split(f'id="field-{field}"', 1)[1].split('<div class="field', 1)[0]

@@ -7,7 +7,7 @@ from catalog import services
 from catalog.console import console_url
 from catalog.models import Service
 from catalog.tests.conftest import launch
-from conftest import wait_for
+from conftest import field_html, wait_for
 from deployments.models import Deployment
 
 
@@ -79,9 +79,7 @@ def test_bad_settings_show_an_error_next_to_the_field_and_change_nothing(
     client.force_login(catalog["alice"])
     response = client.post(settings_url(), valid_settings(**{field: value}))
     assert response.status_code == 400
-    html = response.content.decode()
-    block = html.split(f'id="field-{field}"', 1)[1].split('<div class="field', 1)[0]
-    assert message.replace("<", "&lt;").replace(">", "&gt;") in block
+    assert message.replace("<", "&lt;").replace(">", "&gt;") in field_html(response, field)
     service = Service.objects.get(slug="checkout")
     assert service.name == "Checkout"
     assert [s.slug for s in service.depends_on.all()] == ["ledger"]

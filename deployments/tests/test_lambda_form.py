@@ -4,6 +4,7 @@ import pytest
 from django.urls import reverse
 
 from catalog.models import Service
+from conftest import field_errors, field_html
 from deployments.models import CodeArtifact, Deployment
 
 URL = reverse("deployments:lambda_create")
@@ -24,10 +25,6 @@ def valid_data(personas, **overrides):
     }
     data.update(overrides)
     return data
-
-
-def field_errors(response, field):
-    return response.context["form"].errors.get(field, [])
 
 
 @pytest.mark.parametrize(
@@ -75,10 +72,7 @@ def test_bad_field_is_shown_next_to_it_and_nothing_is_created(
     assert response.status_code == 400
     assert any(message in e for e in field_errors(response, field)), field_errors(response, field)
     # The error is rendered inside that field's block, where the user is looking.
-    html = response.content.decode()
-    block = html[html.index(f'id="field-{field}"') :]
-    block = block[: block.index("</div>")]
-    assert 'class="error"' in block
+    assert 'class="error"' in field_html(response, field)
     assert not Service.objects.exists()
     assert not Deployment.objects.exists()
     assert not CodeArtifact.objects.exists()
