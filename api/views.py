@@ -8,9 +8,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from api import services
 from api.models import ApiToken
+from portal import forms as portal_forms
 
 
-class TokenForm(forms.Form):
+class TokenForm(portal_forms.Form):
     name = forms.CharField(max_length=100, help_text="What it is for, e.g. “CI deploys”.")
 
 

@@ -2,9 +2,10 @@ from django import forms
 
 from audit.models import AuditEvent
 from catalog.models import Environment
+from portal import forms as portal_forms
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(portal_forms.Form):
     """Filters on the audit page (all optional, GET)."""
 
     actor = forms.CharField(required=False, max_length=150, label="Actor (username)")

@@ -7,6 +7,7 @@ import re
 from django import forms
 
 from catalog.models import Service
+from portal import forms as portal_forms
 
 TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 SPLIT_RE = re.compile(r"[\s,]+")
@@ -18,7 +19,7 @@ def _words(text: str) -> list[str]:
     return [word for word in SPLIT_RE.split(text.strip()) if word]
 
 
-class ServiceSettingsForm(forms.Form):
+class ServiceSettingsForm(portal_forms.Form):
     """The catalog data owners edit on the Settings tab.
 
     Tags and dependencies are typed as words (commas or spaces), not picked from a list: a

@@ -2,6 +2,7 @@ from django import forms
 
 from catalog.models import Environment, Service, Team, slug_validator
 from interop import backstage
+from portal import forms as portal_forms
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -24,7 +25,7 @@ class MultipleFileField(forms.FileField):
         return [single(data, initial)]
 
 
-class ImportForm(forms.Form):
+class ImportForm(portal_forms.Form):
     files = MultipleFileField(
         label="catalog-info.yaml files",
         help_text=f"Up to {backstage.MAX_FILE_BYTES // 1024} KB each; Group, System, Component "
@@ -41,13 +42,13 @@ class ImportForm(forms.Form):
         return files
 
 
-class DiscoveryForm(forms.Form):
+class DiscoveryForm(portal_forms.Form):
     environment = forms.ModelChoiceField(
         Environment.objects.all(), to_field_name="slug", empty_label=None
     )
 
 
-class AdoptForm(forms.Form):
+class AdoptForm(portal_forms.Form):
     """Adopt one unmanaged Lambda function into the catalog."""
 
     function_name = forms.CharField(max_length=140)

@@ -3,9 +3,10 @@
 from django import forms
 
 from monitoring import logs
+from portal import forms as portal_forms
 
 
-class LogFilterForm(forms.Form):
+class LogFilterForm(portal_forms.Form):
     range = forms.ChoiceField(
         choices=[(k, k) for k in logs.RANGES], initial=logs.DEFAULT_RANGE, required=False
     )
@@ -20,5 +21,5 @@ class LogFilterForm(forms.Form):
         return self.cleaned_data.get("range") or logs.DEFAULT_RANGE
 
 
-class ThresholdForm(forms.Form):
+class ThresholdForm(portal_forms.Form):
     threshold = forms.FloatField(min_value=0, max_value=1e9, label="Threshold")

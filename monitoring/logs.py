@@ -12,7 +12,6 @@ people read logs newest first. So each action is one call over a time window who
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -22,6 +21,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from catalog.models import ServiceInstance
 from monitoring.targets import target_for
 from portal.aws import aws_client, error_code, error_message, is_transient
+from portal.untrusted import pretty_json
 
 PAGE_SIZE = 50
 FETCH_LIMIT = 10_000  # AWS's own maximum per FilterLogEvents page
@@ -54,16 +54,6 @@ class LogPage:
     tail_seen: list[str] = field(default_factory=list)
 
 
-def _pretty(message: str) -> str:
-    text = message.strip()
-    if not text.startswith(("{", "[")):
-        return ""
-    try:
-        return json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False)
-    except ValueError:
-        return ""
-
-
 def _line(event: dict) -> LogLine:
     message = event.get("message", "").rstrip("\n")
     return LogLine(
@@ -71,7 +61,7 @@ def _line(event: dict) -> LogLine:
         timestamp=event["timestamp"],
         stream=event.get("logStreamName", ""),
         message=message,
-        pretty=_pretty(message),
+        pretty=pretty_json(message),  # "" (raw text) when too deep or not JSON
     )
 
 

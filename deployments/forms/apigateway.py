@@ -14,6 +14,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 
 from catalog.models import Environment, Service, ServiceInstance
 from deployments.forms.common import NewServiceFields
+from portal import forms as portal_forms
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 ROUTE_RE = re.compile(r"^(?P<method>[A-Za-z]+)\s+(?P<path>\S+)\s*(?:->|→)\s*(?P<target>\S+)$")
@@ -117,7 +118,7 @@ def _throttle_fields() -> dict:
     }
 
 
-class _SpecFields(forms.Form):
+class _SpecFields(portal_forms.Form):
     """Routes, throttling and API keys: shared by the create and update forms."""
 
     routes = forms.CharField(
@@ -251,7 +252,7 @@ class ApiGatewayUpdateForm(_SpecFields):
         return self._spec(api_type=self.current["api_type"], stage=self.current["stage"])
 
 
-class ApiGatewayScaleForm(forms.Form):
+class ApiGatewayScaleForm(portal_forms.Form):
     """Stage throttling only: the numbers the environment's guardrails check."""
 
     throttle_rate, throttle_burst = _throttle_fields().values()

@@ -3,9 +3,10 @@
 from django import forms
 
 from catalog.models import Environment, Service, Team, slug_validator
+from portal import forms as portal_forms
 
 
-class NewServiceFields(forms.Form):
+class NewServiceFields(portal_forms.Form):
     """The catalog half of every create form: name, owner team, environment, description.
 
     Subclasses set `name_label` and `name_help` to say what the name becomes in AWS.
@@ -34,7 +35,7 @@ class NewServiceFields(forms.Form):
         return name
 
 
-class DeleteForm(forms.Form):
+class DeleteForm(portal_forms.Form):
     """Destructive actions ask for the service name, typed, before anything is planned."""
 
     confirm_name = forms.CharField(

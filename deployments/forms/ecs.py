@@ -10,6 +10,7 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 
 from deployments.forms.common import NewServiceFields
+from portal import forms as portal_forms
 
 # Fargate's allowed task sizes: cpu units → memory (MiB) choices.
 FARGATE_MEMORY = {
@@ -82,7 +83,7 @@ def _lines(pairs: dict | None) -> str:
     return "\n".join(f"{k}={v}" for k, v in (pairs or {}).items())
 
 
-class ScalingFields(forms.Form):
+class ScalingFields(portal_forms.Form):
     """Desired count and the optional target-tracking auto-scaling."""
 
     desired_count = forms.IntegerField(

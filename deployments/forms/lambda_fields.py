@@ -7,15 +7,18 @@ it next to that field; none of them talks to AWS.
 from __future__ import annotations
 
 import ipaddress
-import json
 import re
 
 from django import forms
 from django.core.validators import MaxValueValidator, MinValueValidator
 
+from portal import forms as portal_forms
+from portal.untrusted import UntrustedInputError, loads_json_limited
+
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 BUS_RE = re.compile(r"^[/.\-_A-Za-z0-9]{1,256}$")
 MAX_PATTERN_CHARS = 4096  # AWS's limit for an event pattern
+MAX_PATTERN_DEPTH = 16  # deeper patterns match nothing real and only risk the parser
 MAX_CONCURRENCY = 10000  # above any account's default quota; guardrails cap it lower
 S3_EVENTS = (
     "s3:ObjectCreated:*",
@@ -101,11 +104,9 @@ def parse_event_pattern(text: str) -> dict:
     if len(text) > MAX_PATTERN_CHARS:
         raise forms.ValidationError("The event pattern may be at most 4096 characters.")
     try:
-        pattern = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise forms.ValidationError(
-            f"This is not valid JSON: {exc.msg} (line {exc.lineno})."
-        ) from None
+        pattern = loads_json_limited(text, max_depth=MAX_PATTERN_DEPTH, max_bytes=MAX_PATTERN_CHARS)
+    except UntrustedInputError as exc:
+        raise forms.ValidationError(str(exc)) from None
     if not isinstance(pattern, dict):
         raise forms.ValidationError('Write a JSON object, e.g. {"source": ["shop.orders"]}.')
     keys = [k for k in ("source", "detail-type") if k in pattern]
@@ -142,7 +143,7 @@ def concurrency_field(label: str, help_text: str, **kwargs) -> forms.IntegerFiel
     )
 
 
-class ConcurrencyFields(forms.Form):
+class ConcurrencyFields(portal_forms.Form):
     """Reserved and provisioned concurrency, shared by the create, update and scale forms."""
 
     reserved_concurrency = concurrency_field(

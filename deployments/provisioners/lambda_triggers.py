@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 
 from deployments import names
 from portal.aws import aws_client, is_not_found
+from portal.untrusted import loads_json_limited
 
 S3_KEY = "trigger-s3"
 EVENTS_KEY = "trigger-events"
@@ -41,7 +42,7 @@ def s3_triggers(spec: dict) -> dict[str, dict]:
 
 def canonical_pattern(pattern) -> str:
     if isinstance(pattern, str):
-        pattern = json.loads(pattern)
+        pattern = loads_json_limited(pattern, max_depth=16, max_bytes=4096)
     return json.dumps(pattern, sort_keys=True, separators=(",", ":"))
 
 

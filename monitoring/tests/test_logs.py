@@ -156,3 +156,20 @@ def test_a_window_larger_than_one_aws_page_offers_load_newer(
     before = call_counts()
     assert messages(client.get(url + newer).content.decode()) == ["line 7", "line 6", "line 5"]
     assert filter_calls(before) == 1
+
+
+def test_deeply_nested_json_lines_render_as_raw_text(client, personas, aws_clean, orders):
+    """A service that logs its callers' input cannot break its own Logs tab or live tail."""
+    deep = "[" * 100_000 + "]" * 100_000
+    put_lines([deep, '{"ok": true}'], start_ms=int(time.time() * 1000) - 5000)
+    client.force_login(personas["alice"])
+    response = client.get(reverse("monitoring:logs", args=["orders"]), {"range": "15m"})
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert messages(html)[1] == deep  # raw, not pretty-printed
+    assert "&quot;ok&quot;: true" in html  # its neighbour still pretty-printed
+
+    since = int(time.time() * 1000) - 60_000
+    tail = client.get(reverse("monitoring:logs_tail", args=["orders"]), {"since": since})
+    assert tail.status_code == 200
+    assert deep in tail.content.decode()
