@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from catalog.models import ServiceInstance
-from deployments import provisioners
+from deployments import liveness, provisioners
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 from deployments.provisioners.base import Context
 from portal.aws import collect_request_ids, error_message, is_transient, request_id
@@ -53,6 +53,7 @@ def deployment_claim(*, deployment_id: int) -> uuid.UUID | None:
         started_at=Coalesce(F("started_at"), now),
         heartbeat_at=now,
         attempts=F("attempts") + 1,
+        worker=liveness.beating_name(),
     )
     return lease if claimed else None
 
@@ -72,7 +73,7 @@ def _heartbeat(deployment: Deployment) -> bool:
     """Refresh the heartbeat; False if the lease was lost (the reconciler gave the row away)."""
     return bool(
         Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
-            heartbeat_at=timezone.now()
+            heartbeat_at=timezone.now(), worker=liveness.beating_name()
         )
     )
 
@@ -373,23 +374,40 @@ def _audit_finish(deployment: Deployment, status: str, error: str) -> None:
 def deployments_reconcile() -> list[int]:
     """Find deployments whose worker vanished and put them back in the queue.
 
-    1. `running` rows whose heartbeat is older than DEPLOY_STALE_SECONDS → `queued`;
-    2. `queued` rows older than that (their message was lost) are returned as well.
+    1. `running` rows whose worker process is dead (its liveness key expired) and that have
+       been quiet for DEPLOY_DEAD_WORKER_SECONDS, or that have been quiet for
+       DEPLOY_STALE_SECONDS whoever holds them (a hung worker) → `queued`;
+    2. the steps those attempts left `running` → `interrupted`;
+    3. `queued` rows older than DEPLOY_STALE_SECONDS (their message was lost) are returned too.
     Returns the ids to enqueue; the claim makes a duplicate message harmless.
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.DEPLOY_STALE_SECONDS)
-    stale = list(
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.DEPLOY_STALE_SECONDS)
+    quiet = now - timedelta(seconds=settings.DEPLOY_DEAD_WORKER_SECONDS)
+    candidates = list(
         Deployment.objects.filter(
-            status=Deployment.Status.RUNNING, heartbeat_at__lt=cutoff
-        ).values_list("pk", flat=True)
+            status=Deployment.Status.RUNNING, heartbeat_at__lt=quiet
+        ).values_list("pk", "worker", "heartbeat_at", "lease")
     )
+    living = liveness.alive({worker for _, worker, _, _ in candidates if worker})
     requeued = []
-    for pk in stale:
+    for pk, worker, heartbeat_at, lease in candidates:
+        if heartbeat_at >= cutoff and (not worker or worker in living):
+            continue
+        # Conditional on the lease seen above: a worker that just wrote again keeps the row.
         if Deployment.objects.filter(
-            pk=pk, status=Deployment.Status.RUNNING, heartbeat_at__lt=cutoff
+            pk=pk, status=Deployment.Status.RUNNING, lease=lease, heartbeat_at=heartbeat_at
         ).update(status=Deployment.Status.QUEUED, lease=None):
             requeued.append(pk)
-            log.warning("Deployment %s lost its worker; re-enqueued", pk)
+            DeploymentStep.objects.filter(
+                deployment_id=pk, status=DeploymentStep.Status.RUNNING
+            ).update(
+                status=DeploymentStep.Status.INTERRUPTED,
+                finished_at=now,
+                message=f"Worker {worker or '(unknown)'} stopped during this step; "
+                "the deployment was queued again.",
+            )
+            log.warning("Deployment %s lost its worker %s; re-enqueued", pk, worker)
     lost = Deployment.objects.filter(
         status=Deployment.Status.QUEUED, created_at__lt=cutoff
     ).values_list("pk", flat=True)

@@ -78,6 +78,9 @@ class Deployment(models.Model):
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Changes on every claim, so a stale task (from a worker that died) cannot touch the row.
     lease = models.UUIDField(null=True, blank=True)
+    # The process holding the lease (host:pid); the reconciler re-queues the row as soon as that
+    # process stops refreshing its liveness key (deployments/liveness.py).
+    worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     wait_started_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
@@ -130,6 +133,7 @@ class DeploymentStep(models.Model):
         OK = "ok"  # done
         FAILED = "failed"  # AWS said no
         INFO = "info"  # a note, not an AWS step
+        INTERRUPTED = "interrupted"  # its worker died mid-step; a later attempt redoes it
 
     deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="steps")
     name = models.CharField(max_length=200)

@@ -165,7 +165,8 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_BEAT_SCHEDULE = {
     "reconcile-deployments": {
         "task": "deployments.tasks.reconcile_deployments",
-        "schedule": env.int("SLIPWAY_RECONCILE_EVERY", default=30),
+        # Often: a dead worker's deployments run again within seconds (it is two small queries).
+        "schedule": env.int("SLIPWAY_RECONCILE_EVERY", default=5),
     },
     "expire-approvals": {
         "task": "deployments.tasks.expire_approvals",
@@ -211,6 +212,11 @@ if AWS_ENDPOINT_URL:
 DEPLOY_POLL_SECONDS = env.float("SLIPWAY_DEPLOY_POLL_SECONDS", default=2.0)
 # A running deployment whose heartbeat is older than this is taken to have lost its worker.
 DEPLOY_STALE_SECONDS = env.int("SLIPWAY_DEPLOY_STALE_SECONDS", default=120)
+# Each worker process refreshes a liveness key in Redis every TTL/3 s; a SIGKILLed one's key is
+# gone after the TTL, and its running deployments (quiet for DEAD_WORKER_SECONDS) are re-queued
+# by the next reconcile: back to running within TTL + reconcile interval (≈ 15 s).
+DEPLOY_WORKER_TTL_SECONDS = env.int("SLIPWAY_DEPLOY_WORKER_TTL_SECONDS", default=10)
+DEPLOY_DEAD_WORKER_SECONDS = env.int("SLIPWAY_DEPLOY_DEAD_WORKER_SECONDS", default=10)
 DEPLOY_WAIT_TIMEOUT_SECONDS = env.int("SLIPWAY_DEPLOY_WAIT_TIMEOUT_SECONDS", default=900)
 # An approval request not decided within this many hours is cancelled.
 APPROVAL_EXPIRY_HOURS = env.int("SLIPWAY_APPROVAL_EXPIRY_HOURS", default=24)

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from conftest import finished_deployment, launch_lambda, wait_for
 from deployments import services, tasks
-from deployments.models import Deployment
+from deployments.models import Deployment, DeploymentStep
 from portal.aws import aws_client
 from tests.faultproxy import Rule
 
@@ -78,8 +78,8 @@ def test_permanent_error_fails_fast_and_rolls_back_with_the_aws_message(
     assert "MemorySize value failed to satisfy constraint" in html
 
 
-def test_worker_killed_mid_deployment_is_finished_by_the_next_one_without_duplicates(
-    personas, aws_clean, faults, celery_worker, settings
+def test_worker_killed_mid_deployment_runs_again_within_30_s_without_duplicates(
+    client, personas, aws_clean, faults, celery_worker, settings
 ):
     # Hold CreateFunction in flight long enough to kill the worker while it waits for AWS.
     faults.add(Rule("CreateFunction", times=1, delay=4.0))
@@ -88,15 +88,37 @@ def test_worker_killed_mid_deployment_is_finished_by_the_next_one_without_duplic
     assert Deployment.objects.get(pk=deployment.pk).status == Deployment.Status.RUNNING
 
     celery_worker.kill()
+    killed_at = time.monotonic()
     celery_worker.start()
-    # What beat does every 30 s: re-enqueue running rows whose heartbeat went quiet.
-    settings.DEPLOY_STALE_SECONDS = 1
-    time.sleep(1.5)
-    tasks.reconcile_deployments()
+    # What beat does (every SLIPWAY_RECONCILE_EVERY s), with the shipped settings: no shortened
+    # stale window here, the dead worker's liveness key has to expire on its own.
+    every = settings.CELERY_BEAT_SCHEDULE["reconcile-deployments"]["schedule"]
+
+    def second_attempt_running():
+        row = Deployment.objects.get(pk=deployment.pk)
+        if row.attempts >= 2 and row.status != Deployment.Status.QUEUED:
+            return row
+        tasks.reconcile_deployments()
+        time.sleep(every)
+        return None
+
+    wait_for(second_attempt_running, timeout=45, interval=0)
+    rerun_after = time.monotonic() - killed_at
+    print(f"re-run started {rerun_after:.1f} s after the SIGKILL")
+    assert rerun_after < 30, f"re-run started {rerun_after:.1f} s after the SIGKILL"
 
     done = wait_for(lambda: finished_deployment(deployment.pk), timeout=90)
     assert done.status == Deployment.Status.SUCCEEDED, done.error
     assert done.attempts == 2
+    # The killed attempt's step says what happened to it; nothing is left "running".
+    interrupted = list(done.steps.filter(status=DeploymentStep.Status.INTERRUPTED))
+    assert len(interrupted) == 1 and "function phoenix-dev" in interrupted[0].name, interrupted
+    assert "stopped during this step" in interrupted[0].message
+    assert not done.steps.filter(status=DeploymentStep.Status.RUNNING).exists()
+    client.force_login(personas["alice"])
+    html = client.get(reverse("deployments:detail", args=[deployment.pk])).content.decode()
+    assert "status-interrupted" in html and "Interrupted" in html
+
     time.sleep(4.5)  # let the held request land too, then count what exists
     assert functions_tagged("phoenix") == ["phoenix-dev"]
     roles = [
