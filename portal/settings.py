@@ -149,6 +149,10 @@ WHITENOISE_USE_FINDERS = True
 # accepts for a direct zip upload plus form overhead.
 DATA_UPLOAD_MAX_MEMORY_SIZE = 52 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 52 * 1024 * 1024
+# An uploaded zip is refused (from its central directory, before it is stored) beyond these;
+# the unzipped size is held to Lambda's own 250 MB (deployments/packages.py).
+LAMBDA_ZIP_MAX_ENTRIES = env.int("SLIPWAY_LAMBDA_ZIP_MAX_ENTRIES", default=20_000)
+LAMBDA_ZIP_MAX_RATIO = env.int("SLIPWAY_LAMBDA_ZIP_MAX_RATIO", default=200)
 
 # --- Celery -------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)

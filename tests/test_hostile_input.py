@@ -10,18 +10,21 @@ refuse such text first, and nothing is stored.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import pkgutil
+import zipfile
 
 import pytest
 from django import forms
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import get_resolver, reverse
 
 from api.services import token_create
 from catalog import services as catalog_services
 from catalog.models import Service
 from conftest import PASSWORD, field_errors
-from deployments.models import Deployment
+from deployments.models import CodeArtifact, Deployment
 from portal.forms import RefuseControlCharacters
 
 pytestmark = pytest.mark.django_db
@@ -182,3 +185,52 @@ def test_a_deeply_nested_event_pattern_through_the_api_is_a_422(client, personas
     assert response.status_code == 422
     assert "nested deeper" in response.json()["errors"]["event_pattern"][0]
     assert not Service.objects.exists()
+
+
+def _zip(files: dict[str, bytes | int]) -> bytes:
+    """A zip of the given files; an int stands for that many zero bytes, streamed."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        for name, content in files.items():
+            with archive.open(name, "w", force_zip64=True) as out:
+                if isinstance(content, bytes):
+                    out.write(content)
+                else:
+                    chunk = bytes(4 * 1024 * 1024)
+                    for _ in range(content // len(chunk)):
+                        out.write(chunk)
+    return buffer.getvalue()
+
+
+def _upload(client, personas, content: bytes):
+    client.force_login(personas["alice"])
+    upload = SimpleUploadedFile("code.zip", content, content_type="application/zip")
+    data = lambda_data(personas, source="", code_zip=upload)
+    return client.post(reverse("deployments:lambda_create"), data)
+
+
+@pytest.mark.parametrize(
+    "files, message",
+    [
+        ({"app.py": b"x = 1\n", "data.bin": 1024**3}, "AWS Lambda accepts at most 250 MB"),
+        ({"app.py": b"x = 1\n", "zeros.bin": 8 * 1024 * 1024}, "a zip bomb"),
+        ({"app.py": b"x = 1\n", "../../etc/cron.d/evil": b"x"}, "outside its own folder"),
+        ({f"f{i}.py": b"" for i in range(12)}, "at most 10"),
+    ],
+    ids=["1GB-unzipped", "expands-too-much", "path-traversal", "too-many-files"],
+)
+def test_a_hostile_zip_is_refused_before_anything_is_stored(
+    client, personas, settings, files, message
+):
+    settings.LAMBDA_ZIP_MAX_ENTRIES = 10
+    content = _zip(files)
+    assert len(content) < 8 * 1024 * 1024  # small to upload; the harm is in unpacking it
+    response = _upload(client, personas, content)
+    assert response.status_code == 400
+    assert message in " ".join(field_errors(response, "code_zip"))
+    assert not CodeArtifact.objects.exists() and not Service.objects.exists()
+
+
+def test_a_normal_zip_passes_the_package_check(client, personas):
+    response = _upload(client, personas, _zip({"app.py": b"def handler(e, c):\n    return 1\n"}))
+    assert field_errors(response, "code_zip") == []

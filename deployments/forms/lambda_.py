@@ -23,6 +23,7 @@ from deployments.forms.lambda_fields import (
     validate_bucket,
     validate_bus,
 )
+from deployments.packages import zip_problem
 from deployments.provisioners.lambda_ import normalized
 
 LAMBDA_RUNTIMES = [
@@ -183,8 +184,9 @@ class LambdaSpecFields(ConcurrencyFields):
         if upload.size > MAX_ZIP_BYTES:
             raise forms.ValidationError("The zip is larger than 50 MB.")
         content = upload.read()
-        if not zipfile.is_zipfile(io.BytesIO(content)):
-            raise forms.ValidationError("This file is not a zip archive.")
+        problem = zip_problem(content)  # size unzipped, file count, expansion, paths
+        if problem:
+            raise forms.ValidationError(problem)
         return content
 
     def clean_code_s3_bucket(self):
