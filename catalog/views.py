@@ -52,13 +52,16 @@ def service_detail(request, slug):
     service = get_service_for_user(request.user, slug)
     deployments = list(deployment_selectors.deployments_for_service(service=service)[:10])
     active = deployment_selectors.active_deployment(service=service)
+    overview = selectors.service_overview(service=service)
+    for instance in overview["instances"]:
+        instance.owned_resources = deployment_selectors.owned_resources(instance=instance)
     return render(
         request,
         "catalog/service_detail.html",
         {
             "service": service,
             "tab": "overview",
-            **selectors.service_overview(service=service),
+            **overview,
             "deployments": deployments,
             "deployment": active or (deployments[0] if deployments else None),
             "can_change": service.owned_by(request.user),

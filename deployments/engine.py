@@ -24,7 +24,7 @@ from audit.services import audit_record
 from catalog.models import ServiceInstance
 from deployments import liveness, provisioners
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
-from deployments.provisioners.base import Context
+from deployments.provisioners.base import Context, Observed, Provisioner
 from portal.aws import collect_request_ids, error_message, is_transient, request_id
 
 log = logging.getLogger(__name__)
@@ -146,7 +146,7 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
     ctx = _context(deployment, spec)
     with _step(deployment, f"{label}Read current state from AWS"):
         observed = provisioner.observe(ctx)
-    _adopt(ctx, observed)
+    _adopt(ctx, provisioner, observed)
     if _is_delete(deployment) and not label:
         changes = provisioner.plan_delete(observed)
     else:
@@ -160,12 +160,12 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
             raise LeaseLost()
 
 
-def _adopt(ctx: Context, observed) -> None:
-    """Record every ARN AWS already holds (values named *_arn), so an interrupted run's
-    resources are adopted by the next one instead of being forgotten or duplicated."""
-    for key, value in observed.values.items():
-        if key.endswith("_arn") and isinstance(value, str) and value:
-            ctx.record_resource(key, value)
+def _adopt(ctx: Context, provisioner: Provisioner, observed: Observed) -> None:
+    """Record every resource of the instance's own that AWS already holds, so an interrupted
+    run's resources are adopted by the next one instead of being forgotten or duplicated.
+    Shared resources (the environment's role, cluster, load balancer) are never recorded."""
+    for resource in provisioner.owned_resources(observed):
+        ctx.record_resource(resource.role, resource.arn)
 
 
 def _is_delete(deployment: Deployment) -> bool:

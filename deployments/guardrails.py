@@ -39,8 +39,8 @@ def _values(kind: str, spec: dict | None) -> dict[str, int]:
 
     if not spec:
         return {}
-    scale_values = getattr(kinds.get(kind).provisioner, "scale_values", None)
-    return {k: v for k, v in (scale_values(spec) if scale_values else {}).items() if v is not None}
+    values = kinds.get(kind).provisioner.scale_values(spec)
+    return {k: v for k, v in values.items() if v is not None}
 
 
 def check(*, environment: Environment, kind: str, before: dict | None, after: dict) -> None:

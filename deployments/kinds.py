@@ -10,15 +10,14 @@ The form contract (Django forms, one module per kind under deployments/forms/):
   `.spec() -> dict` is the complete new spec.
 - scale_form(data=None, *, spec): only the scaling fields; `.spec()` is the complete spec with
   the new scaling values.
-The provisioner also offers `scale_values(spec) -> dict[str, int]` with any of the keys
-desired_count, min_count, max_count, reserved_concurrency, provisioned_concurrency,
-rate_limit, burst_limit — the numbers the environment's guardrails check.
+The provisioner implements `deployments.provisioners.base.Provisioner`; its
+`scale_values(spec)` reports any of desired_count, min_count, max_count, reserved_concurrency,
+provisioned_concurrency, rate_limit, burst_limit — the numbers the environment's guardrails check.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from types import ModuleType
 
 from deployments import provisioners
 from deployments.forms.apigateway import (
@@ -28,6 +27,7 @@ from deployments.forms.apigateway import (
 )
 from deployments.forms.ecs import EcsScaleForm, EcsServiceForm, EcsUpdateForm
 from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
+from deployments.provisioners.base import Provisioner
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ class Kind:
 
     slug: str  # Service.Kind value
     label: str
-    provisioner: ModuleType
+    provisioner: Provisioner
     create_form: type  # new service + first deployment: (data, files, *, teams)
     update_form: type | None = None  # (data, files, *, spec)
     scale_form: type | None = None  # (data, *, spec)

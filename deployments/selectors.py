@@ -2,8 +2,9 @@
 
 from django.db.models import QuerySet
 
-from catalog.models import Service
+from catalog.models import Service, ServiceInstance
 from deployments.models import Deployment
+from deployments.provisioners.base import Observed, OwnedResource
 
 
 def deployments_for_service(*, service: Service) -> QuerySet[Deployment]:
@@ -39,3 +40,17 @@ def deployment_page_context(deployment: Deployment, user) -> dict:
         and deployment.status == status.SUCCEEDED
         and deployment.action != Deployment.Action.DELETE,
     }
+
+
+def owned_resources(*, instance: ServiceInstance) -> list[OwnedResource]:
+    """The AWS resources the instance itself owns, as its kind's provisioner defines them.
+
+    Read from what the engine recorded (`instance.resources` uses the same keys as the
+    provisioner's observed values), so pages show it without calling AWS. Shared resources
+    (the environment's execution role, cluster, load balancer) are never in it, even if an
+    older run recorded them.
+    """
+    from deployments import kinds
+
+    recorded = Observed(exists=True, values=dict(instance.resources or {}))
+    return kinds.get(instance.service.kind).provisioner.owned_resources(recorded)

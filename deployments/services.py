@@ -19,25 +19,15 @@ from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, ServiceInstance, Team
 from deployments import guardrails, kinds
+from deployments.errors import (  # noqa: F401 — re-exported: callers catch them from here
+    DeploymentConflict,
+    DeploymentError,
+    NothingToChange,
+    PlanFailed,
+)
 from deployments.models import CodeArtifact, Deployment
 from deployments.provisioners.base import Change, Context
 from portal.aws import error_message
-
-
-class DeploymentError(Exception):
-    """A request Slipway refuses, with a message for the user."""
-
-
-class DeploymentConflict(DeploymentError):
-    """The instance already has an active deployment."""
-
-
-class NothingToChange(DeploymentError):
-    """AWS already matches the spec: no deployment is created."""
-
-
-class PlanFailed(DeploymentError):
-    """AWS could not be read to make the plan."""
 
 
 def code_artifact_store(*, content: bytes) -> CodeArtifact:
@@ -60,6 +50,8 @@ def _plan_changes(*, instance: ServiceInstance, spec: dict, user, action: str) -
     ctx = Context.read_only(instance=instance, spec=spec, actor=user.get_username())
     try:
         observed = provisioner.observe(ctx)
+    except PlanFailed:  # the provisioner's own refusal, already worded for the user
+        raise
     except Exception as exc:  # noqa: BLE001 — shown to the user, nothing is written
         raise PlanFailed(
             f"Could not read the current state from AWS: {error_message(exc)}"

@@ -186,5 +186,14 @@ def test_overview_lists_the_resources_aws_created_with_console_links(
     html = client.get(detail_url("orders")).content.decode()
     assert function_arn in html
     assert "lambda/home?region=us-east-1#/functions/orders-dev" in html
+    assert "Lambda function" in html and "Alias live" in html
+    # The environment's execution role exists in AWS but is shared, not this service's own:
+    # neither shown on its Overview nor recorded as its resource.
+    role_arn = aws_client("iam").get_role(RoleName="slipway-dev-lambda-exec")["Role"]["Arn"]
+    resources = html.split('id="env-dev"', 1)[1].split("</article>", 1)[0]
+    assert function_arn in resources
+    assert role_arn not in resources
+    done.instance.refresh_from_db()
+    assert role_arn not in done.instance.resources.values()
     assert "In sync with the applied spec" in html
     assert 'class="status status-healthy"' in html

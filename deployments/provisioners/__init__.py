@@ -1,13 +1,14 @@
-"""One provisioner module per resource kind, all with the shape described in `base`."""
-
-from types import ModuleType
+"""The provisioners, one object per resource kind, each implementing `base.Provisioner`."""
 
 from deployments.provisioners import apigateway, ecs, lambda_
+from deployments.provisioners.base import Provisioner
 
-PROVISIONERS: dict[str, ModuleType] = {"lambda": lambda_, "apigateway": apigateway, "ecs": ecs}
+PROVISIONERS: dict[str, Provisioner] = {
+    p.kind: p for p in (lambda_.PROVISIONER, apigateway.PROVISIONER, ecs.PROVISIONER)
+}
 
 
-def for_kind(kind: str) -> ModuleType:
+def for_kind(kind: str) -> Provisioner:
     try:
         return PROVISIONERS[kind]
     except KeyError:

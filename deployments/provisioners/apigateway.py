@@ -23,26 +23,24 @@ import json
 from botocore.exceptions import ClientError
 
 from deployments import names
+from deployments.errors import TargetUnavailable
 from deployments.provisioners import apigateway_http, apigateway_keys, apigateway_rest
-from deployments.provisioners.base import Change, Context, Observed, WaitResult
+from deployments.provisioners.base import (
+    Change,
+    Context,
+    Observed,
+    OwnedResource,
+    Provisioner,
+    WaitResult,
+    owned_from,
+)
 from portal.aws import aws_client, is_not_found
 
 TYPES = {"rest": apigateway_rest, "http": apigateway_http}
 TYPE_LABELS = {"rest": "REST API", "http": "HTTP API"}
 
 
-def _target_unavailable(message: str) -> Exception:
-    """A route's target is not deployed (any more): a refusal the user reads on the form.
-
-    PlanFailed is what the plan pages show next to the form (imported here, not at the top,
-    because deployments.services imports the provisioners through the kinds registry).
-    """
-    from deployments.services import PlanFailed
-
-    return PlanFailed(message)
-
-
-def scale_values(spec: dict) -> dict[str, int]:
+def scale_values(spec: dict) -> dict[str, int | None]:
     """Stage throttling, checked by the environment's guardrails."""
     throttle = spec.get("throttle") or {}
     return {"rate_limit": throttle.get("rate"), "burst_limit": throttle.get("burst")}
@@ -110,7 +108,7 @@ def desired_routes(spec: dict, values: dict) -> dict[str, dict]:
     for route in spec.get("routes", []):
         target = values["targets"].get(route["target"])
         if target is None:
-            raise _target_unavailable(
+            raise TargetUnavailable(
                 f"Route {route_key(route)}: {route['target']} is not deployed in "
                 f"{values['environment']} (deploy it first, or change the route)."
             )
@@ -414,3 +412,30 @@ def wait_deleted(ctx: Context) -> WaitResult:
     if left:
         return WaitResult(done=False, detail="Still present: " + ", ".join(left))
     return WaitResult(done=True, detail="API GW: API, stage, usage plan and key deleted")
+
+
+# --- what the instance owns ----------------------------------------------------------------------
+OWNED = {"api_arn": "API", "usage_plan_arn": "Usage plan", "api_key_arn": "API key"}
+
+
+def owned_resources(observed: Observed) -> list[OwnedResource]:
+    """The API (with its stage and routes), usage plan and key. The Lambda functions and load
+    balancer it routes to belong to other services or to the environment."""
+    return owned_from(observed.values, OWNED)
+
+
+class ApiGatewayProvisioner:
+    """The apigateway provisioner: this module's functions behind the `Provisioner` protocol."""
+
+    kind = "apigateway"
+    scale_values = staticmethod(scale_values)
+    observe = staticmethod(observe)
+    plan = staticmethod(plan)
+    apply = staticmethod(apply)
+    wait = staticmethod(wait)
+    plan_delete = staticmethod(plan_delete)
+    wait_deleted = staticmethod(wait_deleted)
+    owned_resources = staticmethod(owned_resources)
+
+
+PROVISIONER: Provisioner = ApiGatewayProvisioner()

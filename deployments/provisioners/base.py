@@ -1,24 +1,31 @@
-"""What every provisioner shares: the change list (the plan), the run context, wait results.
+"""What every provisioner shares: the protocol, the change list (the plan), the run context.
 
-A provisioner (one per resource kind) has the same shape:
+A provisioner (one object per resource kind, registered in `deployments.provisioners`)
+implements `Provisioner`:
 
+- `kind`: the Service.Kind value it provisions;
+- `scale_values(spec) -> dict[str, int | None]`: the numbers the environment's guardrails check;
 - `observe(ctx) -> Observed`: what AWS says now;
 - `plan(spec, observed) -> list[Change]`: pure; the diff shown to the user before apply;
 - `apply(ctx, change)`: one idempotent AWS step ("ensure": describe, then create or update);
 - `wait(ctx) -> WaitResult`: a non-blocking stability check, re-scheduled by the task;
 - `plan_delete(observed) -> list[Change]`: the teardown, in reverse dependency order (apply()
   carries these out too; their keys end in ".delete");
-- `wait_deleted(ctx) -> WaitResult`: done when AWS no longer has the resources.
+- `wait_deleted(ctx) -> WaitResult`: done when AWS no longer has the resources;
+- `owned_resources(observed) -> list[OwnedResource]`: what the instance itself owns, the one
+  list the engine records on the instance, the pages show and a delete tears down.
 
 Specs are plain JSON dicts with a "kind" key; the deploy form of the kind builds them.
-Shared resources (an environment's IAM role, cluster or load balancer) are never deleted.
+Shared resources (an environment's Lambda execution role, ECS cluster, load balancer, network,
+topic) are never an instance's own: they are not in `owned_resources`, not shown as the
+service's, and never deleted with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass(frozen=True)
@@ -34,12 +41,22 @@ class Change:
 class Observed:
     """What AWS holds for an instance right now (plain data, never a raw response).
 
-    Values whose key ends in "_arn" name resources the instance owns: the engine records them
-    on the instance (so a run interrupted after AWS created something adopts it).
+    `values` is the kind's own description of what it found; which of it the instance owns is
+    the provisioner's `owned_resources(observed)`, which the engine records on the instance (so
+    a run interrupted after AWS created something adopts it).
     """
 
     exists: bool = False
     values: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OwnedResource:
+    """One AWS resource that belongs to an instance alone (created for it, deleted with it)."""
+
+    role: str  # its key in ServiceInstance.resources, e.g. "function_arn"
+    arn: str
+    label: str  # what a person calls it, e.g. "Lambda function"
 
 
 @dataclass(frozen=True)
@@ -92,3 +109,51 @@ def field_diff(label: str, before: Any, after: Any, unit: str = "") -> str:
     if before is None:
         return f"{label}: {after}{suffix}"
     return f"{label} {before} → {after}{suffix}"
+
+
+@runtime_checkable
+class Provisioner(Protocol):
+    """What the engine, the services and the guardrails ask of a kind's provisioner."""
+
+    kind: str
+
+    def scale_values(self, spec: dict) -> dict[str, int | None]:
+        """The numbers the environment's guardrails check (None: not set)."""
+        ...
+
+    def observe(self, ctx: Context) -> Observed:
+        """Describe what AWS holds for the instance now (reads only)."""
+        ...
+
+    def plan(self, spec: dict, observed: Observed) -> list[Change]:
+        """The changes that take AWS from `observed` to `spec`; pure, empty when none."""
+        ...
+
+    def apply(self, ctx: Context, change: Change) -> str:
+        """Carry out one idempotent change; returns a line for the step log."""
+        ...
+
+    def wait(self, ctx: Context) -> WaitResult:
+        """One non-blocking stability check after apply."""
+        ...
+
+    def plan_delete(self, observed: Observed) -> list[Change]:
+        """The teardown of everything the instance owns, in reverse dependency order."""
+        ...
+
+    def wait_deleted(self, ctx: Context) -> WaitResult:
+        """Done when AWS no longer has the instance's own resources."""
+        ...
+
+    def owned_resources(self, observed: Observed) -> list[OwnedResource]:
+        """The instance's own resources in `observed` (never the environment's shared ones)."""
+        ...
+
+
+def owned_from(values: dict[str, Any], labels: dict[str, str]) -> list[OwnedResource]:
+    """The owned resources among `values`, for the roles in `labels` (role → label), in order."""
+    return [
+        OwnedResource(role=role, arn=values[role], label=label)
+        for role, label in labels.items()
+        if isinstance(values.get(role), str) and values[role]
+    ]

@@ -15,8 +15,18 @@ from __future__ import annotations
 
 from django.conf import settings
 
+from deployments.errors import EnvironmentNotReady
 from deployments.provisioners import ecs_aws as aws
-from deployments.provisioners.base import Change, Context, Observed, WaitResult, field_diff
+from deployments.provisioners.base import (
+    Change,
+    Context,
+    Observed,
+    OwnedResource,
+    Provisioner,
+    WaitResult,
+    field_diff,
+    owned_from,
+)
 from deployments.provisioners.ecs_aws import task_values
 from deployments.provisioners.ecs_handlers import HANDLERS
 
@@ -31,10 +41,6 @@ TASK_FIELDS = {
     "health_check_path": ("health check path", ""),
 }
 METRIC_LABELS = {"cpu": "CPU", "memory": "memory", "requests": "ALB requests per target"}
-
-
-class EnvironmentNotReady(Exception):
-    """The environment lacks the shared network an ECS service needs (real AWS only)."""
 
 
 def scale_values(spec: dict) -> dict[str, int | None]:
@@ -342,3 +348,36 @@ def wait_deleted(ctx: Context) -> WaitResult:
     if leftovers:
         return WaitResult(done=False, detail=f"still there: {', '.join(leftovers)}")
     return WaitResult(done=True, detail="service, target group and listener rule removed")
+
+
+# --- what the instance owns ----------------------------------------------------------------------
+OWNED = {
+    "service_arn": "ECS service",
+    "task_definition_arn": "Task definition",
+    "target_group_arn": "Target group",
+    "rule_arn": "Listener rule",
+    "log_group_arn": "Log group",
+}
+
+
+def owned_resources(observed: Observed) -> list[OwnedResource]:
+    """The service, its task definition, target group, listener rule and log group. The
+    cluster, load balancer, network and execution role are the environment's, shared."""
+    return owned_from(observed.values, OWNED)
+
+
+class EcsProvisioner:
+    """The ecs provisioner: this module's functions behind the `Provisioner` protocol."""
+
+    kind = "ecs"
+    scale_values = staticmethod(scale_values)
+    observe = staticmethod(observe)
+    plan = staticmethod(plan)
+    apply = staticmethod(apply)
+    wait = staticmethod(wait)
+    plan_delete = staticmethod(plan_delete)
+    wait_deleted = staticmethod(wait_deleted)
+    owned_resources = staticmethod(owned_resources)
+
+
+PROVISIONER: Provisioner = EcsProvisioner()

@@ -23,7 +23,16 @@ from botocore.exceptions import ClientError
 from deployments import names
 from deployments.provisioners import lambda_steps as steps
 from deployments.provisioners import lambda_triggers as triggers
-from deployments.provisioners.base import Change, Context, Observed, WaitResult, field_diff
+from deployments.provisioners.base import (
+    Change,
+    Context,
+    Observed,
+    OwnedResource,
+    Provisioner,
+    WaitResult,
+    field_diff,
+    owned_from,
+)
 from portal.aws import is_not_found
 
 # Spec field → (label in the diff, unit).
@@ -54,7 +63,7 @@ def normalized(spec: dict) -> dict:
     return out
 
 
-def scale_values(spec: dict) -> dict:
+def scale_values(spec: dict) -> dict[str, int | None]:
     """The numbers the environment's guardrails check.
 
     Provisioned concurrency 0 means "on demand" (the function still serves), so it is reported
@@ -374,3 +383,30 @@ def wait_deleted(ctx: Context) -> WaitResult:
             return WaitResult(done=True, detail=f"Function {function_name} is gone")
         raise
     return WaitResult(done=False, detail=f"Function still exists (state {config.get('State')})")
+
+
+# --- what the instance owns ----------------------------------------------------------------------
+OWNED = {"function_arn": "Lambda function", "alias_arn": f"Alias {ALIAS}"}
+
+
+def owned_resources(observed: Observed) -> list[OwnedResource]:
+    """The function (with its versions) and its alias. The execution role is the
+    environment's, shared by every function there: never this service's own resource."""
+    return owned_from(observed.values, OWNED)
+
+
+class LambdaProvisioner:
+    """The lambda provisioner: this module's functions behind the `Provisioner` protocol."""
+
+    kind = "lambda"
+    scale_values = staticmethod(scale_values)
+    observe = staticmethod(observe)
+    plan = staticmethod(plan)
+    apply = staticmethod(apply)
+    wait = staticmethod(wait)
+    plan_delete = staticmethod(plan_delete)
+    wait_deleted = staticmethod(wait_deleted)
+    owned_resources = staticmethod(owned_resources)
+
+
+PROVISIONER: Provisioner = LambdaProvisioner()

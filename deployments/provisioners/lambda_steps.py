@@ -253,7 +253,7 @@ def ensure_role(ctx: Context, role_name: str, quiet: bool = False) -> str:
             RoleName=role_name, PolicyName=LOGS_POLICY_NAME, PolicyDocument=LOGS_POLICY
         )
         message = f"created role {arn}"
-    ctx.record_resource("role_arn", arn)
+    # Not recorded on the instance: the role is the environment's, shared by its functions.
     return arn if quiet else message
 
 
