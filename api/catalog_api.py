@@ -7,6 +7,7 @@ from django.db.models import Prefetch, Q
 from django.http import Http404
 from ninja import Query, Router, Schema, Status
 
+from api.common import audited
 from api.schemas import (
     EnvironmentOut,
     Error,
@@ -17,7 +18,6 @@ from api.schemas import (
     ServiceOut,
     ServicePatch,
 )
-from api.v1 import audited
 from catalog import services as catalog_services
 from catalog.access import get_instance_for_user, get_service_for_user
 from catalog.models import Environment, Service, ServiceInstance, Team

@@ -10,8 +10,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import Router, Status
 
+from api.common import ApiRefusal, FormInvalid, audited, form_errors
 from api.schemas import DeploymentDetailOut, Error, FormErrors, LaunchIn, ScaleIn, UpdateIn
-from api.v1 import ApiRefusal, FormInvalid, audited, form_errors
 from catalog import selectors as catalog_selectors
 from catalog.access import get_deployment_for_user, get_instance_for_user
 from catalog.models import Environment, Membership, Team

@@ -7,16 +7,13 @@ pages (catalog.access), and the same services. Every mutating call writes an aud
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
 
 from api.auth import TokenAuth
-from audit.services import audit_record, audit_source
+from api.common import ApiRefusal, FormInvalid
 
 api = NinjaAPI(
     title="Slipway API",
@@ -28,22 +25,6 @@ api = NinjaAPI(
     urls_namespace="api-v1",
     auth=TokenAuth(),
 )
-
-
-class ApiRefusal(Exception):
-    """A request Slipway refuses (conflict, nothing to change), with a status code."""
-
-    def __init__(self, message: str, status: int = 409):
-        super().__init__(message)
-        self.status = status
-
-
-class FormInvalid(Exception):
-    """Input failed the kind's form validation; errors are keyed by field."""
-
-    def __init__(self, errors: dict[str, list[str]]):
-        super().__init__("Invalid input.")
-        self.errors = errors
 
 
 @api.exception_handler(PermissionDenied)
@@ -78,44 +59,8 @@ def _refused(request, exc):
     return api.create_response(request, {"detail": str(exc)}, status=exc.status)
 
 
-@contextlib.contextmanager
-def audited(request, *, action: str, target, environment=None, before=None) -> Iterator[dict]:
-    """Run one API mutation and write its audit row: ok, denied or failed.
-
-    The body fills `outcome["target"]`/`outcome["after"]` when it has made something.
-    """
-    outcome: dict = {"target": target, "after": None}
-    result = "ok"
-    try:
-        with audit_source("api"):
-            yield outcome
-    except PermissionDenied:
-        result = "denied"
-        raise
-    except (ApiRefusal, FormInvalid, DjangoValidationError, Http404):
-        result = "failed"
-        raise
-    except Exception:
-        result = "failed"
-        raise
-    finally:
-        audit_record(
-            actor=request.user,
-            action=f"api.{action}",
-            target=outcome["target"],
-            environment=environment,
-            before=before,
-            after=outcome["after"],
-            result=result,
-            source="api",
-        )
-
-
-def form_errors(form) -> dict[str, list[str]]:
-    return {field: [str(e) for e in errs] for field, errs in form.errors.items()}
-
-
-# Routers register their operations on import.
+# Routers register their operations on import; their shared helpers live in api.common, so
+# nothing imports this module but the URLconf (no import cycle).
 from api import catalog_api, deploy_api  # noqa: E402
 
 api.add_router("", catalog_api.router)
