@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from django.core.exceptions import ValidationError
-from django.db.models import Prefetch, Q
-from django.http import Http404
-from ninja import Query, Router, Schema, Status
+from urllib.parse import urlencode
 
+from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
+from django.http import Http404
+from ninja import Field, Query, Router, Schema, Status
+from ninja.pagination import paginate
+
+from api import selectors
 from api.common import audited
+from api.pagination import BoundedCursorPagination, FacetOut, ServiceQuery
 from api.schemas import (
     EnvironmentOut,
     Error,
@@ -21,14 +26,16 @@ from api.schemas import (
 from catalog import services as catalog_services
 from catalog.access import get_instance_for_user, get_service_for_user
 from catalog.models import Environment, Service, ServiceInstance, Team
+from catalog.search import CatalogQuery
 
 router = Router(tags=["catalog"])
 
 
-class ServiceFilters(Schema):
-    q: str = ""
-    owner: str = ""
-    kind: str = ""
+# Every GET answers with an ETag and 304 Not Modified to a matching If-None-Match
+# (api/urls.py wraps the API's views in Django's ConditionalGetMiddleware).
+CONDITIONAL = {
+    "responses": {"304": {"description": "Not modified: `If-None-Match` matched the `ETag`."}}
+}
 
 
 class MemberOut(Schema):
@@ -47,31 +54,69 @@ class TeamDetailOut(Schema):
         return [{"username": m.user.get_username(), "role": m.role} for m in obj.memberships.all()]
 
 
-@router.get("/teams", response=list[TeamDetailOut])
+class ServicePageOut(Schema):
+    results: list[ServiceOut]
+    next_cursor: str | None = Field(..., description="Pass as `cursor` for the next page.")
+    next: str | None = Field(..., description="The next page's URL (null on the last page).")
+    count: int = Field(..., description="Services matching the filters, on every page.")
+    facets: list[FacetOut] = Field(
+        ..., description="Counts per filter value; each facet ignores its own filter."
+    )
+
+
+@router.get("/teams", response=list[TeamDetailOut], openapi_extra=CONDITIONAL)
+@paginate(BoundedCursorPagination, ordering=("slug",))
 def list_teams(request):
-    """Every team, with its members and their roles."""
-    return list(Team.objects.prefetch_related("memberships__user"))
+    """Teams with their members and roles, by slug, a page at a time."""
+    return Team.objects.prefetch_related("memberships__user")
 
 
-@router.get("/environments", response=list[EnvironmentOut])
+@router.get("/environments", response=list[EnvironmentOut], openapi_extra=CONDITIONAL)
+@paginate(BoundedCursorPagination, ordering=("slug",))
 def list_environments(request):
-    return list(Environment.objects.all())
+    """Environments by slug, a page at a time."""
+    return Environment.objects.all()
 
 
-@router.get("/services", response=list[ServiceOut])
-def list_services(request, filters: Query[ServiceFilters]):
-    """Services, optionally filtered by a search term, owner team slug or kind."""
-    qs = Service.objects.select_related("owner").order_by("slug")
-    if filters.q:
-        term = filters.q[:100]
-        qs = qs.filter(
-            Q(slug__icontains=term) | Q(name__icontains=term) | Q(description__icontains=term)
+@router.get("/services", response=ServicePageOut, openapi_extra=CONDITIONAL)
+def list_services(request, filters: Query[ServiceQuery]):
+    """Services, a page at a time (keyset cursor), with the total and facet counts.
+
+    Filters combine with AND; `facets` says how many services each filter value would give.
+    """
+    query = CatalogQuery(
+        q=" ".join(filters.q.split()),
+        team=filters.owner.strip(),
+        kind=filters.kind,
+        lifecycle=filters.lifecycle,
+        environment=filters.environment.strip(),
+        status=filters.status,
+        sort=filters.sort,
+        after=filters.cursor.strip(),
+    )
+    page = selectors.service_page(query=query, limit=filters.limit)
+    next_url = None
+    if page.next_cursor:
+        params = {k: v for k, v in request.GET.items() if k != "cursor"}
+        next_url = request.build_absolute_uri(
+            f"{request.path}?{urlencode({**params, 'cursor': page.next_cursor})}"
         )
-    if filters.owner:
-        qs = qs.filter(owner__slug=filters.owner)
-    if filters.kind:
-        qs = qs.filter(kind=filters.kind)
-    return list(qs)
+    facets = [
+        {
+            "name": "owner" if facet.name == "team" else facet.name,
+            "label": facet.label,
+            "options": facet.options,
+            "hidden": facet.hidden,
+        }
+        for facet in page.facets
+    ]
+    return {
+        "results": page.results,
+        "next_cursor": page.next_cursor,
+        "next": next_url,
+        "count": page.count,
+        "facets": facets,
+    }
 
 
 def _service_detail(slug: str) -> Service:

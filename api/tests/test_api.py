@@ -52,15 +52,15 @@ def test_read_catalog(client, personas):
         user=personas["alice"], owner=personas["payments"], slug="checkout", kind="lambda"
     )
     headers = bearer(personas["charlie"])  # any signed-in user may read
-    services = client.get("/api/v1/services", headers=headers).json()
+    services = client.get("/api/v1/services", headers=headers).json()["results"]
     assert [(s["slug"], s["owner"]) for s in services] == [("checkout", "payments")]
-    assert client.get("/api/v1/services?owner=search", headers=headers).json() == []
+    assert client.get("/api/v1/services?owner=search", headers=headers).json()["results"] == []
     detail = client.get("/api/v1/services/checkout", headers=headers).json()
     assert detail["kind"] == "lambda" and detail["instances"] == []
     assert client.get("/api/v1/services/nope", headers=headers).status_code == 404
-    teams = {t["slug"]: t for t in client.get("/api/v1/teams", headers=headers).json()}
+    teams = {t["slug"]: t for t in client.get("/api/v1/teams", headers=headers).json()["results"]}
     assert {m["username"] for m in teams["payments"]["members"]} == {"alice", "bob"}
-    envs = client.get("/api/v1/environments", headers=headers).json()
+    envs = client.get("/api/v1/environments", headers=headers).json()["results"]
     assert [e["slug"] for e in envs] == ["dev", "prod"]
 
 
