@@ -52,3 +52,54 @@ class DeleteForm(portal_forms.Form):
         if value != self.expected:
             raise forms.ValidationError(f"Type {self.expected} exactly to confirm.")
         return value
+
+
+class SpecForm(portal_forms.Form):
+    """A form whose fields encode a typed spec (deployments.specs): the spec holds the rules.
+
+    The form parses its widgets (textarea lines, JSON text) into the spec's shape, then
+    `validate_spec` checks it through the spec's model and puts each error next to the form
+    field it came from. `spec_fields` maps a spec path ("triggers.s3", "autoscaling.max") to
+    that form field; `spec_lines` (filled while parsing textareas) turns a list index into
+    "Line N:" so the user finds the line they typed.
+    """
+
+    spec_fields: dict[str, str] = {}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.spec_lines: dict[str, list[int]] = {}
+        self.typed_spec = None
+
+    def _field_for(self, loc: tuple) -> tuple[str | None, int | None]:
+        """The form field an error location belongs to, and the list index inside it."""
+        parts = [str(p) for p in loc]
+        for end in range(len(parts), 0, -1):
+            path = ".".join(parts[:end])
+            field = self.spec_fields.get(path) or (path if path in self.fields else None)
+            if field:
+                index = next((p for p in loc[end:] if isinstance(p, int)), None)
+                return field, index
+        return None, None
+
+    def validate_spec(self, spec_class, data: dict):
+        """Validate `data` as `spec_class`; on errors add them to their fields, return None."""
+        from pydantic import ValidationError
+
+        from deployments.specs import spec_errors
+
+        try:
+            self.typed_spec = spec_class.model_validate(data)
+        except ValidationError as exc:
+            for loc, message in spec_errors(exc.errors()):
+                field, index = self._field_for(loc)
+                if field not in self.fields:
+                    field = None  # e.g. a rule on a field this form does not show
+                elif field in self.errors:
+                    continue  # the field's own parsing already said what is wrong
+                lines = self.spec_lines.get(field or "")
+                if lines and index is not None and index < len(lines):
+                    message = f"Line {lines[index]}: {message}"
+                self.add_error(field, message)
+            self.typed_spec = None
+        return self.typed_spec

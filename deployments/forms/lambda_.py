@@ -5,43 +5,32 @@ They validate everything AWS (or the emulator) would not; errors land next to th
 
 from __future__ import annotations
 
-import io
 import json
-import re
-import zipfile
 
 from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator
+from pydantic_core import PydanticCustomError
 
 from deployments import names
-from deployments.forms.common import NewServiceFields
+from deployments.forms.common import NewServiceFields, SpecForm
 from deployments.forms.lambda_fields import (
     ConcurrencyFields,
     format_s3_triggers,
     parse_event_pattern,
     parse_s3_triggers,
-    validate_bucket,
-    validate_bus,
 )
 from deployments.packages import zip_problem
 from deployments.provisioners.lambda_ import normalized
+from deployments.specs.lambda_ import (
+    RUNTIMES,
+    LambdaSpec,
+    deterministic_zip,
+    source_zip,
+)
 
-LAMBDA_RUNTIMES = [
-    ("python3.13", "Python 3.13"),
-    ("python3.12", "Python 3.12"),
-    ("python3.11", "Python 3.11"),
-    ("nodejs22.x", "Node.js 22"),
-    ("nodejs20.x", "Node.js 20"),
-    ("java21", "Java 21 (zip upload)"),
-    ("ruby3.3", "Ruby 3.3"),
-    ("provided.al2023", "Custom runtime on Amazon Linux 2023 (zip upload)"),
-]
-# Source typed into the form becomes this file in the zip, named after the handler's module.
-SOURCE_SUFFIX = {"python": ".py", "nodejs": ".js", "ruby": ".rb"}
-HANDLER_RE = re.compile(r"^[A-Za-z0-9_\-/]+(\.[A-Za-z0-9_\-]+)+$")
-ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
+__all__ = ["LambdaScaleForm", "LambdaServiceForm", "LambdaUpdateForm", "deterministic_zip"]
+
+LAMBDA_RUNTIMES = list(RUNTIMES.items())
 MAX_ZIP_BYTES = 50 * 1024 * 1024  # AWS's limit for a direct zip upload
-MAX_ENV_BYTES = 4 * 1024  # AWS's limit for all environment variables together
 DEFAULT_PYTHON_SOURCE = """import json
 
 
@@ -50,35 +39,35 @@ def handler(event, context):
 """
 
 
-def deterministic_zip(filename: str, source: str) -> bytes:
-    """Zip one file with fixed timestamps, so the same source gives the same code hash."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        info = zipfile.ZipInfo(filename, date_time=(1980, 1, 1, 0, 0, 0))
-        info.external_attr = 0o644 << 16
-        archive.writestr(info, source)
-    return buffer.getvalue()
-
-
 def parse_env_vars(text: str) -> dict[str, str]:
-    """Parse KEY=VALUE lines; raise ValidationError naming the first bad line."""
+    """Parse KEY=VALUE lines (the spec checks the names); raise ValidationError on a line
+    that is not a pair."""
     variables: dict[str, str] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
         key, sep, value = line.partition("=")
-        key = key.strip()
-        if not sep or not ENV_KEY_RE.match(key):
+        if not sep or not key.strip():
             raise forms.ValidationError(
                 f"Line {number}: write KEY=value, with a key of letters, digits and underscores."
             )
-        if key.startswith("AWS_"):
-            raise forms.ValidationError(f"Line {number}: {key} is reserved by AWS Lambda.")
-        variables[key] = value.strip()
-    if len(str(variables).encode()) > MAX_ENV_BYTES:
-        raise forms.ValidationError("Environment variables may total at most 4 KB.")
+        variables[key.strip()] = value.strip()
     return variables
+
+
+# Where each part of the spec is typed on the form.
+LAMBDA_SPEC_FIELDS = {
+    "environment": "env_vars",
+    "triggers.s3": "s3_triggers",
+    "triggers.eventbridge.0.bus": "event_bus",
+    "triggers.eventbridge.0.pattern": "event_pattern",
+    "triggers.eventbridge": "event_bus",
+    "code_s3.bucket": "code_s3_bucket",
+    "code_s3.key": "code_s3_key",
+    "code_s3": "code_s3_bucket",
+    "code_sha256": "source",
+}
 
 
 SPEC_FIELD_ORDER = [
@@ -101,20 +90,24 @@ SPEC_FIELD_ORDER = [
 ]
 
 
-class LambdaSpecFields(ConcurrencyFields):
-    """Every field of a Lambda spec (create and update share them; see `spec_from`)."""
+class LambdaSpecFields(SpecForm, ConcurrencyFields):
+    """Every field of a Lambda spec (create and update share them; see `spec_from`).
+
+    The fields only parse what is typed; `LambdaSpec` holds the limits and rules.
+    """
 
     field_order = SPEC_FIELD_ORDER
+    spec_fields = LAMBDA_SPEC_FIELDS
 
-    description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
+    description = forms.CharField(required=False, widget=forms.TextInput)
     runtime = forms.ChoiceField(choices=LAMBDA_RUNTIMES, initial="python3.12")
     handler = forms.CharField(
-        max_length=128,
         initial="app.handler",
         help_text="module.function, e.g. app.handler (file app.py, function handler).",
     )
     source = forms.CharField(
         required=False,
+        strip=False,
         widget=forms.Textarea(attrs={"rows": 8, "spellcheck": "false", "class": "code"}),
         initial=DEFAULT_PYTHON_SOURCE,
         help_text="The handler's source file. Leave empty when you upload a zip.",
@@ -124,23 +117,12 @@ class LambdaSpecFields(ConcurrencyFields):
     )
     code_s3_bucket = forms.CharField(
         required=False,
-        max_length=63,
         label="Or a zip in S3: bucket",
         help_text="With the key below, the function's code comes from this S3 object.",
     )
-    code_s3_key = forms.CharField(required=False, max_length=1024, label="S3 key of the zip")
-    memory_size = forms.IntegerField(
-        label="Memory (MB)",
-        initial=128,
-        validators=[MinValueValidator(128), MaxValueValidator(10240)],
-        help_text="128–10240 MB.",
-    )
-    timeout = forms.IntegerField(
-        label="Timeout (s)",
-        initial=10,
-        validators=[MinValueValidator(1), MaxValueValidator(900)],
-        help_text="1–900 seconds.",
-    )
+    code_s3_key = forms.CharField(required=False, label="S3 key of the zip")
+    memory_size = forms.IntegerField(label="Memory (MB)", initial=128, help_text="128–10240 MB.")
+    timeout = forms.IntegerField(label="Timeout (s)", initial=10, help_text="1–900 seconds.")
     architecture = forms.ChoiceField(
         choices=[("x86_64", "x86_64"), ("arm64", "arm64 (Graviton)")], initial="x86_64"
     )
@@ -159,7 +141,6 @@ class LambdaSpecFields(ConcurrencyFields):
     )
     event_bus = forms.CharField(
         required=False,
-        max_length=256,
         label="EventBridge bus",
         help_text="A custom event bus (it must exist); a rule on it invokes alias live.",
     )
@@ -172,10 +153,7 @@ class LambdaSpecFields(ConcurrencyFields):
     )
 
     def clean_handler(self):
-        handler = self.cleaned_data["handler"].strip()
-        if not HANDLER_RE.match(handler):
-            raise forms.ValidationError("Write the handler as module.function, e.g. app.handler.")
-        return handler
+        return self.cleaned_data["handler"].strip()
 
     def clean_code_zip(self):
         upload = self.cleaned_data.get("code_zip")
@@ -190,18 +168,19 @@ class LambdaSpecFields(ConcurrencyFields):
         return content
 
     def clean_code_s3_bucket(self):
-        bucket = self.cleaned_data.get("code_s3_bucket", "").strip()
-        return validate_bucket(bucket) if bucket else ""
+        return self.cleaned_data.get("code_s3_bucket", "").strip()
 
     def clean_env_vars(self):
         return parse_env_vars(self.cleaned_data.get("env_vars", ""))
 
     def clean_s3_triggers(self):
-        return parse_s3_triggers(self.cleaned_data.get("s3_triggers", ""))
+        triggers, self.spec_lines["s3_triggers"] = parse_s3_triggers(
+            self.cleaned_data.get("s3_triggers", "")
+        )
+        return triggers
 
     def clean_event_bus(self):
-        bus = self.cleaned_data.get("event_bus", "").strip()
-        return validate_bus(bus) if bus else ""
+        return self.cleaned_data.get("event_bus", "").strip()
 
     def clean_event_pattern(self):
         text = self.cleaned_data.get("event_pattern", "").strip()
@@ -209,7 +188,7 @@ class LambdaSpecFields(ConcurrencyFields):
 
     def clean(self):
         cleaned = super().clean()
-        self.clean_concurrency(cleaned)
+        # Bus and pattern are one rule in the spec, typed in two boxes here.
         bus, pattern = cleaned.get("event_bus"), cleaned.get("event_pattern")
         if bus and pattern is None and "event_pattern" not in self.errors:
             self.add_error("event_pattern", "Write the event pattern the rule on this bus matches.")
@@ -228,41 +207,45 @@ class LambdaSpecFields(ConcurrencyFields):
         runtime, handler = cleaned.get("runtime"), cleaned.get("handler")
         if not (runtime and handler):
             return None
-        family = re.match(r"[a-z]+", runtime).group(0)
-        suffix = SOURCE_SUFFIX.get(family)
-        if suffix is None:
-            self.add_error("code_zip", f"{runtime} needs a zip upload.")
+        try:
+            return source_zip(runtime, handler, cleaned["source"])
+        except PydanticCustomError as exc:
+            self.add_error("code_zip", exc.message())
             return None
-        module = handler.rsplit(".", 1)[0].replace(".", "/")
-        return deterministic_zip(module + suffix, cleaned["source"])
 
     def spec_from(self, base: dict) -> dict:
         """`base` (the applied spec, or {}) with every field of this form applied."""
         data = self.cleaned_data
-        eventbridge = (
-            [{"bus": data["event_bus"], "pattern": data["event_pattern"]}]
-            if data.get("event_bus")
-            else []
-        )
-        spec = {
-            **base,
-            "kind": "lambda",
-            "runtime": data["runtime"],
-            "handler": data["handler"],
-            "memory_size": data["memory_size"],
-            "timeout": data["timeout"],
-            "architecture": data["architecture"],
-            "description": data["description"],
-            "environment": data["env_vars"],
-            **self.concurrency_spec(),
-            "triggers": {"s3": data["s3_triggers"], "eventbridge": eventbridge},
-        }
+        spec = {**base, "kind": "lambda", **self.concurrency_spec()}
+        for field in ("runtime", "handler", "memory_size", "timeout", "architecture"):
+            if data.get(field) is not None:
+                spec[field] = data[field]
+        spec["description"] = data.get("description", "")
+        if "env_vars" in data:
+            spec["environment"] = data["env_vars"]
+        triggers = dict(base.get("triggers") or {})
+        if "s3_triggers" in data:
+            triggers["s3"] = data["s3_triggers"]
+        if "event_bus" in data and "event_pattern" in data:
+            triggers["eventbridge"] = (
+                [{"bus": data["event_bus"], "pattern": data["event_pattern"]}]
+                if data["event_bus"] and data["event_pattern"] is not None
+                else []
+            )
+        spec["triggers"] = triggers
         if data.get("code"):
             spec.pop("code_s3", None)  # the view stores the zip and sets code_sha256
         elif data.get("code_s3"):
             spec.pop("code_sha256", None)
             spec["code_s3"] = data["code_s3"]
         return spec
+
+    def validate(self, base: dict) -> None:
+        """Check the spec this form builds through `LambdaSpec` (errors go to their fields)."""
+        self.validate_spec(LambdaSpec, self.spec_from(base))
+
+    def spec(self) -> dict:
+        return self.typed_spec.to_json()
 
 
 class LambdaServiceForm(NewServiceFields, LambdaSpecFields):
@@ -295,11 +278,8 @@ class LambdaServiceForm(NewServiceFields, LambdaSpecFields):
             cleaned["code"] = self._zip_from_source(cleaned)
         elif cleaned.get("runtime") and cleaned.get("handler"):
             self.add_error("source", "Write the handler's source, upload a zip, or name an S3 zip.")
+        self.validate({})
         return cleaned
-
-    def spec(self) -> dict:
-        """The desired spec; for a zip or typed source the service adds the code's hash."""
-        return self.spec_from({})
 
 
 class LambdaUpdateForm(LambdaSpecFields):
@@ -319,13 +299,11 @@ class LambdaUpdateForm(LambdaSpecFields):
             cleaned["code"] = cleaned["code_zip"]
         elif cleaned.get("source", "").strip():
             cleaned["code"] = self._zip_from_source(cleaned)
+        self.validate(self.applied)
         return cleaned
 
-    def spec(self) -> dict:
-        return self.spec_from(self.applied)
 
-
-class LambdaScaleForm(ConcurrencyFields):
+class LambdaScaleForm(SpecForm, ConcurrencyFields):
     """Only the concurrency numbers; the environment's guardrails check them."""
 
     def __init__(self, data=None, *, spec: dict, **kwargs):
@@ -335,11 +313,11 @@ class LambdaScaleForm(ConcurrencyFields):
 
     def clean(self):
         cleaned = super().clean()
-        self.clean_concurrency(cleaned)
+        self.validate_spec(LambdaSpec, {**self.applied, **self.concurrency_spec()})
         return cleaned
 
     def spec(self) -> dict:
-        return {**self.applied, **self.concurrency_spec()}
+        return self.typed_spec.to_json()
 
 
 def _initial_from(spec: dict) -> dict:

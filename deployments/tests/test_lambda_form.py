@@ -45,7 +45,11 @@ def valid_data(personas, **overrides):
         ("provisioned_concurrency", "3", "exceeds reserved concurrency 2"),
         ("s3_triggers", "Orders_Uploads", "not a valid bucket name"),
         ("s3_triggers", "192.168.1.10", "looks like an IP address"),
-        ("s3_triggers", "orders-uploads s3:Everything", "neither an S3 event type"),
+        (
+            "s3_triggers",
+            "orders-uploads s3:Everything",
+            "Line 1: 's3:Everything' is not an S3 event type",
+        ),
         ("s3_triggers", "orders-uploads\norders-uploads", "listed twice"),
         ("code_s3_bucket", "my..bucket", "not a valid bucket name"),
         ("event_pattern", "{source: shop}", "not valid JSON"),
@@ -307,7 +311,16 @@ S3_SPEC = {
     "description": "",
     "environment": {},
     "code_s3": {"bucket": "orders-artifacts", "key": "orders.zip"},
-    "triggers": {"s3": [{"bucket": "orders-uploads", "events": ["s3:ObjectRemoved:*"]}]},
+    "triggers": {
+        "s3": [
+            {
+                "bucket": "orders-uploads",
+                "events": ["s3:ObjectRemoved:*"],
+                "prefix": "",
+                "suffix": "",
+            }
+        ]
+    },
 }
 
 

@@ -1,0 +1,70 @@
+"""Typed specs, one per resource kind: the single definition of what a valid spec is.
+
+The web forms build a spec and validate it here, the JSON API takes these models as its typed
+request bodies, and the provisioners parse what they are given through `parse_spec`. Rows keep
+specs as JSON dicts (`Spec.to_json()`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field, TypeAdapter
+
+from deployments.specs.apigateway import ApiGatewayInput, ApiGatewaySpec
+from deployments.specs.base import Spec, error_message, invalid, spec_errors
+from deployments.specs.ecs import EcsSpec
+from deployments.specs.lambda_ import LambdaInput, LambdaSpec
+
+SPECS: dict[str, type[Spec]] = {
+    "lambda": LambdaSpec,
+    "ecs": EcsSpec,
+    "apigateway": ApiGatewaySpec,
+}
+# What a client sends to create a service of each kind (no server-made fields such as the
+# stored zip's hash or the stage name).
+INPUTS: dict[str, type[Spec]] = {
+    "lambda": LambdaInput,
+    "ecs": EcsSpec,
+    "apigateway": ApiGatewayInput,
+}
+AnySpec = Annotated[LambdaSpec | EcsSpec | ApiGatewaySpec, Field(discriminator="kind")]
+_any_spec = TypeAdapter(AnySpec)
+
+# Names only: the API and pages never show these keys' values (env vars and secret refs).
+SECRET_VALUED_KEYS = ("environment", "secrets")
+
+
+def parse_spec(data: dict) -> Spec:
+    """The typed spec of a stored or submitted JSON dict; raises pydantic.ValidationError.
+
+    A known kind is validated by its own model, so error locations are the spec's own fields.
+    """
+    spec_class = SPECS.get(data.get("kind")) if isinstance(data, dict) else None
+    if spec_class is not None:
+        return spec_class.model_validate(data)
+    return _any_spec.validate_python(data)
+
+
+def redacted(spec: dict | None) -> dict | None:
+    """A spec safe to show any reader: environment variables and secrets by name only."""
+    if not spec:
+        return spec
+    out = dict(spec)
+    for key in SECRET_VALUED_KEYS:
+        if isinstance(out.get(key), dict):
+            out[key] = sorted(out[key])
+    return out
+
+
+__all__ = [
+    "INPUTS",
+    "SPECS",
+    "AnySpec",
+    "Spec",
+    "error_message",
+    "invalid",
+    "parse_spec",
+    "redacted",
+    "spec_errors",
+]
