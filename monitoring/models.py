@@ -61,3 +61,44 @@ class AlarmEvent(models.Model):
 
     def __str__(self):
         return f"{self.rule}: {self.summary}"
+
+
+class LogSearch(models.Model):
+    """One cross-service log search: a Logs Insights query over several services' log groups.
+
+    The row records who read which production logs (it is audited too) and holds AWS's query id,
+    so the results page can follow the query while AWS is still scanning.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running"  # AWS is still scanning; results so far are shown
+        COMPLETE = "complete"  # every group was scanned
+        FAILED = "failed"  # AWS failed, cancelled or timed the query out (error says which)
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    environment = models.ForeignKey(
+        "catalog.Environment", on_delete=models.PROTECT, related_name="+"
+    )
+    text = models.CharField(max_length=200, help_text="What was searched for, e.g. a request id.")
+    scope = models.CharField(max_length=300, help_text="The scope as the user chose it.")
+    # [[log group, service slug], ...]: what the query covered, in the order shown.
+    groups = models.JSONField(default=list)
+    start_ms = models.BigIntegerField()
+    end_ms = models.BigIntegerField()
+    query_id = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.RUNNING)
+    error = models.TextField(blank=True)
+    result_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["environment", "status"])]
+
+    def __str__(self):
+        return f"“{self.text}” in {self.scope}"
+
+    @property
+    def is_running(self) -> bool:
+        return self.status == self.Status.RUNNING

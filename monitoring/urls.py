@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import views
+from monitoring import search_views, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -10,4 +10,6 @@ urlpatterns = [
     path("instances/<int:pk>/summary/", views.instance_summary, name="summary"),
     path("alarms/<int:pk>/threshold/", views.alarm_threshold, name="alarm_threshold"),
     path("alarms/<int:pk>/history/", views.alarm_history, name="alarm_history"),
+    path("logs/search/", search_views.search, name="log_search"),
+    path("logs/search/<int:pk>/", search_views.search_detail, name="log_search_detail"),
 ]

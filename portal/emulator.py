@@ -60,10 +60,12 @@ def start(host: str, port: int):
     """Start moto's threaded server in this process and return it once it answers."""
     from moto.server import ThreadedMotoServer
 
-    from portal import emulator_ecs
+    from portal import emulator_ecs, emulator_logs
 
     # ECS services otherwise never report a finished rollout (nothing runs); see emulator_ecs.
     emulator_ecs.install()
+    # Logs Insights queries otherwise ignore their `filter` clauses; see emulator_logs.
+    emulator_logs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     url = emulator_url(host, port)

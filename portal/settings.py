@@ -211,6 +211,11 @@ if AWS_ENDPOINT_URL:
         "schedule": 60,
     }
 
+# Cross-service log search (monitoring/log_search.py): groups per query, running queries per
+# account and region (CloudWatch allows 30 concurrent Insights queries per account).
+LOG_SEARCH_MAX_GROUPS = env.int("SLIPWAY_LOG_SEARCH_MAX_GROUPS", default=20)
+LOG_SEARCH_MAX_CONCURRENT = env.int("SLIPWAY_LOG_SEARCH_MAX_CONCURRENT", default=10)
+
 # --- Deployments --------------------------------------------------------------------------------
 # Seconds between stability checks; a re-scheduled task, never a sleep inside one.
 DEPLOY_POLL_SECONDS = env.float("SLIPWAY_DEPLOY_POLL_SECONDS", default=2.0)
