@@ -60,10 +60,14 @@ def start(host: str, port: int):
     """Start moto's threaded server in this process and return it once it answers."""
     from moto.server import ThreadedMotoServer
 
-    from portal import emulator_ecs, emulator_logs
+    from portal import emulator_apigateway, emulator_ecs, emulator_lambda, emulator_logs
 
-    # ECS services otherwise never report a finished rollout (nothing runs); see emulator_ecs.
+    # The emulator's gaps, filled in its own process, so every provisioner has one code path
+    # (the real-AWS one): ECS rollouts finish (nothing runs otherwise), Lambda provisioned
+    # concurrency and architecture changes work, HTTP API stages can be updated.
     emulator_ecs.install()
+    emulator_lambda.install()
+    emulator_apigateway.install()
     # Logs Insights queries otherwise ignore their `filter` clauses; see emulator_logs.
     emulator_logs.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

@@ -67,8 +67,7 @@ class ConcurrencyFields(portal_forms.Form):
     )
     provisioned_concurrency = concurrency_field(
         "Provisioned concurrency",
-        "Warm execution environments on alias live (0 = none). The embedded emulator does "
-        "not implement this: any value above 0 fails there.",
+        "Warm execution environments on alias live (0 = none).",
         initial=0,
     )
 

@@ -5,19 +5,13 @@ integration change by itself, so "a deployment per change" needs no call of ours
 emulator answers `CreateDeployment` with 404). Throttling is the stage's default route settings
 (rate, burst), set when the stage is created and changed with `UpdateStage`.
 
-Emulator gaps (moto 5.2.5), handled here and nowhere else:
-- `UpdateStage` is missing from the emulator (HTTP 500). Against an emulator endpoint only, a
-  throttling change deletes and recreates the stage with the new settings; against real AWS a
-  500 stays an error (transient: the engine retries), and the stage is never deleted to change
-  a setting.
-- `GetStage` has no `LastDeploymentStatusMessage`/`DeploymentId`; `wait` treats "absent" as
-  "nothing failed", which is also what real AWS means before the first auto-deployment.
+A stage without `LastDeploymentStatusMessage`/`DeploymentId` (real AWS before its first
+automatic deployment; the embedded emulator always) counts as "nothing failed" in `wait`.
 """
 
 from __future__ import annotations
 
 from botocore.exceptions import ClientError
-from django.conf import settings
 
 from deployments.provisioners.base import Change, Context, WaitResult, field_diff
 from portal.aws import aws_client, is_not_found
@@ -241,21 +235,12 @@ def _create_stage(ctx: Context, v2, values: dict) -> str:
 
 
 def _update_stage(ctx: Context, v2, values: dict) -> str:
-    try:
-        v2.update_stage(
-            ApiId=values["api_id"],
-            StageName=values["stage_name"],
-            AutoDeploy=True,
-            DefaultRouteSettings=_route_settings(ctx),
-        )
-    except ClientError as exc:
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        if not (settings.AWS_ENDPOINT_URL and status == 500):
-            raise
-        # The emulator lacks UpdateStage (see the module docstring): recreate the stage there.
-        v2.delete_stage(ApiId=values["api_id"], StageName=values["stage_name"])
-        message = _create_stage(ctx, v2, values)
-        return f"{message} (emulator has no UpdateStage: stage recreated)"
+    v2.update_stage(
+        ApiId=values["api_id"],
+        StageName=values["stage_name"],
+        AutoDeploy=True,
+        DefaultRouteSettings=_route_settings(ctx),
+    )
     throttle = ctx.spec["throttle"]
     return f"rate {throttle['rate']} req/s, burst {throttle['burst']}"
 
@@ -287,6 +272,6 @@ def wait(ctx: Context, values: dict, desired: dict) -> WaitResult:
             f"API GW: deployment {stage['deployment_id']} created, live on stage "
             f"{values['stage_name']}"
         )
-    else:  # the emulator reports no automatic deployments
+    else:  # no automatic deployment reported (yet)
         detail = f"API GW: stage {values['stage_name']} ready; AWS deploys each change itself"
     return WaitResult(done=True, detail=detail)

@@ -8,10 +8,6 @@ unreserved), provisioned_concurrency (0 = none, on alias `live`), triggers {"s3"
 
 Every deploy that changes code or configuration publishes a version and moves `live` to it;
 provisioned concurrency and all triggers point at the alias, never at $LATEST.
-
-The emulator does not implement provisioned concurrency (its API answers a bare HTTP 404): the
-plan says so, and the apply step fails with that explanation instead of pretending. Tests cover
-the AWS success path of that one call with botocore's Stubber.
 """
 
 from __future__ import annotations
@@ -239,8 +235,6 @@ def _plan_concurrency(spec: dict, values: dict) -> list[Change]:
     want, have = spec["provisioned_concurrency"] or 0, values.get("provisioned_concurrency") or 0
     if want != have:
         line = field_diff(f"provisioned concurrency (alias {ALIAS})", have, want)
-        if values.get("provisioned_unsupported"):
-            line += " — the AWS emulator does not implement this; the step will fail there"
         changes.append(Change("concurrency.provisioned", "Set provisioned concurrency", (line,)))
     return changes
 

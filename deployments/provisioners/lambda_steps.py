@@ -54,11 +54,6 @@ TRUST_POLICY = json.dumps(
         ],
     }
 )
-EMULATOR_GAP = (
-    "The AWS emulator does not implement provisioned concurrency "
-    "({operation} answered HTTP 404). Set provisioned concurrency to 0 here; on real AWS "
-    "this step sets it on alias live."
-)
 
 
 def client(ctx: Context, service: str):
@@ -67,11 +62,6 @@ def client(ctx: Context, service: str):
 
 def s3_code_token(bucket: str, key: str, etag: str) -> str:
     return hashlib.sha256(f"{bucket}/{key}#{etag}".encode()).hexdigest()[:32]
-
-
-def is_emulator_gap(exc: ClientError) -> bool:
-    # AWS always names its errors; a bare "404" code is a route the emulator lacks.
-    return error_code(exc) == "404"
 
 
 def ignore_not_found(call) -> None:
@@ -119,23 +109,10 @@ def create_function(ctx, lam, function_name: str, role_name: str, spec: dict) ->
 
 def update_code(ctx, lam, function_name: str, spec: dict) -> str:
     code, token = code_kwargs(ctx, spec)
+    # The architecture changes with the code (UpdateFunctionConfiguration cannot change it).
     response = lam.update_function_code(
         FunctionName=function_name, Architectures=[spec["architecture"]], **code
     )
-    if response.get("Architectures", [spec["architecture"]]) != [spec["architecture"]]:
-        # AWS applies it with the code; the emulator ignores it. Say so rather than loop.
-        raise ClientError(
-            {
-                "Error": {
-                    "Code": "ArchitectureNotChanged",
-                    "Message": f"AWS kept architecture {response['Architectures'][0]} after "
-                    f"UpdateFunctionCode asked for {spec['architecture']} (the embedded "
-                    "emulator cannot change a function's architecture; recreate it instead).",
-                },
-                "ResponseMetadata": {"HTTPStatusCode": 400},
-            },
-            "UpdateFunctionCode",
-        )
     arn = response["FunctionArn"].removesuffix(":$LATEST")
     if token:
         lam.tag_resource(Resource=arn, Tags={CODE_S3_TAG: token})
@@ -174,35 +151,19 @@ def set_reserved(lam, function_name: str, wanted: int | None) -> str:
 
 
 def set_provisioned(lam, function_name: str, wanted: int) -> str:
-    try:
-        if wanted:
-            lam.put_provisioned_concurrency_config(
-                FunctionName=function_name,
-                Qualifier=ALIAS,
-                ProvisionedConcurrentExecutions=wanted,
-            )
-            return f"provisioned concurrency {wanted} requested on alias {ALIAS}"
-        ignore_not_found(
-            lambda: lam.delete_provisioned_concurrency_config(
-                FunctionName=function_name, Qualifier=ALIAS
-            )
+    if wanted:
+        lam.put_provisioned_concurrency_config(
+            FunctionName=function_name,
+            Qualifier=ALIAS,
+            ProvisionedConcurrentExecutions=wanted,
         )
-        return f"provisioned concurrency removed from alias {ALIAS}"
-    except ClientError as exc:
-        if not is_emulator_gap(exc):
-            raise
-        operation = exc.operation_name
-        raise ClientError(
-            {
-                "Error": {
-                    "Code": "NotImplementedInEmulator",
-                    "Message": EMULATOR_GAP.format(operation=operation),
-                },
-                # 404 as the emulator answered: a permanent error, never retried.
-                "ResponseMetadata": {"HTTPStatusCode": 404},
-            },
-            operation,
-        ) from exc
+        return f"provisioned concurrency {wanted} requested on alias {ALIAS}"
+    ignore_not_found(
+        lambda: lam.delete_provisioned_concurrency_config(
+            FunctionName=function_name, Qualifier=ALIAS
+        )
+    )
+    return f"provisioned concurrency removed from alias {ALIAS}"
 
 
 def config_kwargs(spec: dict, role_arn: str, for_update: bool = False) -> dict:
@@ -302,8 +263,6 @@ def observe_provisioned(lam, function_name: str) -> dict:
     try:
         config = lam.get_provisioned_concurrency_config(FunctionName=function_name, Qualifier=ALIAS)
     except ClientError as exc:
-        if is_emulator_gap(exc):
-            return {"provisioned_concurrency": 0, "provisioned_unsupported": True}
         if is_not_found(exc):
             return {"provisioned_concurrency": 0}
         raise

@@ -439,10 +439,12 @@ def test_http_api_with_auto_deploy_stage_and_route_throttling(personas, aws_clea
     assert [s["Sid"] for s in policy_statements("orders-fn-dev")] == [STATEMENT]
     replan(done, spec)
 
-    # Scale: the emulator has no UpdateStage, so the stage is recreated there (and says so).
+    # Scale: the stage is updated in place (UpdateStage), as on AWS.
     scaled_spec = {**spec, "throttle": {"rate": 300, "burst": 100}}
     scaled = run(change(done, scaled_spec, action=Deployment.Action.SCALE))
     assert "stage throttling rate 100 → 300" in plan_lines(scaled)
+    messages = list(scaled.steps.values_list("message", flat=True))
+    assert "rate 300 req/s, burst 100" in messages  # UpdateStage, not a recreated stage
     (stage,) = v2.get_stages(ApiId=api["ApiId"])["Items"]
     assert stage["DefaultRouteSettings"]["ThrottlingRateLimit"] == 300
     assert stage["DefaultRouteSettings"]["ThrottlingBurstLimit"] == 100
@@ -456,7 +458,8 @@ def test_http_api_with_auto_deploy_stage_and_route_throttling(personas, aws_clea
     ctx = Context(instance, scaled_spec, "alice", lambda role, arn: None, lambda sha: b"")
     for key in ("api.create", "route.create:GET /orders", "route.create:GET /catalog"):
         apigateway.apply(ctx, Change(key, key))
-    assert apigateway.apply(ctx, Change("stage.create", "")).startswith("stage dev")
+    # The stage exists already: it is updated to the spec, not created twice.
+    assert apigateway.apply(ctx, Change("stage.create", "")) == "rate 300 req/s, burst 100"
     assert len(v2.get_apis()["Items"]) == 1
     assert len(v2.get_routes(ApiId=api["ApiId"])["Items"]) == 2
     assert len(v2.get_integrations(ApiId=api["ApiId"])["Items"]) == 2
@@ -553,37 +556,6 @@ def test_update_and_scale_pages_plan_against_aws(client, personas, aws_clean):
     response = client.post(scale, {"throttle_rate": "900", "throttle_burst": "50"})
     assert response.status_code == 400
     assert "rate limit 900 is above the Development cap of 500" in response.content.decode()
-
-
-# --- real AWS paths the emulator cannot take (botocore Stubber, no network) ----------------------
-def test_http_stage_throttling_uses_update_stage_on_real_aws(settings, monkeypatch):
-    """Against AWS the stage is updated in place (never recreated), even when AWS answers 500."""
-    from types import SimpleNamespace
-
-    from botocore.exceptions import ClientError
-    from botocore.stub import Stubber
-
-    from deployments.provisioners import apigateway_http
-
-    settings.AWS_ENDPOINT_URL = ""  # real AWS; Stubber answers, nothing leaves the machine
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "stubbed")  # no credential lookup over the network
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "stubbed")
-    v2 = aws_client("apigatewayv2")
-    ctx = SimpleNamespace(spec=api_spec("http", throttle={"rate": 300, "burst": 100}))
-    values = {"api_id": "abc123", "stage_name": "dev"}
-    expected = {
-        "ApiId": "abc123",
-        "StageName": "dev",
-        "AutoDeploy": True,
-        "DefaultRouteSettings": {"ThrottlingRateLimit": 300.0, "ThrottlingBurstLimit": 100},
-    }
-    with Stubber(v2) as stub:
-        stub.add_response("update_stage", {"StageName": "dev"}, expected)
-        assert apigateway_http._update_stage(ctx, v2, values) == "rate 300 req/s, burst 100"
-        stub.add_client_error("update_stage", "InternalServerError", http_status_code=500)
-        with pytest.raises(ClientError):
-            apigateway_http._update_stage(ctx, v2, values)
-        stub.assert_no_pending_responses()  # no DeleteStage/CreateStage was attempted
 
 
 def test_target_missing_in_aws_is_a_form_error_not_a_crash(client, personas, aws_clean):

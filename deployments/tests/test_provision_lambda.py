@@ -305,18 +305,17 @@ def test_missing_bucket_is_named_in_the_plan_and_the_step_fails(instance, aws_cl
         lambda_.apply(context(instance, spec), changes[0])
 
 
-def test_architecture_changes_with_the_code_and_the_emulator_gap_is_named(instance, aws_clean):
-    from botocore.exceptions import ClientError
-
+def test_architecture_changes_with_the_code(instance, aws_clean):
     spec = base_spec()
     deploy(instance, spec)
     arm = {**spec, "architecture": "arm64"}
     [change, publish] = replan(instance, arm)
     assert change.summary == "Update function code"
     assert change.details == ("architecture x86_64 → arm64",)
-    # AWS changes it with UpdateFunctionCode; the emulator keeps x86_64, and the step says so.
-    with pytest.raises(ClientError, match="ArchitectureNotChanged"):
-        lambda_.apply(context(instance, arm), change)
+    # AWS changes it with UpdateFunctionCode (the emulator is patched to do the same).
+    lambda_.apply(context(instance, arm), change)
+    config = aws_client("lambda").get_function_configuration(FunctionName=FUNCTION)
+    assert config["Architectures"] == ["arm64"]
 
 
 def test_triggers_of_a_function_deleted_behind_slipways_back_are_still_removed(instance, aws_clean):

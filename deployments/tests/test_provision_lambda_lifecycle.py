@@ -1,5 +1,5 @@
-"""Lambda lifecycle through Slipway's real paths: the worker, the engine, code from S3, and the
-one call the emulator lacks (provisioned concurrency)."""
+"""Lambda lifecycle through Slipway's real paths: the worker, the engine, code from S3, and
+provisioned concurrency on alias live."""
 
 import datetime
 
@@ -124,7 +124,7 @@ def test_create_update_scale_delete_through_the_worker(personas, aws_clean, cele
     assert aws_client("iam").get_role(RoleName="slipway-dev-lambda-exec")["Role"]
 
 
-def test_provisioned_concurrency_fails_in_the_emulator_with_an_explanation(personas, aws_clean):
+def test_provisioned_concurrency_is_set_on_the_alias_and_removed(personas, aws_clean):
     deployment = services.service_launch(
         user=personas["alice"],
         owner=personas["payments"],
@@ -134,34 +134,32 @@ def test_provisioned_concurrency_fails_in_the_emulator_with_an_explanation(perso
         spec={**base_spec(), "reserved_concurrency": 10, "provisioned_concurrency": 2},
         confirm=True,
     )
+    lines = [line for step in deployment.plan for line in step["details"]]
+    assert "provisioned concurrency (alias live) 0 → 2" in lines
     lease = engine.deployment_claim(deployment_id=deployment.pk)
     engine.deployment_execute(deployment_id=deployment.pk, lease=lease)
 
     deployment.refresh_from_db()
-    assert deployment.status == Deployment.Status.FAILED
-    assert deployment.error.startswith(
-        "NotImplementedInEmulator: The AWS emulator does not implement provisioned concurrency"
-    )
-    failed = deployment.steps.get(status="failed")
-    assert failed.name == "Set provisioned concurrency"
-    # Everything before that step happened, and the plan said what would be attempted.
-    assert aws_client("lambda").get_alias(FunctionName="orders-dev", Name="live")
-    lines = [line for step in deployment.plan for line in step["details"]]
-    assert "provisioned concurrency (alias live) 0 → 2" in lines
+    assert deployment.status == Deployment.Status.SUCCEEDED, deployment.error
+    lam = aws_client("lambda")
+    config = lam.get_provisioned_concurrency_config(FunctionName="orders-dev", Qualifier="live")
+    assert config["RequestedProvisionedConcurrentExecutions"] == 2
+    assert config["Status"] == "READY"
 
-
-def test_plan_warns_when_the_emulator_lacks_provisioned_concurrency(instance, aws_clean):  # noqa: F811
-    spec = base_spec()
-    deploy(instance, spec)
-    [change] = replan(instance, {**spec, "provisioned_concurrency": 3})
-    assert change.details == (
-        "provisioned concurrency (alias live) 0 → 3 — the AWS emulator does not implement "
-        "this; the step will fail there",
-    )
+    # Back to 0: the config is removed from the alias.
+    instance = deployment.instance
+    instance.refresh_from_db()
+    ctx_spec = {**deployment.spec, "provisioned_concurrency": 0}
+    [change] = replan(instance, ctx_spec)
+    assert change.details == ("provisioned concurrency (alias live) 2 → 0",)
+    lambda_.apply(context(instance, ctx_spec), change)
+    with pytest.raises(lam.exceptions.ProvisionedConcurrencyConfigNotFoundException):
+        lam.get_provisioned_concurrency_config(FunctionName="orders-dev", Qualifier="live")
 
 
 def test_provisioned_concurrency_on_real_aws_is_set_on_the_alias(instance, aws_clean):  # noqa: F811
-    # The emulator lacks this API, so AWS's documented answers are stubbed for these calls only.
+    # The emulator allocates provisioned capacity at once; AWS takes a while. Its documented
+    # answers are stubbed here to show wait() holds on until the capacity is READY.
     spec = {**base_spec(), "provisioned_concurrency": 3}
     ctx = context(instance, spec)
     lam = aws_client("lambda", environment=instance.environment, actor="alice")
