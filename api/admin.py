@@ -2,10 +2,11 @@ from django.contrib import admin, messages
 
 from api import services
 from api.models import ApiToken
+from audit.admin_base import AuditedModelAdmin
 
 
 @admin.register(ApiToken)
-class ApiTokenAdmin(admin.ModelAdmin):
+class ApiTokenAdmin(AuditedModelAdmin):
     """Staff can see and revoke tokens; secrets are never stored, so none can be shown."""
 
     list_display = ["name", "user", "prefix", "created_at", "last_used_at", "revoked_at"]

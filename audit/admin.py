@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from audit.admin_base import AuditedModelAdmin
 from audit.models import AuditEvent
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(AuditedModelAdmin):
     """Read-only: the log is written by Slipway's services, never by hand."""
 
     list_display = [

@@ -152,3 +152,51 @@ def service_update(
     )
     _changed()
     return service
+
+
+class ServiceInUse(Exception):
+    """The service still holds something in AWS (or a deployment is under way): the message
+    names where, and the way forward is the delete flow, which tears it down first."""
+
+    def __init__(self, message: str, instances: list[ServiceInstance]):
+        super().__init__(message)
+        self.instances = instances
+
+
+# Deployment statuses during which a worker may still create something in AWS.
+_ACTIVE_DEPLOYMENT = ("awaiting_approval", "queued", "running")
+
+
+def instances_holding_aws(*, service: Service) -> list[ServiceInstance]:
+    """The instances of `service` that hold (or may soon hold) AWS resources: something was
+    applied, an ARN was recorded, or a deployment is waiting or running."""
+    return [
+        instance
+        for instance in service.instances.select_related("environment")
+        if instance.applied_spec is not None
+        or instance.resources
+        or instance.deployments.filter(status__in=_ACTIVE_DEPLOYMENT).exists()
+    ]
+
+
+@transaction.atomic
+def service_delete(*, service: Service, user: AbstractBaseUser) -> None:
+    """Remove a service and its rows (instances, deployments, alarm rules) from the catalog.
+
+    Refused with ServiceInUse while any instance holds AWS resources: removing the rows then
+    would leave them running in AWS, tagged for a service Slipway no longer knows (so Discovery
+    would hide them too). The delete flow tears them down through the engine first.
+    """
+    if not service.owned_by(user):
+        raise PermissionDenied("Only members of the owner team can change this service.")
+    holding = instances_holding_aws(service=service)
+    if holding:
+        where = ", ".join(i.environment.name for i in holding)
+        raise ServiceInUse(
+            f"{service.slug} still has resources in AWS ({where}); delete it there first.",
+            holding,
+        )
+    before = _catalog_fields(service)
+    audit_record(actor=user, action="service.delete", target=service, before=before)
+    service.delete()
+    _changed()

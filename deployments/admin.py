@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from audit.admin_base import AuditedModelAdmin
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 
 
@@ -15,7 +16,7 @@ class DeploymentStepInline(admin.TabularInline):
 
 
 @admin.register(Deployment)
-class DeploymentAdmin(admin.ModelAdmin):
+class DeploymentAdmin(AuditedModelAdmin):
     """Deployments are moved forward by workers only; the admin shows them read-only."""
 
     list_display = ["pk", "instance", "action", "status", "requested_by", "created_at"]
@@ -30,9 +31,12 @@ class DeploymentAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
+    def has_delete_permission(self, request, obj=None):
+        return False  # the record of what was done to AWS stays
+
 
 @admin.register(CodeArtifact)
-class CodeArtifactAdmin(admin.ModelAdmin):
+class CodeArtifactAdmin(AuditedModelAdmin):
     list_display = ["sha256", "size", "created_at"]
     exclude = ["content"]
     readonly_fields = ["sha256", "size", "created_at"]

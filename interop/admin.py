@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from audit.admin_base import AuditedModelAdmin
 from interop.models import EntityRecord
 
 
 @admin.register(EntityRecord)
-class EntityRecordAdmin(admin.ModelAdmin):
+class EntityRecordAdmin(AuditedModelAdmin):
     """Read-only: rows are written by imports (re-import the file to change them)."""
 
     list_display = ["kind", "namespace", "name", "service", "team", "updated_at"]

@@ -68,11 +68,16 @@ def alarms_ensure_defaults(*, instance: ServiceInstance, actor: str = "") -> lis
     return rules
 
 
-@transaction.atomic
 def alarm_threshold_update(
     *, rule: AlarmRule, threshold: float, user: AbstractBaseUser
 ) -> AlarmRule:
-    """Change an alarm's threshold (owners only), apply it in CloudWatch, note it in history."""
+    """Change an alarm's threshold (owners only), apply it in CloudWatch, note it in history.
+
+    The Metrics page and the admin both call this. Steps: 1. check who and what; 2. put the
+    alarm in CloudWatch (no database transaction is open across the call); 3. only if AWS took
+    it, save the row and its history line in one short transaction. If AWS refuses, the row
+    keeps its old threshold.
+    """
     if not rule.instance.service.owned_by(user):
         raise PermissionDenied("Only members of the owner team can change this service.")
     if threshold < 0:
@@ -80,19 +85,45 @@ def alarm_threshold_update(
     default = alarms.default_by_key(rule.key)
     if default is None:
         raise ValidationError(f"Slipway no longer manages an alarm called {rule.key}.")
-    before = rule.threshold
+    before = AlarmRule.objects.values_list("threshold", flat=True).get(pk=rule.pk)
     rule.threshold = threshold
-    rule.save(update_fields=["threshold", "updated_at"])
-    # Inside the transaction: if AWS refuses, the row keeps its old threshold.
-    _put_alarm(rule=rule, default=default, actor=user.get_username())
-    AlarmEvent.objects.create(
-        rule=rule,
-        kind=AlarmEvent.Kind.CONFIG,
-        summary=f"Threshold changed from {before:g} to {threshold:g}",
-        actor=user,
-        occurred_at=timezone.now(),
-    )
+    try:
+        _put_alarm(rule=rule, default=default, actor=user.get_username())
+    except Exception:
+        rule.threshold = before
+        raise
+    with transaction.atomic():
+        rule.save(update_fields=["threshold", "updated_at"])
+        AlarmEvent.objects.create(
+            rule=rule,
+            kind=AlarmEvent.Kind.CONFIG,
+            summary=f"Threshold changed from {before:g} to {threshold:g}",
+            actor=user,
+            occurred_at=timezone.now(),
+        )
     return rule
+
+
+def alarms_delete(*, instance: ServiceInstance, actor: str = "") -> list[str]:
+    """Delete every Slipway alarm of `instance` in CloudWatch, then its rules. Idempotent.
+
+    The delete flow calls this as one of its steps: the alarms belong to the instance, so
+    they go with it (and leave the Metrics tab). The names are the kind's default alarms and
+    any rule rows; those CloudWatch holds are deleted, and returned.
+    """
+    client = aws_client("cloudwatch", environment=instance.environment, actor=actor)
+    prefix = target_for(instance).alarm_prefix
+    names = {prefix + default.key for default in alarms.defaults_for(instance.service.kind)}
+    names |= set(AlarmRule.objects.filter(instance=instance).values_list("alarm_name", flat=True))
+    names = sorted(names)[:100]  # a kind has a handful of alarms; the API takes up to 100
+    held = [
+        alarm["AlarmName"]
+        for alarm in client.describe_alarms(AlarmNames=names).get("MetricAlarms", [])
+    ]
+    if held:
+        client.delete_alarms(AlarmNames=held)
+    AlarmRule.objects.filter(instance=instance).delete()
+    return held
 
 
 def alarm_states_record(*, instance: ServiceInstance, states: dict[str, alarms.AlarmState]) -> None:

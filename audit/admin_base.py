@@ -1,0 +1,25 @@
+"""The base every Slipway ModelAdmin uses, so each admin deletion is audited once per object.
+
+Django writes the admin's LogEntry rows (which audit/receivers.py mirrors into the audit log)
+with one `bulk_create` when several objects are deleted at once. `bulk_create` sends no
+`post_save` signal, so a bulk delete in the admin would leave no audit trail at all. Logging
+each object with its own LogEntry save keeps the mirror working for bulk deletes too.
+"""
+
+from django.contrib import admin
+from django.contrib.admin.models import DELETION, LogEntry
+
+
+class AuditedModelAdmin(admin.ModelAdmin):
+    """A ModelAdmin whose deletions (single or bulk) each write one audit row."""
+
+    def log_deletions(self, request, queryset):
+        return [
+            LogEntry.objects.log_actions(
+                user_id=request.user.pk,
+                queryset=[obj],
+                action_flag=DELETION,
+                single_object=True,
+            )
+            for obj in queryset
+        ]
