@@ -158,6 +158,19 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
             step.message = provisioner.apply(ctx, change)
         if not _heartbeat(deployment):
             raise LeaseLost()
+    if _is_delete(deployment) and not label:
+        _delete_alarms(deployment)
+
+
+def _delete_alarms(deployment: Deployment) -> None:
+    """The instance's CloudWatch alarms go with it (a logged step; a failure fails the run)."""
+    from monitoring.services import alarms_delete
+
+    with _step(deployment, "Delete CloudWatch alarms") as step:
+        deleted = alarms_delete(
+            instance=deployment.instance, actor=deployment.requested_by.get_username()
+        )
+        step.message = ", ".join(deleted) or "none in CloudWatch"
 
 
 def _adopt(ctx: Context, provisioner: Provisioner, observed: Observed) -> None:

@@ -24,6 +24,10 @@ class PlanFailed(DeploymentError):
     """AWS could not be read to make the plan, or the spec cannot be reached from it."""
 
 
+class RoutedTo(DeploymentError):
+    """Other services' APIs route to this one: deleting it would break them."""
+
+
 class TargetUnavailable(PlanFailed):
     """An API route's target service is not deployed (any more) in this environment."""
 

@@ -1,8 +1,10 @@
 """Reads for deployment pages."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
 
-from catalog.models import Service, ServiceInstance
+from django.db.models import Q, QuerySet
+
+from catalog.models import Environment, Service, ServiceInstance
 from deployments.models import Deployment
 from deployments.provisioners.base import Observed, OwnedResource
 
@@ -36,6 +38,7 @@ def deployment_page_context(deployment: Deployment, user) -> dict:
         "can_approve": owner
         and deployment.status == status.AWAITING_APPROVAL
         and deployment.requested_by_id != user.pk,
+        "can_retry": owner and retry_allowed(deployment),
         "can_revert": owner
         and deployment.status == status.SUCCEEDED
         and deployment.action != Deployment.Action.DELETE,
@@ -54,3 +57,102 @@ def owned_resources(*, instance: ServiceInstance) -> list[OwnedResource]:
 
     recorded = Observed(exists=True, values=dict(instance.resources or {}))
     return kinds.get(instance.service.kind).provisioner.owned_resources(recorded)
+
+
+def retry_allowed(deployment: Deployment) -> bool:
+    """A failed first create may be planned again while its instance still runs nothing."""
+    return (
+        deployment.action == Deployment.Action.CREATE
+        and deployment.status == Deployment.Status.FAILED
+        and deployment.instance.applied_spec is None
+    )
+
+
+def apis_routing_to(*, instance: ServiceInstance) -> list[ServiceInstance]:
+    """The deployed APIs in `instance`'s environment with a route to its service.
+
+    Deleting the service would break them (their integrations point at its function or its
+    load balancer path), so the delete flow names them instead.
+    """
+    apis = (
+        ServiceInstance.objects.filter(
+            environment_id=instance.environment_id,
+            service__kind=Service.Kind.APIGATEWAY,
+            applied_spec__isnull=False,
+        )
+        .exclude(pk=instance.pk)
+        .select_related("service", "environment")
+        .order_by("service__slug")
+    )
+    slug = instance.service.slug
+    return [
+        api
+        for api in apis
+        if any(route.get("target") == slug for route in api.applied_spec.get("routes", []))
+    ]
+
+
+def latest_create(*, instance: ServiceInstance) -> Deployment | None:
+    """The instance's most recent create deployment (the spec a retry plans again)."""
+    return instance.deployments.filter(action=Deployment.Action.CREATE).order_by("-pk").first()
+
+
+@dataclass(frozen=True)
+class EnvironmentRow:
+    """One environment on a service's Deployments tab, and the way forward it offers."""
+
+    environment: Environment
+    instance: ServiceInstance | None
+    failed_create: Deployment | None  # a failed first create: offer Retry / Delete the service
+    promote_from: ServiceInstance | None  # runs nothing here, but runs there: offer a promotion
+    busy: bool  # a deployment here is waiting or running
+
+    @property
+    def deployed(self) -> bool:
+        return self.instance is not None and self.instance.applied_spec is not None
+
+    @property
+    def can_deploy(self) -> bool:
+        return not self.deployed and not self.busy and self.failed_create is None
+
+
+def environment_rows(
+    *, service: Service, instances: list[ServiceInstance] | None = None
+) -> list[EnvironmentRow]:
+    """Every environment, with the service's instance there (if any): two queries, or three
+    without `instances` (the service's instances with their environments, if already read)."""
+    if instances is None:
+        instances = list(service.instances.select_related("environment"))
+    by_environment = {i.environment_id: i for i in instances}
+    # One read for both questions: which instances are busy, and each one's latest create.
+    busy: set[int] = set()
+    latest_creates: dict[int, Deployment] = {}
+    for deployment in (
+        Deployment.objects.filter(instance__service=service)
+        .filter(Q(status__in=Deployment.ACTIVE) | Q(action=Deployment.Action.CREATE))
+        .order_by("pk")
+    ):
+        if deployment.status in Deployment.ACTIVE:
+            busy.add(deployment.instance_id)
+        if deployment.action == Deployment.Action.CREATE:
+            latest_creates[deployment.instance_id] = deployment
+    running = [i for i in instances if i.applied_spec is not None]
+    rows = []
+    for environment in Environment.objects.all():
+        instance = by_environment.get(environment.pk)
+        failed = None
+        if instance is not None and instance.applied_spec is None:
+            latest = latest_creates.get(instance.pk)
+            if latest and latest.status == Deployment.Status.FAILED:
+                latest.instance = instance
+                failed = latest
+        rows.append(
+            EnvironmentRow(
+                environment=environment,
+                instance=instance,
+                failed_create=failed,
+                promote_from=next((i for i in running if i.environment_id != environment.pk), None),
+                busy=instance is not None and instance.pk in busy,
+            )
+        )
+    return rows

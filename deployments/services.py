@@ -18,12 +18,13 @@ from django.utils import timezone
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, ServiceInstance, Team
-from deployments import guardrails, kinds
+from deployments import guardrails, kinds, selectors
 from deployments.errors import (  # noqa: F401 — re-exported: callers catch them from here
     DeploymentConflict,
     DeploymentError,
     NothingToChange,
     PlanFailed,
+    RoutedTo,
 )
 from deployments.models import CodeArtifact, Deployment
 from deployments.provisioners.base import Change, Context
@@ -58,10 +59,18 @@ def _plan_changes(*, instance: ServiceInstance, spec: dict, user, action: str) -
         ) from exc
     try:
         if action == Deployment.Action.DELETE:
-            return provisioner.plan_delete(observed)
+            return provisioner.plan_delete(observed) + _plan_alarms_delete(instance)
         return provisioner.plan(spec, observed)
     except ValueError as exc:  # a spec the provisioner cannot reach from what AWS holds
         raise PlanFailed(f"Slipway cannot plan this change: {exc}") from exc
+
+
+def _plan_alarms_delete(instance: ServiceInstance) -> list[Change]:
+    """The teardown's last step: the instance's CloudWatch alarms (the engine deletes them)."""
+    names = list(instance.alarms.order_by("alarm_name").values_list("alarm_name", flat=True))
+    if not names:
+        return []
+    return [Change("alarms.delete", f"Delete {len(names)} CloudWatch alarm(s)", tuple(names))]
 
 
 def deployment_plan(
@@ -79,6 +88,8 @@ def deployment_plan(
     when the environment forbids the change, PlanFailed when AWS cannot be read.
     """
     _require_owner(instance, user)
+    if action == Deployment.Action.DELETE:
+        refuse_if_routed_to(instance)
     if action != Deployment.Action.DELETE and instance.applied_spec is not None:
         guardrails.check(
             environment=instance.environment,
@@ -101,6 +112,18 @@ def deployment_plan(
     )
     _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
     return deployment
+
+
+def refuse_if_routed_to(instance: ServiceInstance) -> None:
+    """Raise RoutedTo naming the deployed APIs that route to `instance`'s service."""
+    apis = selectors.apis_routing_to(instance=instance)
+    if apis:
+        names = ", ".join(api.service.slug for api in apis)
+        raise RoutedTo(
+            f"{instance.service.slug} cannot be deleted from {instance.environment.name}: "
+            f"the API{'s' if len(apis) > 1 else ''} {names} route{'' if len(apis) > 1 else 's'} "
+            "to it. Remove those routes first."
+        )
 
 
 def _audit(deployment: Deployment, user, action: str, source: str, **extra) -> None:

@@ -56,7 +56,8 @@ def service_new(request, kind):
     return _form_page(request, form, title=f"New {spec_kind.label}", submit="Review plan")
 
 
-def _form_page(request, form, *, title, submit, instance=None, danger=False):
+def _form_page(request, form, *, title, submit, instance=None, danger=False, refusal=""):
+    """The form page of a change; `refusal` says up front why it cannot go ahead."""
     return render(
         request,
         "deployments/spec_form.html",
@@ -67,6 +68,7 @@ def _form_page(request, form, *, title, submit, instance=None, danger=False):
             "instance": instance,
             "service": instance.service if instance else None,
             "danger": danger,
+            "refusal": refusal,
         },
         status=400 if form.errors else 200,
     )
@@ -163,8 +165,19 @@ def instance_delete(request, slug, environment):
         if result is not None:
             return redirect(result)
     title = f"Delete {instance.service.name} from {instance.environment.name}"
+    refusal = ""
+    try:
+        services.refuse_if_routed_to(instance)
+    except services.RoutedTo as exc:
+        refusal = str(exc)  # shown before the user types anything
     return _form_page(
-        request, form, title=title, submit="Review teardown", instance=instance, danger=True
+        request,
+        form,
+        title=title,
+        submit="Review teardown",
+        instance=instance,
+        danger=True,
+        refusal=refusal,
     )
 
 
@@ -213,6 +226,7 @@ deployment_revert = _decision(services.deployment_revert)
 def service_deployments(request, slug):
     """The Deployments tab: every deployment of the service, newest first."""
     service = get_service_for_user(request.user, slug)
+    rows = selectors.environment_rows(service=service)
     return render(
         request,
         "deployments/service_deployments.html",
@@ -220,7 +234,8 @@ def service_deployments(request, slug):
             "service": service,
             "tab": "deployments",
             "deployments": selectors.deployments_for_service(service=service)[:100],
-            "instances": catalog_selectors.service_instances(service=service),
+            "rows": rows,
+            "removable": not any(row.deployed or row.busy or row.failed_create for row in rows),
             "can_change": service.owned_by(request.user),
         },
     )
