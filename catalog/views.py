@@ -55,6 +55,7 @@ def service_detail(request, slug):
     overview = selectors.service_overview(service=service)
     for instance in overview["instances"]:
         instance.owned_resources = deployment_selectors.owned_resources(instance=instance)
+    can_change = service.owned_by(request.user)
     return render(
         request,
         "catalog/service_detail.html",
@@ -64,7 +65,13 @@ def service_detail(request, slug):
             **overview,
             "deployments": deployments,
             "deployment": active or (deployments[0] if deployments else None),
-            "can_change": service.owned_by(request.user),
+            # Where it runs nothing, owners get the way forward (deploy, promote, retry).
+            "rows": deployment_selectors.environment_rows(
+                service=service, instances=overview["instances"]
+            )
+            if can_change
+            else [],
+            "can_change": can_change,
         },
     )
 

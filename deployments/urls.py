@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deployments import views
+from deployments import lifecycle_views, views
 
 app_name = "deployments"
 urlpatterns = [
@@ -8,6 +8,12 @@ urlpatterns = [
     path("new/lambda/", views.service_new, {"kind": "lambda"}, name="lambda_create"),
     path("new/<slug:kind>/", views.service_new, name="service_new"),
     path("services/<slug:slug>/", views.service_deployments, name="service_deployments"),
+    path("services/<slug:slug>/delete/", lifecycle_views.service_remove, name="service_remove"),
+    path(
+        "services/<slug:slug>/<slug:environment>/deploy/",
+        lifecycle_views.instance_deploy,
+        name="deploy",
+    ),
     path("services/<slug:slug>/<slug:environment>/update/", views.instance_update, name="update"),
     path("services/<slug:slug>/<slug:environment>/scale/", views.instance_scale, name="scale"),
     path("services/<slug:slug>/<slug:environment>/delete/", views.instance_delete, name="delete"),
@@ -22,4 +28,5 @@ urlpatterns = [
     path("<int:pk>/reject/", views.deployment_reject, name="reject"),
     path("<int:pk>/cancel/", views.deployment_cancel, name="cancel"),
     path("<int:pk>/revert/", views.deployment_revert, name="revert"),
+    path("<int:pk>/retry/", lifecycle_views.deployment_retry, name="retry"),
 ]

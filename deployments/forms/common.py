@@ -28,8 +28,22 @@ class NewServiceFields(portal_forms.Form):
         if len(teams) == 1:
             self.fields["owner"].initial = teams.first()
 
+    def for_existing(self, *, service: Service, environment: Environment) -> None:
+        """Deploy a service already in the catalog (imported from Backstage, say): its name,
+        owner and the environment are fixed, and shown filled in."""
+        self.existing = service
+        for field, value in (
+            ("name", service.slug),
+            ("owner", service.owner),
+            ("environment", environment),
+        ):
+            self.fields[field].initial = value
+            self.fields[field].disabled = True
+
     def clean_name(self):
         name = self.cleaned_data["name"]
+        if getattr(self, "existing", None) and name == self.existing.slug:
+            return name
         if Service.objects.filter(slug=name).exists():
             raise forms.ValidationError("A service with this name already exists.")
         return name

@@ -46,7 +46,14 @@ class Command(BaseCommand):
         for order, (slug, name, approval) in enumerate(
             [("dev", "Development", False), ("prod", "Production", True)]
         ):
-            defaults = {"name": name, "requires_approval": approval, "order": order}
+            # Production is treated as such: changes need a second person, and nothing may be
+            # scaled to zero there (a guardrail, checked before a deployment is recorded).
+            defaults = {
+                "name": name,
+                "requires_approval": approval,
+                "allow_scale_to_zero": not approval,
+                "order": order,
+            }
             if account:
                 defaults["aws_account_id"] = account
             if not Environment.objects.filter(slug=slug).exists() and not account:
