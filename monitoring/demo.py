@@ -3,7 +3,7 @@
 Nothing runs inside the emulator, so without this every chart would be empty. It writes, per
 deployed instance and per minute: the kind's metrics (with an error spike in the ten minutes
 after each deployment) and a few log lines (some JSON, errors during the spike), all tagged as
-demo traffic. It refuses to run unless boto3 points at the emulator (AWS_ENDPOINT_URL): it must
+demo traffic. It refuses to run unless boto3 points at the emulator (`aws.is_emulator()`): it must
 never write made-up data into a real account.
 
 Kept small on purpose: the emulator's GetMetricData slows with stored points × buckets.
@@ -18,13 +18,12 @@ import time
 from datetime import UTC, datetime, timedelta
 
 from botocore.exceptions import ClientError
-from django.conf import settings
 from django.core.cache import cache
 
 from catalog.models import ServiceInstance
 from deployments.models import Deployment
 from monitoring.targets import target_for
-from portal.aws import aws_client, error_code
+from portal.aws import aws_client, error_code, is_emulator
 
 DEMO_STREAM = "slipway-demo-traffic"
 SPIKE_MINUTES = 10
@@ -122,7 +121,7 @@ def demo_traffic_write(
     The last written minute is kept in the cache, so the beat task and the command never write
     a minute twice (CloudWatch would add the values up).
     """
-    if not settings.AWS_ENDPOINT_URL:
+    if not is_emulator():
         raise NotEmbedded("Demo traffic is for the embedded emulator only, never real AWS.")
     now_minute = int(now or time.time()) // 60 * 60
     marker = f"monitoring:demo:last:{instance.pk}:{instance.environment.aws_account_id}"

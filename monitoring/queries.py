@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.conf import settings
-
 from monitoring.targets import Target
+from portal import aws
 
 # Range → (seconds, period). The period keeps every chart at 60–360 points: enough to read,
 # few enough for GetMetricData to answer quickly.
@@ -43,7 +42,7 @@ class Panel:
 
 
 def _percentiles_supported() -> bool:
-    return not settings.AWS_ENDPOINT_URL
+    return not aws.is_emulator()
 
 
 def _p95(label: str, namespace: str, metric: str) -> Series:

@@ -288,6 +288,6 @@ def instance_summary(*, instance: ServiceInstance) -> Summary:
 
 def embedded_mode() -> bool:
     """True when boto3 talks to the embedded emulator (pages then explain its limits)."""
-    from django.conf import settings
+    from portal.aws import is_emulator
 
-    return bool(settings.AWS_ENDPOINT_URL)
+    return is_emulator()

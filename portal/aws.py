@@ -60,6 +60,17 @@ class Target:
     external_id: str = ""
 
 
+def is_emulator() -> bool:
+    """True when boto3 talks to the embedded emulator, False for real AWS.
+
+    The one place Slipway asks. Provisioners never do: the emulator's gaps are patched inside
+    the emulator process (portal/emulator_*.py) or set up as the environment an admin would
+    provide (portal/embedded.py), so each provisioner has one code path, the real-AWS one.
+    Demo-only features (demo traffic) and pages that explain the emulator's limits ask here.
+    """
+    return bool(settings.AWS_ENDPOINT_URL)
+
+
 def _target_for(environment: Environment | None) -> Target:
     if environment is None:
         return Target(region=settings.AWS_DEFAULT_REGION)
@@ -77,7 +88,7 @@ def _config(region: str) -> Config:
         connect_timeout=settings.AWS_CONNECT_TIMEOUT,
         read_timeout=settings.AWS_READ_TIMEOUT,
         # The emulator serves every service on one host; no "data-" style host prefixes.
-        inject_host_prefix=not settings.AWS_ENDPOINT_URL,
+        inject_host_prefix=not is_emulator(),
     )
 
 

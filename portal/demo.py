@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time
 
-from django.conf import settings
+from portal.aws import is_emulator
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ def demo_services_launch(*, user, team, environment, wait_seconds: float = 60) -
     from deployments import kinds, services
     from deployments.models import Deployment
 
-    if not settings.AWS_ENDPOINT_URL:
+    if not is_emulator():
         raise RuntimeError("Demo services are for the embedded emulator only.")
     teams = type(team).objects.filter(pk=team.pk)
     report = []

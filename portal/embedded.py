@@ -7,8 +7,9 @@ embedded mode there is nobody to do that and the emulator forgets everything on 
 the Environment row.
 
 When it runs: lazily. The ECS provisioner plans a "Create the embedded network" step whenever
-the environment's network is missing from the emulator (first deploy, or after an emulator
-restart), so `demo_data` (which runs before the emulator starts) needs no AWS at all.
+the environment's network is missing (first deploy, or after an emulator restart) and
+`network_provided_by_slipway()` says this set-up provides it (embedded mode only), so
+`demo_data` (which runs before the emulator starts) needs no AWS at all.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from django.conf import settings
 from django.db import transaction
 
 from deployments import names
-from portal.aws import aws_client, error_code
+from portal.aws import aws_client, error_code, is_emulator
 
 VPC_CIDR = "10.42.0.0/16"
 SUBNET_CIDRS = ("10.42.1.0/24", "10.42.2.0/24")  # two zones: an ALB needs two subnets
@@ -48,6 +49,13 @@ def _tag_filters(environment, name: str) -> list[dict]:
     ]
 
 
+def network_provided_by_slipway() -> bool:
+    """In embedded mode Slipway plays the platform team: an ECS deploy whose environment has
+    no (or a lost) network plans "Create the embedded network" first. On real AWS an admin
+    provides it, and a deploy without it is refused at plan time."""
+    return is_emulator()
+
+
 def embedded_network_ensure(*, environment) -> dict:
     """Like `_ensure`, but one deploy at a time per environment: two services deploying at once
     would otherwise both see no VPC and both create one. The row lock serialises them; the
@@ -67,7 +75,7 @@ def _ensure(environment) -> dict:
     1. VPC; 2. one subnet in each of two zones; 3. security group; 4. ALB; 5. listener on :80;
     6. cluster. Returns the stored values.
     """
-    if not settings.AWS_ENDPOINT_URL:
+    if not is_emulator():
         raise NotEmbedded(
             f"Environment {environment.slug} has no network configured. On real AWS an admin "
             "sets its cluster, subnets, security groups and load balancer listener in the admin."

@@ -13,8 +13,6 @@ rollout finished (`wait`).
 
 from __future__ import annotations
 
-from django.conf import settings
-
 from deployments.errors import EnvironmentNotReady
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners.base import (
@@ -55,7 +53,7 @@ def scale_values(spec: dict) -> dict[str, int | None]:
 
 # --- observe -------------------------------------------------------------------------------------
 def observe(ctx: Context) -> Observed:
-    """What AWS holds for this instance now (plain values; keys ending _arn are owned)."""
+    """What AWS holds for this instance now (plain values; `owned_resources` names its own)."""
     refs = aws.Refs.of(ctx)
     values: dict = {
         "service_name": refs.service,
@@ -63,19 +61,16 @@ def observe(ctx: Context) -> Observed:
         "log_group": refs.log_group,
         "target_group": refs.target_group,
     }
-    if settings.AWS_ENDPOINT_URL:
-        values["network_ready"] = aws.network_ready(ctx)
-    elif not (ctx.environment.subnet_ids and ctx.environment.security_group_ids):
+    # The environment's network (subnets, security groups, load balancer listener) is shared and
+    # provided for the service: by an admin on AWS, by the embedded set-up in the emulator
+    # (portal/embedded.py), which then shows as the plan's first step. The same checks either way.
+    values["network_ready"] = aws.network_ready(ctx)
+    if not values["network_ready"] and not aws.network_provided_by_slipway():
         raise EnvironmentNotReady(
-            f"{ctx.environment.name} has no subnets or security groups for ECS services; an "
-            "admin sets them (and its cluster and load balancer listener) in the admin."
+            f"{ctx.environment.name} has no usable subnets, security groups or load balancer "
+            "listener for ECS services; an admin sets them (and its cluster) in the admin."
         )
-    else:
-        values["network_ready"] = True
-    # Embedded readiness already includes the cluster; on AWS it is checked (and ensured) here.
-    values["cluster_ready"] = values["network_ready"] and (
-        bool(settings.AWS_ENDPOINT_URL) or aws.cluster_active(ctx, refs)
-    )
+    values["cluster_ready"] = values["network_ready"] and aws.cluster_active(ctx, refs)
     values["execution_role"] = aws.execution_role_arn(ctx, refs)
     values["log_group_arn"] = aws.log_group_arn(ctx, refs)
     values.update(aws.load_balancing(ctx, refs) if values["network_ready"] else {})

@@ -125,9 +125,28 @@ def task_values(spec: dict) -> dict:
 
 # --- reading -------------------------------------------------------------------------------------
 def network_ready(ctx: Context) -> bool:
-    from portal.embedded import embedded_network_ready
+    """True when the environment names subnets and security groups, and its load balancer
+    listener (when it has one) exists in AWS. (The embedded emulator forgets everything on a
+    restart while the Environment row keeps the old ids: then this is False again.)"""
+    environment = ctx.environment
+    if not (environment.subnet_ids and environment.security_group_ids):
+        return False
+    if not environment.alb_listener_arn:
+        return True
+    try:
+        _client(ctx, "elbv2").describe_listeners(ListenerArns=[environment.alb_listener_arn])
+    except ClientError as exc:
+        if error_code(exc) in {"ListenerNotFound", "LoadBalancerNotFound"}:
+            return False
+        raise
+    return True
 
-    return embedded_network_ready(environment=ctx.environment)
+
+def network_provided_by_slipway() -> bool:
+    """Whether Slipway sets the environment's network up itself (see portal/embedded.py)."""
+    from portal.embedded import network_provided_by_slipway
+
+    return network_provided_by_slipway()
 
 
 def cluster_active(ctx: Context, refs: Refs) -> bool:

@@ -238,9 +238,9 @@ def environment_errors(spec: EcsSpec, environment) -> list[tuple[str, str]]:
 
     In embedded mode the first deploy creates the network; on real AWS it must exist.
     """
-    from django.conf import settings
+    from portal.aws import is_emulator
 
-    if settings.AWS_ENDPOINT_URL:
+    if is_emulator():  # the embedded environment set-up creates it (portal/embedded.py)
         return []
     errors = []
     if not (environment.subnet_ids and environment.security_group_ids):

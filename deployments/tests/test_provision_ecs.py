@@ -6,7 +6,7 @@ one goes through the real Celery worker end to end.
 
 import pytest
 
-from catalog.models import ServiceInstance
+from catalog.models import Service, ServiceInstance
 from conftest import wait_for
 from deployments import engine, services
 from deployments.models import Deployment
@@ -556,3 +556,16 @@ def test_new_environment_security_groups_are_rolled_out_to_the_service(personas,
     network = describe_service(env)["networkConfiguration"]["awsvpcConfiguration"]
     assert sorted(network["securityGroups"]) == sorted(env.security_group_ids)
     assert plan_for(personas, done.instance, done.spec) == []
+
+
+@pytest.mark.django_db
+def test_on_real_aws_an_environment_without_a_network_is_refused_at_plan_time(personas, settings):
+    """The same readiness check as in embedded mode; only who provides the network differs."""
+    from deployments.errors import EnvironmentNotReady
+
+    settings.AWS_ENDPOINT_URL = ""  # real AWS: nothing leaves the machine before the refusal
+    service = Service.objects.create(slug="orders", kind="ecs", owner=personas["payments"])
+    instance = ServiceInstance.objects.create(service=service, environment=personas["dev"])
+    ctx = Context.read_only(instance=instance, spec=ecs_spec(), actor="alice")
+    with pytest.raises(EnvironmentNotReady, match="an admin sets them"):
+        ecs.observe(ctx)

@@ -1,9 +1,9 @@
 """Write DEMO metric points and log lines for deployed services (embedded emulator only)."""
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from monitoring import demo
+from portal.aws import is_emulator
 
 
 class Command(BaseCommand):
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--service", default="", help="Only this service slug.")
 
     def handle(self, *args, minutes, service, **options):
-        if not settings.AWS_ENDPOINT_URL:
+        if not is_emulator():
             raise CommandError("Demo traffic is for the embedded emulator only, never real AWS.")
         instances = demo.demo_instances()
         if service:

@@ -9,6 +9,7 @@ from django.core.management.base import BaseCommand
 
 from catalog import services as catalog_services
 from catalog.models import Environment, Team
+from portal.aws import is_emulator
 
 DEMO_LOGIN_FILE = settings.VAR_DIR / "demo-login.json"
 EMULATOR_ACCOUNT_ID = "123456789012"  # moto's fixed account id
@@ -42,7 +43,7 @@ class Command(BaseCommand):
         )
         catalog_services.membership_add(team=team, user=admin, role="maintainer")
 
-        account = EMULATOR_ACCOUNT_ID if settings.AWS_ENDPOINT_URL else ""
+        account = EMULATOR_ACCOUNT_ID if is_emulator() else ""
         for order, (slug, name, approval) in enumerate(
             [("dev", "Development", False), ("prod", "Production", True)]
         ):
