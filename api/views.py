@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from api import services
@@ -16,6 +17,7 @@ class TokenForm(portal_forms.Form):
 
 
 @require_http_methods(["GET", "POST"])
+@never_cache  # Cache-Control: no-store: the page may show a new secret, once
 def token_list(request):
     form = TokenForm(request.POST if request.method == "POST" else None)
     secret = None

@@ -20,7 +20,14 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from catalog.models import ServiceInstance
 from monitoring.targets import target_for
-from portal.aws import aws_client, error_code, error_message, is_transient
+from portal.aws import (
+    TIMEOUT_MESSAGE,
+    aws_client,
+    error_code,
+    error_message,
+    is_timeout,
+    is_transient,
+)
 from portal.untrusted import pretty_json
 
 PAGE_SIZE = 50
@@ -72,6 +79,8 @@ def _explain(exc: BaseException, log_group: str) -> str:
             f"The log group {log_group} does not exist yet. It appears when the service writes "
             "its first log line."
         )
+    if is_timeout(exc):
+        return TIMEOUT_MESSAGE
     if is_transient(exc) and "Throttl" in code:
         return "CloudWatch Logs is throttling requests right now; try again in a few seconds."
     return f"CloudWatch Logs did not answer: {error_message(exc)}"

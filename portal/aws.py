@@ -7,7 +7,9 @@ applies, in one place:
    real AWS) and the environment's region;
 2. credentials: the standard boto3 chain, or an STS AssumeRole into the environment's account
    (ExternalId, session name = the acting user, 15-minute sessions cached until near expiry);
-3. botocore "standard" retries with a bounded number of attempts and timeouts;
+3. botocore "standard" retries with a bounded number of attempts and timeouts; inside a web
+   request (`interactive()`, set by portal.middleware.InteractiveAwsMiddleware) short timeouts
+   and at most one retry, so a hanging AWS never holds a web worker for long;
 4. a shared Redis token bucket per (account, region, throttle group) (portal/ratelimit.py);
 5. a per-process call counter (service, operation) that tests and benchmarks read.
 
@@ -17,10 +19,13 @@ provisioners and tasks never guess from error strings.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -81,12 +86,42 @@ def _target_for(environment: Environment | None) -> Target:
     )
 
 
-def _config(region: str) -> Config:
+# True while a web request is being answered: AWS calls then get the web budget.
+_interactive: ContextVar[bool] = ContextVar("slipway_aws_interactive", default=False)
+
+
+@contextlib.contextmanager
+def interactive() -> Iterator[None]:
+    """Within the block, clients wait briefly for AWS (someone is waiting for the page)."""
+    token = _interactive.set(True)
+    try:
+        yield
+    finally:
+        _interactive.reset(token)
+
+
+def is_interactive() -> bool:
+    return _interactive.get()
+
+
+def _budget(interactive: bool) -> tuple[int, float, float]:
+    """(attempts, connect timeout, read timeout) for web requests or for background work."""
+    if interactive:
+        return (
+            min(settings.AWS_WEB_MAX_ATTEMPTS, settings.AWS_MAX_ATTEMPTS),
+            settings.AWS_WEB_CONNECT_TIMEOUT,
+            settings.AWS_WEB_READ_TIMEOUT,
+        )
+    return settings.AWS_MAX_ATTEMPTS, settings.AWS_CONNECT_TIMEOUT, settings.AWS_READ_TIMEOUT
+
+
+def _config(region: str, interactive: bool = False) -> Config:
+    attempts, connect_timeout, read_timeout = _budget(interactive)
     return Config(
         region_name=region,
-        retries={"mode": "standard", "total_max_attempts": settings.AWS_MAX_ATTEMPTS},
-        connect_timeout=settings.AWS_CONNECT_TIMEOUT,
-        read_timeout=settings.AWS_READ_TIMEOUT,
+        retries={"mode": "standard", "total_max_attempts": attempts},
+        connect_timeout=connect_timeout,
+        read_timeout=read_timeout,
         # The emulator serves every service on one host; no "data-" style host prefixes.
         inject_host_prefix=not is_emulator(),
     )
@@ -167,7 +202,8 @@ def _raw_client(service: str, target: Target, credentials: dict | None, account:
     if endpoint and credentials is None:
         credentials = EMULATOR_CREDENTIALS
     cred_key = tuple(sorted((credentials or {}).items()))
-    key = (service, target.region, endpoint, cred_key, settings.AWS_MAX_ATTEMPTS, account)
+    interactive = is_interactive()
+    key = (service, target.region, endpoint, cred_key, _budget(interactive), account)
     with _lock:
         client = _clients.get(key)
     if client is not None:
@@ -175,13 +211,15 @@ def _raw_client(service: str, target: Target, credentials: dict | None, account:
     client = boto3.client(
         service,
         endpoint_url=endpoint,
-        config=_config(target.region),
+        config=_config(target.region, interactive),
         **(credentials or {}),
     )
     client.meta.events.register("before-call", _count_call)
     client.meta.events.register("after-call", _note_request_id)
+    max_wait = settings.AWS_WEB_RATE_LIMIT_MAX_WAIT if interactive else None
     client.meta.events.register(
-        "before-call", ratelimit.before_call_handler(account=account, region=target.region)
+        "before-call",
+        ratelimit.before_call_handler(account=account, region=target.region, max_wait=max_wait),
     )
     with _lock:
         _clients.setdefault(key, client)
@@ -252,8 +290,19 @@ def error_code(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# AWS (or the network to it) did not answer within the client's timeouts.
+TIMEOUT_ERRORS = (ConnectTimeoutError, ReadTimeoutError, EndpointConnectionError)
+TIMEOUT_MESSAGE = "AWS did not answer in time; nothing was changed. Try again in a minute."
+
+
+def is_timeout(exc: BaseException) -> bool:
+    return isinstance(exc, TIMEOUT_ERRORS)
+
+
 def error_message(exc: BaseException) -> str:
     """The text a user should read: AWS's own error code and message."""
+    if is_timeout(exc):
+        return f"{TIMEOUT_MESSAGE} ({type(exc).__name__})"
     if isinstance(exc, ClientError):
         err = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 
+from portal import aws
 from portal.untrusted import (
     UntrustedInputError,
     control_character_message,
@@ -74,3 +75,15 @@ class UntrustedInputMiddleware:
             if refusal is not None:
                 return refusal
         return self.get_response(request)
+
+
+class InteractiveAwsMiddleware:
+    """AWS calls made while answering a request use the web budget (portal.aws.interactive):
+    short timeouts, at most one retry. Celery tasks and commands keep the patient defaults."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        with aws.interactive():
+            return self.get_response(request)

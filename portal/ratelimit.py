@@ -69,8 +69,12 @@ def _redis():
     return _client, _script
 
 
-def take(*, account: str, region: str, group: str) -> float:
-    """Block until a token is ours; return the seconds waited. Fails open if Redis is down."""
+def take(*, account: str, region: str, group: str, max_wait: float | None = None) -> float:
+    """Block until a token is ours; return the seconds waited. Fails open if Redis is down.
+
+    `max_wait` (default AWS_RATE_LIMIT_MAX_WAIT) bounds the waiting; web requests wait less.
+    """
+    max_wait = settings.AWS_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
     rate, burst = settings.AWS_RATE_LIMITS[group]
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
     key = f"{prefix}:aws-bucket:{account}:{region}:{group}"
@@ -84,7 +88,7 @@ def take(*, account: str, region: str, group: str) -> float:
             return waited
         if wait <= 0:
             return waited
-        if waited + wait > settings.AWS_RATE_LIMIT_MAX_WAIT:
+        if waited + wait > max_wait:
             raise ClientError(
                 {
                     "Error": {
@@ -99,7 +103,7 @@ def take(*, account: str, region: str, group: str) -> float:
         waited += wait
 
 
-def before_call_handler(*, account: str, region: str):
+def before_call_handler(*, account: str, region: str, max_wait: float | None = None):
     """A botocore before-call hook that takes a token for throttled operations."""
 
     def handler(event_name: str, **kwargs) -> None:
@@ -108,6 +112,6 @@ def before_call_handler(*, account: str, region: str):
         _, service, operation = event_name.split(".", 2)
         group = throttle_group(service, operation)
         if group:
-            take(account=account, region=region, group=group)
+            take(account=account, region=region, group=group, max_wait=max_wait)
 
     return handler

@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -55,11 +56,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     # Control characters in query strings and hostile API bodies never reach a view.
     "portal.middleware.UntrustedInputMiddleware",
+    # AWS calls made for a page wait seconds, not minutes (short timeouts, one retry at most).
+    "portal.middleware.InteractiveAwsMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     # Every page needs a signed-in user unless its view says @login_not_required.
@@ -83,6 +88,24 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "audit/locked_out.html"
 AXES_VERBOSE = False
+
+# Content-Security-Policy (django-csp): scripts, styles, images and requests from Slipway's own
+# origin only; no inline script or style, no eval (htmx needs none: see static/js/slipway.js),
+# no plugins, no framing, forms post only to Slipway.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
 
 ROOT_URLCONF = "portal.urls"
 WSGI_APPLICATION = "portal.wsgi.application"
@@ -190,6 +213,12 @@ AWS_DEFAULT_REGION = env.str("AWS_DEFAULT_REGION", default="us-east-1")
 AWS_MAX_ATTEMPTS = env.int("SLIPWAY_AWS_MAX_ATTEMPTS", default=5)
 AWS_CONNECT_TIMEOUT = env.int("SLIPWAY_AWS_CONNECT_TIMEOUT", default=5)
 AWS_READ_TIMEOUT = env.int("SLIPWAY_AWS_READ_TIMEOUT", default=30)
+# Inside a web request someone waits for the page: short timeouts and at most one retry, so a
+# hanging AWS holds a web worker for seconds, not minutes (portal.aws.interactive()).
+AWS_WEB_MAX_ATTEMPTS = env.int("SLIPWAY_AWS_WEB_MAX_ATTEMPTS", default=2)
+AWS_WEB_CONNECT_TIMEOUT = env.float("SLIPWAY_AWS_WEB_CONNECT_TIMEOUT", default=3)
+AWS_WEB_READ_TIMEOUT = env.float("SLIPWAY_AWS_WEB_READ_TIMEOUT", default=5)
+AWS_WEB_RATE_LIMIT_MAX_WAIT = 2.0  # seconds a web request may wait for a rate-limit token
 AWS_ROLE_SESSION_SECONDS = 900
 # Shared token buckets (portal/ratelimit.py): group → (tokens per second, burst).
 AWS_RATE_LIMITS_ENABLED = env.bool("SLIPWAY_AWS_RATE_LIMITS", default=True)

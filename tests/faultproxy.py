@@ -65,7 +65,7 @@ def error_response(protocol: str, status: int, code: str, message: str):
 
 @dataclass
 class Rule:
-    """Fail (or delay) the next `times` requests for `operation`."""
+    """Fail (or delay) the next `times` requests for `operation` ("*": any operation)."""
 
     operation: str
     times: int = 1
@@ -140,7 +140,7 @@ class FaultProxy:
         with self.lock:
             self.counts[operation] += 1
             for rule in self.rules:
-                if rule.operation == operation and rule.times > 0:
+                if rule.operation in (operation, "*") and rule.times > 0:
                     rule.times -= 1
                     self.faults[operation] += 1
                     return rule

@@ -9,7 +9,7 @@ import pytest
 from django.urls import reverse
 
 from monitoring import charts
-from portal.aws import aws_client, call_counts
+from portal.aws import aws_client, call_counts, interactive
 
 pytestmark = [pytest.mark.integration, pytest.mark.django_db]
 
@@ -187,7 +187,9 @@ def test_cloudwatch_refusing_is_a_message_not_an_error(
 
     make_instance(slug="orders")
     client.force_login(personas["alice"])
-    with Stubber(aws_client("cloudwatch", environment=personas["dev"])) as stub:
+    with interactive():  # the client a web request gets (short timeouts)
+        cloudwatch = aws_client("cloudwatch", environment=personas["dev"])
+    with Stubber(cloudwatch) as stub:
         stub.add_client_error(
             "get_metric_data", service_error_code="Throttling", service_message="Rate exceeded"
         )
