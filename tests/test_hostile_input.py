@@ -233,4 +233,5 @@ def test_a_hostile_zip_is_refused_before_anything_is_stored(
 
 def test_a_normal_zip_passes_the_package_check(client, personas):
     response = _upload(client, personas, _zip({"app.py": b"def handler(e, c):\n    return 1\n"}))
-    assert field_errors(response, "code_zip") == []
+    # Planned (a redirect to the plan) or, without an emulator here, refused for another reason.
+    assert response.status_code == 302 or field_errors(response, "code_zip") == []
