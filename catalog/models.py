@@ -116,6 +116,7 @@ class Service(models.Model):
         LAMBDA = "lambda", "Lambda function"
         ECS = "ecs", "ECS service"
         APIGATEWAY = "apigateway", "API Gateway API"
+        DYNAMODB = "dynamodb", "DynamoDB table"
 
     class Lifecycle(models.TextChoices):
         EXPERIMENTAL = "experimental"  # early, may go away

@@ -25,6 +25,11 @@ from deployments.forms.apigateway import (
     ApiGatewayServiceForm,
     ApiGatewayUpdateForm,
 )
+from deployments.forms.dynamodb import (
+    DynamoDbScaleForm,
+    DynamoDbServiceForm,
+    DynamoDbUpdateForm,
+)
 from deployments.forms.ecs import EcsScaleForm, EcsServiceForm, EcsUpdateForm
 from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
 from deployments.provisioners.base import Provisioner
@@ -40,6 +45,7 @@ class Kind:
     create_form: type  # new service + first deployment: (data, files, *, teams)
     update_form: type | None = None  # (data, files, *, spec)
     scale_form: type | None = None  # (data, *, spec)
+    description: str = ""  # one line on the "New service" page
 
 
 KINDS: dict[str, Kind] = {
@@ -50,6 +56,8 @@ KINDS: dict[str, Kind] = {
         LambdaServiceForm,
         LambdaUpdateForm,
         LambdaScaleForm,
+        "Code from the form, a zip or S3; a version per deploy behind the live alias; "
+        "concurrency and triggers.",
     ),
     "apigateway": Kind(
         "apigateway",
@@ -58,6 +66,8 @@ KINDS: dict[str, Kind] = {
         ApiGatewayServiceForm,
         ApiGatewayUpdateForm,
         ApiGatewayScaleForm,
+        "A REST or HTTP API in front of your Lambda functions and ECS services, with stage "
+        "throttling and API keys.",
     ),
     "ecs": Kind(
         "ecs",
@@ -66,6 +76,18 @@ KINDS: dict[str, Kind] = {
         EcsServiceForm,
         EcsUpdateForm,
         EcsScaleForm,
+        "A container on Fargate behind the environment's load balancer, with health checks, "
+        "circuit-breaker rollback and auto-scaling.",
+    ),
+    "dynamodb": Kind(
+        "dynamodb",
+        "DynamoDB table",
+        provisioners.for_kind("dynamodb"),
+        DynamoDbServiceForm,
+        DynamoDbUpdateForm,
+        DynamoDbScaleForm,
+        "A table with its keys, on-demand or auto-scaled capacity, indexes, time to live, "
+        "point-in-time recovery and deletion protection.",
     ),
 }
 

@@ -155,3 +155,8 @@ def ecs_scaling_resource_id(cluster: str, service_name: str) -> str:
 def embedded_network(environment_slug: str) -> str:
     """Name (and Name tag) of the VPC, subnets, security group and ALB of an embedded env."""
     return f"slipway-{environment_slug}"
+
+
+# --- DynamoDB ------------------------------------------------------------------------------------
+def dynamodb_table(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"

@@ -37,7 +37,14 @@ TYPE_TO_KIND = {
     "api": "apigateway",
     "gateway": "apigateway",
 }
-KIND_TO_TYPE = {"lambda": "service", "ecs": "service", "apigateway": "service"}
+KIND_TO_TYPE = {
+    "lambda": "service",
+    "ecs": "service",
+    "apigateway": "service",
+    "dynamodb": "database",
+}
+# Slipway kinds exported as Backstage `kind: Resource` (infrastructure a component uses).
+RESOURCE_KINDS = {"dynamodb"}
 LIFECYCLES = ("experimental", "production", "deprecated")
 
 

@@ -32,7 +32,7 @@ def catalog_entities() -> list[dict]:
     entities = [_group(team, records.get(("Group", team.slug))) for team in teams]
     entities += _systems(services, records)
     for service in services:
-        kind = "API" if service.slug in api_slugs else "Component"
+        kind = _entity_kind(service, api_slugs)
         entities.append(_service(service, kind, records.get((kind, service.slug)), api_slugs))
     return entities
 
@@ -100,6 +100,15 @@ def _systems(services: list[Service], records: dict) -> list[dict]:
     return entities
 
 
+def _entity_kind(service: Service, api_slugs) -> str:
+    """API where it was imported as one; Resource for data stores (tables); else Component."""
+    if service.slug in api_slugs:
+        return "API"
+    if service.kind in backstage.RESOURCE_KINDS:
+        return "Resource"
+    return "Component"
+
+
 def _service(service: Service, kind: str, record: EntityRecord | None, api_slugs) -> dict:
     extra = record.extra_spec if record else {}
     title = service.name if service.name != service.slug else ""
@@ -107,7 +116,7 @@ def _service(service: Service, kind: str, record: EntityRecord | None, api_slugs
     if service.tags:
         meta["tags"] = list(service.tags)
     annotations = dict(meta.get("annotations") or {})
-    if kind == "Component":
+    if kind in ("Component", "Resource"):
         annotations[backstage.KIND_ANNOTATION] = service.kind
     if service.repo_url and "backstage.io/source-location" not in annotations:
         annotations["backstage.io/source-location"] = f"url:{service.repo_url}"
@@ -130,7 +139,7 @@ def _service(service: Service, kind: str, record: EntityRecord | None, api_slugs
     if service.system:
         spec["system"] = service.system
     depends = [
-        f"{'api' if other.slug in api_slugs else 'component'}:{other.slug}"
+        f"{_entity_kind(other, api_slugs).lower()}:{other.slug}"
         for other in sorted(service.depends_on.all(), key=lambda s: s.slug)
     ]
     depends += list(extra.get("dependsOn") or [])

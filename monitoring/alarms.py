@@ -68,6 +68,28 @@ DEFAULTS: dict[str, tuple[AlarmDefault, ...]] = {
             "errors",
         ),
     ),
+    "dynamodb": (
+        AlarmDefault(
+            "dynamodb-write-throttles",
+            "DynamoDB write throttling",
+            "AWS/DynamoDB",
+            "WriteThrottleEvents",
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            "events",
+        ),
+        AlarmDefault(
+            "dynamodb-read-throttles",
+            "DynamoDB read throttling",
+            "AWS/DynamoDB",
+            "ReadThrottleEvents",
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            "events",
+        ),
+    ),
 }
 
 

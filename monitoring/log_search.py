@@ -94,9 +94,9 @@ def search_scope(
     if system:
         instances = instances.filter(service__system=system)
         parts.append(f"system {system}")
-    groups = sorted(
-        {(target_for(i).log_group, i.service.slug) for i in instances}, key=lambda g: g[1]
-    )
+    found = {(target_for(i).log_group, i.service.slug) for i in instances}
+    # Kinds without logs of their own (DynamoDB tables) have no group to search.
+    groups = sorted((g for g in found if g[0]), key=lambda g: g[1])
     label = "; ".join(parts) or "every service"
     return Scope(environment=environment, label=f"{label} in {environment.name}", groups=groups)
 

@@ -34,6 +34,10 @@ PAGE_SIZE = 50
 FETCH_LIMIT = 10_000  # AWS's own maximum per FilterLogEvents page
 RANGES = {"15m": 900, "1h": 3600, "6h": 6 * 3600, "24h": 86400, "7d": 7 * 86400}
 DEFAULT_RANGE = "1h"
+NO_LOGS = (
+    "This kind writes no log lines of its own (a DynamoDB table's activity is in its metrics, "
+    "and in CloudTrail for control-plane calls)."
+)
 
 
 @dataclass(frozen=True)
@@ -118,6 +122,8 @@ def logs_page(
 ) -> LogPage:
     """One page of log lines, newest first, from one FilterLogEvents call."""
     log_group = target_for(instance).log_group
+    if not log_group:
+        return LogPage(log_group="", error=NO_LOGS)
     now_ms = now_ms or int(time.time() * 1000)
     start = now_ms - RANGES.get(range_key, RANGES[DEFAULT_RANGE]) * 1000
     end = before if before is not None else now_ms
@@ -158,6 +164,8 @@ def logs_tail(
 ) -> LogPage:
     """Lines newer than `since` (minus those already `seen` at that millisecond), newest first."""
     log_group = target_for(instance).log_group
+    if not log_group:
+        return LogPage(log_group="", error=NO_LOGS, tail_since=since)
     now_ms = now_ms or int(time.time() * 1000)
     page = LogPage(log_group=log_group, tail_since=since, tail_seen=list(seen))
     try:

@@ -112,6 +112,34 @@ def panels_for(target: Target) -> list[Panel]:
                 ),
             ]
         return panels
+    if target.kind == "dynamodb":
+        ns = "AWS/DynamoDB"
+        return [
+            Panel(
+                "capacity",
+                "Consumed capacity",
+                "units",
+                (
+                    Series("Reads", ns, "ConsumedReadCapacityUnits", "Sum"),
+                    Series("Writes", ns, "ConsumedWriteCapacityUnits", "Sum"),
+                ),
+            ),
+            Panel(
+                "throttles",
+                "Throttled requests",
+                "count",
+                (
+                    Series("Read throttles", ns, "ReadThrottleEvents", "Sum"),
+                    Series("Write throttles", ns, "WriteThrottleEvents", "Sum"),
+                ),
+            ),
+            Panel(
+                "latency",
+                "Successful request latency",
+                "ms",
+                (Series("Average", ns, "SuccessfulRequestLatency", "Average"),),
+            ),
+        ]
     ns = "AWS/ApiGateway"
     return [
         Panel(

@@ -199,6 +199,7 @@ _SUMMARY_METRICS = {
         ("AWS/ApiGateway", "5XXError", "Sum"),
         ("AWS/ApiGateway", "Count", "Sum"),
     ),
+    "dynamodb": ("throttled", ("AWS/DynamoDB", "WriteThrottleEvents", "Sum"), None),
 }
 
 
@@ -270,7 +271,9 @@ def instance_summary(*, instance: ServiceInstance) -> Summary:
         )
     alarm_states_record(instance=instance, states=states)
     top = sum(v for _, v in data.get("m0", []))
-    if denominator is None:
+    if denominator is None and instance.service.kind == "dynamodb":
+        value = f"{top:g} in 1 h" if data.get("m0") else "none"
+    elif denominator is None:
         points = data.get("m0", [])
         value = charts.format_value(points[-1][1], "%") if points else "no data"
     else:

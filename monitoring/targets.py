@@ -24,7 +24,7 @@ class Target:
 
     kind: str
     dimensions: dict[str, list[dict[str, str]]]  # namespace → dimensions
-    log_group: str
+    log_group: str  # "" for kinds that write no logs (DynamoDB tables)
     alarm_prefix: str
 
 
@@ -89,6 +89,10 @@ def target_for(instance: ServiceInstance) -> Target:
     elif kind == Service.Kind.ECS:
         dims = _ecs(instance, service, env)
         log_group = names.ecs_log_group(service, env)
+    elif kind == Service.Kind.DYNAMODB:
+        table = instance.resources.get("table_name") or names.dynamodb_table(service, env)
+        dims = {"AWS/DynamoDB": _dims(TableName=table)}
+        log_group = ""  # a table writes no log lines of its own
     else:
         dims = _apigateway(instance, service, env)
         log_group = names.api_access_log_group(service, env)

@@ -279,6 +279,7 @@ TRANSIENT_CODES = {
     "ConflictException",
     "OperationAbortedException",
     "PriorRequestNotComplete",
+    "ResourceInUseException",  # DynamoDB: the table is still being created or updated
 }
 # IAM roles take seconds to propagate: Lambda refuses a just-created role with this message.
 _TRANSIENT_MESSAGES = ("cannot be assumed by Lambda", "role defined for the function cannot be")

@@ -1,10 +1,16 @@
 """The provisioners, one object per resource kind, each implementing `base.Provisioner`."""
 
-from deployments.provisioners import apigateway, ecs, lambda_
+from deployments.provisioners import apigateway, dynamodb, ecs, lambda_
 from deployments.provisioners.base import Provisioner
 
 PROVISIONERS: dict[str, Provisioner] = {
-    p.kind: p for p in (lambda_.PROVISIONER, apigateway.PROVISIONER, ecs.PROVISIONER)
+    p.kind: p
+    for p in (
+        lambda_.PROVISIONER,
+        apigateway.PROVISIONER,
+        ecs.PROVISIONER,
+        dynamodb.PROVISIONER,
+    )
 }
 
 

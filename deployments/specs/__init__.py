@@ -13,6 +13,7 @@ from pydantic import Field, TypeAdapter
 
 from deployments.specs.apigateway import ApiGatewayInput, ApiGatewaySpec
 from deployments.specs.base import Spec, error_message, invalid, spec_errors
+from deployments.specs.dynamodb import DynamoDbSpec
 from deployments.specs.ecs import EcsSpec
 from deployments.specs.lambda_ import LambdaInput, LambdaSpec
 
@@ -20,6 +21,7 @@ SPECS: dict[str, type[Spec]] = {
     "lambda": LambdaSpec,
     "ecs": EcsSpec,
     "apigateway": ApiGatewaySpec,
+    "dynamodb": DynamoDbSpec,
 }
 # What a client sends to create a service of each kind (no server-made fields such as the
 # stored zip's hash or the stage name).
@@ -27,8 +29,11 @@ INPUTS: dict[str, type[Spec]] = {
     "lambda": LambdaInput,
     "ecs": EcsSpec,
     "apigateway": ApiGatewayInput,
+    "dynamodb": DynamoDbSpec,
 }
-AnySpec = Annotated[LambdaSpec | EcsSpec | ApiGatewaySpec, Field(discriminator="kind")]
+AnySpec = Annotated[
+    LambdaSpec | EcsSpec | ApiGatewaySpec | DynamoDbSpec, Field(discriminator="kind")
+]
 _any_spec = TypeAdapter(AnySpec)
 
 # Names only: the API and pages never show these keys' values (env vars and secret refs).
