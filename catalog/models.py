@@ -117,6 +117,7 @@ class Service(models.Model):
         ECS = "ecs", "ECS service"
         APIGATEWAY = "apigateway", "API Gateway API"
         DYNAMODB = "dynamodb", "DynamoDB table"
+        STEPFUNCTIONS = "stepfunctions", "Step Functions workflow"
 
     class Lifecycle(models.TextChoices):
         EXPERIMENTAL = "experimental"  # early, may go away

@@ -32,6 +32,7 @@ from deployments.forms.dynamodb import (
 )
 from deployments.forms.ecs import EcsScaleForm, EcsServiceForm, EcsUpdateForm
 from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
+from deployments.forms.stepfunctions import StepFunctionsServiceForm, StepFunctionsUpdateForm
 from deployments.provisioners.base import Provisioner
 
 
@@ -88,6 +89,16 @@ KINDS: dict[str, Kind] = {
         DynamoDbScaleForm,
         "A table with its keys, on-demand or auto-scaled capacity, indexes, time to live, "
         "point-in-time recovery and deletion protection.",
+    ),
+    "stepfunctions": Kind(
+        "stepfunctions",
+        "Step Functions workflow",
+        provisioners.for_kind("stepfunctions"),
+        StepFunctionsServiceForm,
+        StepFunctionsUpdateForm,
+        None,
+        "A state machine whose tasks call your Lambda services by name, with its own "
+        "least-privilege role; recent executions and a start button on its page.",
     ),
 }
 

@@ -160,3 +160,13 @@ def embedded_network(environment_slug: str) -> str:
 # --- DynamoDB ------------------------------------------------------------------------------------
 def dynamodb_table(service_slug: str, environment_slug: str) -> str:
     return f"{service_slug}-{environment_slug}"
+
+
+# --- Step Functions ------------------------------------------------------------------------------
+def state_machine(service_slug: str, environment_slug: str) -> str:
+    return f"{service_slug}-{environment_slug}"
+
+
+def state_machine_role(service_slug: str, environment_slug: str) -> str:
+    """A state machine's own execution role (it may invoke exactly what its definition calls)."""
+    return f"slipway-{environment_slug}-{service_slug}-sfn"[:64]

@@ -42,6 +42,7 @@ KIND_TO_TYPE = {
     "ecs": "service",
     "apigateway": "service",
     "dynamodb": "database",
+    "stepfunctions": "workflow",
 }
 # Slipway kinds exported as Backstage `kind: Resource` (infrastructure a component uses).
 RESOURCE_KINDS = {"dynamodb"}

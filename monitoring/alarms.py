@@ -90,6 +90,18 @@ DEFAULTS: dict[str, tuple[AlarmDefault, ...]] = {
             "events",
         ),
     ),
+    "stepfunctions": (
+        AlarmDefault(
+            "sfn-executions-failed",
+            "Failed executions",
+            "AWS/States",
+            "ExecutionsFailed",
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            "executions",
+        ),
+    ),
 }
 
 

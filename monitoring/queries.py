@@ -140,6 +140,27 @@ def panels_for(target: Target) -> list[Panel]:
                 (Series("Average", ns, "SuccessfulRequestLatency", "Average"),),
             ),
         ]
+    if target.kind == "stepfunctions":
+        ns = "AWS/States"
+        return [
+            Panel(
+                "executions",
+                "Executions",
+                "count",
+                (
+                    Series("Started", ns, "ExecutionsStarted", "Sum"),
+                    Series("Succeeded", ns, "ExecutionsSucceeded", "Sum"),
+                    Series("Failed", ns, "ExecutionsFailed", "Sum"),
+                    Series("Timed out", ns, "ExecutionsTimedOut", "Sum"),
+                ),
+            ),
+            Panel(
+                "duration",
+                "Execution time",
+                "ms",
+                (Series("Average", ns, "ExecutionTime", "Average"),),
+            ),
+        ]
     ns = "AWS/ApiGateway"
     return [
         Panel(

@@ -200,6 +200,11 @@ _SUMMARY_METRICS = {
         ("AWS/ApiGateway", "Count", "Sum"),
     ),
     "dynamodb": ("throttled", ("AWS/DynamoDB", "WriteThrottleEvents", "Sum"), None),
+    "stepfunctions": (
+        "failed",
+        ("AWS/States", "ExecutionsFailed", "Sum"),
+        ("AWS/States", "ExecutionsStarted", "Sum"),
+    ),
 }
 
 

@@ -93,6 +93,13 @@ def target_for(instance: ServiceInstance) -> Target:
         table = instance.resources.get("table_name") or names.dynamodb_table(service, env)
         dims = {"AWS/DynamoDB": _dims(TableName=table)}
         log_group = ""  # a table writes no log lines of its own
+    elif kind == Service.Kind.STEPFUNCTIONS:
+        arn = instance.resources.get("state_machine_arn") or (
+            f"arn:aws:states:{instance.environment.region}:{instance.environment.aws_account_id}"
+            f":stateMachine:{names.state_machine(service, env)}"
+        )
+        dims = {"AWS/States": _dims(StateMachineArn=arn)}
+        log_group = ""  # execution history is on the Executions page
     else:
         dims = _apigateway(instance, service, env)
         log_group = names.api_access_log_group(service, env)

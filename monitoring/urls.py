@@ -1,6 +1,6 @@
 from django.urls import path
 
-from monitoring import search_views, views
+from monitoring import execution_views, search_views, views
 
 app_name = "monitoring"
 urlpatterns = [
@@ -10,6 +10,17 @@ urlpatterns = [
     path("instances/<int:pk>/summary/", views.instance_summary, name="summary"),
     path("alarms/<int:pk>/threshold/", views.alarm_threshold, name="alarm_threshold"),
     path("alarms/<int:pk>/history/", views.alarm_history, name="alarm_history"),
+    path("services/<slug:slug>/executions/", execution_views.execution_list, name="executions"),
+    path(
+        "services/<slug:slug>/executions/start/",
+        execution_views.execution_start,
+        name="execution_start",
+    ),
+    path(
+        "services/<slug:slug>/executions/<str:name>/",
+        execution_views.execution_detail,
+        name="execution_detail",
+    ),
     path("logs/search/", search_views.search, name="log_search"),
     path("logs/search/<int:pk>/", search_views.search_detail, name="log_search_detail"),
 ]

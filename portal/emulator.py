@@ -12,7 +12,11 @@ import urllib.error
 import urllib.request
 
 # Set before any function is created: without it moto's Lambda needs Docker to invoke.
-EMULATOR_CONFIG = {"lambda": {"use_docker": False}}
+# Step Functions run their executions only when asked to (an emulator flag).
+EMULATOR_CONFIG = {
+    "lambda": {"use_docker": False},
+    "stepfunctions": {"execute_state_machine": True},
+}
 
 
 def emulator_url(host: str, port: int) -> str:
@@ -58,7 +62,13 @@ def reset(url: str) -> None:
 
 def start(host: str, port: int):
     """Start moto's threaded server in this process and return it once it answers."""
+    import os
+
     from moto.server import ThreadedMotoServer
+
+    # moto's Step Functions executor calls Lambda over HTTP on localhost:$MOTO_PORT (5000 by
+    # default): point it at this server, or every Task state fails to connect.
+    os.environ["MOTO_PORT"] = str(port)
 
     from portal import emulator_apigateway, emulator_ecs, emulator_lambda, emulator_logs
 

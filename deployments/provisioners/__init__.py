@@ -1,6 +1,6 @@
 """The provisioners, one object per resource kind, each implementing `base.Provisioner`."""
 
-from deployments.provisioners import apigateway, dynamodb, ecs, lambda_
+from deployments.provisioners import apigateway, dynamodb, ecs, lambda_, stepfunctions
 from deployments.provisioners.base import Provisioner
 
 PROVISIONERS: dict[str, Provisioner] = {
@@ -10,6 +10,7 @@ PROVISIONERS: dict[str, Provisioner] = {
         apigateway.PROVISIONER,
         ecs.PROVISIONER,
         dynamodb.PROVISIONER,
+        stepfunctions.PROVISIONER,
     )
 }
 

@@ -16,12 +16,14 @@ from deployments.specs.base import Spec, error_message, invalid, spec_errors
 from deployments.specs.dynamodb import DynamoDbSpec
 from deployments.specs.ecs import EcsSpec
 from deployments.specs.lambda_ import LambdaInput, LambdaSpec
+from deployments.specs.stepfunctions import StepFunctionsSpec
 
 SPECS: dict[str, type[Spec]] = {
     "lambda": LambdaSpec,
     "ecs": EcsSpec,
     "apigateway": ApiGatewaySpec,
     "dynamodb": DynamoDbSpec,
+    "stepfunctions": StepFunctionsSpec,
 }
 # What a client sends to create a service of each kind (no server-made fields such as the
 # stored zip's hash or the stage name).
@@ -30,9 +32,11 @@ INPUTS: dict[str, type[Spec]] = {
     "ecs": EcsSpec,
     "apigateway": ApiGatewayInput,
     "dynamodb": DynamoDbSpec,
+    "stepfunctions": StepFunctionsSpec,
 }
 AnySpec = Annotated[
-    LambdaSpec | EcsSpec | ApiGatewaySpec | DynamoDbSpec, Field(discriminator="kind")
+    LambdaSpec | EcsSpec | ApiGatewaySpec | DynamoDbSpec | StepFunctionsSpec,
+    Field(discriminator="kind"),
 ]
 _any_spec = TypeAdapter(AnySpec)
 
