@@ -200,3 +200,35 @@ def service_delete(*, service: Service, user: AbstractBaseUser) -> None:
     audit_record(actor=user, action="service.delete", target=service, before=before)
     service.delete()
     _changed()
+
+
+def service_table_uses_sync(*, service: Service) -> None:
+    """The catalog follows the deployed specs: `service` depends on exactly the DynamoDB tables
+    its instances' applied specs use (in any environment). Called when a deployment succeeds;
+    other dependencies, typed by people, are left as they are."""
+    used = {
+        grant.get("table")
+        for spec in service.instances.exclude(applied_spec__isnull=True).values_list(
+            "applied_spec", flat=True
+        )
+        for grant in (spec or {}).get("tables") or []
+        if isinstance(grant, dict)
+    }
+    wanted = set(Service.objects.filter(slug__in=used, kind=Service.Kind.DYNAMODB))
+    current = set(service.depends_on.filter(kind=Service.Kind.DYNAMODB))
+    if wanted - current:
+        service.depends_on.add(*(wanted - current))
+    if current - wanted:
+        service.depends_on.remove(*(current - wanted))
+
+
+def table_users(*, table: Service, environment: Environment) -> list[str]:
+    """The services whose deployed spec in `environment` uses `table` (for delete refusals)."""
+    users = []
+    for instance in ServiceInstance.objects.filter(
+        environment=environment, service__depends_on=table, applied_spec__isnull=False
+    ).select_related("service"):
+        grants = (instance.applied_spec or {}).get("tables") or []
+        if any(isinstance(g, dict) and g.get("table") == table.slug for g in grants):
+            users.append(instance.service.slug)
+    return sorted(users)

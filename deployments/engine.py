@@ -21,6 +21,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from audit.services import audit_record
+from catalog import services as catalog_services
 from catalog.models import ServiceInstance
 from deployments import liveness, provisioners
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
@@ -362,6 +363,8 @@ def _succeed(deployment: Deployment) -> None:
         if updated:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(**instance_fields)
             _audit_finish(deployment, Deployment.Status.SUCCEEDED, "")
+            # Tables a service uses are dependencies in the catalog, on both services' pages.
+            catalog_services.service_table_uses_sync(service=deployment.instance.service)
 
 
 def _audit_finish(deployment: Deployment, status: str, error: str) -> None:

@@ -15,6 +15,12 @@ def lambda_role(environment_slug: str) -> str:
     return f"slipway-{environment_slug}-lambda-exec"
 
 
+def lambda_own_role(service_slug: str, environment_slug: str) -> str:
+    """A function's own execution role, used when it needs more than the shared role allows
+    (access to DynamoDB tables): its permissions are then its own, least-privilege."""
+    return f"slipway-{environment_slug}-{service_slug}-fn"[:64]
+
+
 def lambda_log_group(function_name: str) -> str:
     return f"/aws/lambda/{function_name}"
 

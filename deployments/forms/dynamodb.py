@@ -219,3 +219,41 @@ class DynamoDbScaleForm(CapacityFields):
         cleaned = super().clean()
         self.validate_spec(DynamoDbSpec, {**self.base_spec, **self.capacity_spec()})
         return cleaned
+
+
+# --- the "tables it uses" field of the Lambda and ECS forms ---------------------------------------
+TABLES_HELP = (
+    "One per line: table-service: read or read_write, e.g. orders-db: read_write. Slipway gives "
+    "this service its own role with access to exactly these tables."
+)
+
+
+def tables_field() -> forms.CharField:
+    return forms.CharField(
+        required=False,
+        label="DynamoDB tables it uses",
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "code"}),
+        help_text=TABLES_HELP,
+    )
+
+
+def parse_table_access(text: str) -> tuple[list[dict], list[int]]:
+    """'table: access' lines → [{"table", "access"}], and the line number of each."""
+    grants, lines = [], []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        table, _, access = line.partition(":")
+        access = access.strip().lower().replace("-", "_") or "read"
+        if not table.strip() or access not in ("read", "read_write"):
+            raise forms.ValidationError(
+                f"Line {number}: write table-service: read or table-service: read_write."
+            )
+        grants.append({"table": table.strip(), "access": access})
+        lines.append(number)
+    return grants, lines
+
+
+def format_table_access(grants: list[dict] | None) -> str:
+    return "\n".join(f"{g['table']}: {g['access']}" for g in grants or [])

@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from deployments import names
 from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.forms.dynamodb import format_table_access, parse_table_access, tables_field
 from deployments.forms.lambda_fields import (
     ConcurrencyFields,
     format_s3_triggers,
@@ -67,6 +68,7 @@ LAMBDA_SPEC_FIELDS = {
     "code_s3.key": "code_s3_key",
     "code_s3": "code_s3_bucket",
     "code_sha256": "source",
+    "tables": "tables",
 }
 
 
@@ -87,6 +89,7 @@ SPEC_FIELD_ORDER = [
     "s3_triggers",
     "event_bus",
     "event_pattern",
+    "tables",
 ]
 
 
@@ -151,6 +154,7 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
         help_text='Matches custom events, e.g. {"source": ["shop.orders"], '
         '"detail-type": ["OrderPlaced"]}.',
     )
+    tables = tables_field()
 
     def clean_handler(self):
         return self.cleaned_data["handler"].strip()
@@ -178,6 +182,10 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
             self.cleaned_data.get("s3_triggers", "")
         )
         return triggers
+
+    def clean_tables(self):
+        grants, self.spec_lines["tables"] = parse_table_access(self.cleaned_data.get("tables", ""))
+        return grants
 
     def clean_event_bus(self):
         return self.cleaned_data.get("event_bus", "").strip()
@@ -233,6 +241,8 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
                 else []
             )
         spec["triggers"] = triggers
+        if "tables" in data:
+            spec["tables"] = data["tables"]
         if data.get("code"):
             spec.pop("code_s3", None)  # the view stores the zip and sets code_sha256
         elif data.get("code_s3"):
@@ -340,4 +350,5 @@ def _initial_from(spec: dict) -> dict:
         "s3_triggers": format_s3_triggers(spec["triggers"]["s3"]),
         "event_bus": first["bus"] if first else "",
         "event_pattern": json.dumps(first["pattern"], indent=2) if first else "",
+        "tables": format_table_access(spec.get("tables")),
     }

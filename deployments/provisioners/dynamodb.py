@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from catalog.services import table_users
 from deployments import names
 from deployments.errors import PlanFailed
 from deployments.provisioners.base import (
@@ -124,6 +125,7 @@ def observe(ctx: Context) -> Observed:
     pitr = backups.get("PointInTimeRecoveryDescription", {}).get("PointInTimeRecoveryStatus")
     values["point_in_time_recovery"] = pitr == "ENABLED"
     values["autoscaling"] = _observe_autoscaling(ctx, name) if provisioned else None
+    values["used_by"] = table_users(table=ctx.service, environment=ctx.environment)
     return Observed(exists=True, values=values)
 
 
@@ -422,6 +424,12 @@ def plan_delete(observed: Observed) -> list[Change]:
         raise PlanFailed(
             f"{name} has deletion protection on, so it is not deleted. If you really mean to "
             "delete its data, first deploy an update that turns deletion protection off."
+        )
+    users = observed.values.get("used_by") or []
+    if users:
+        raise PlanFailed(
+            f"{', '.join(users)} use{'s' if len(users) == 1 else ''} {name}: remove the table "
+            "from their specs first, so their roles lose access before the table goes."
         )
     changes = []
     if observed.values.get("autoscaling"):

@@ -17,6 +17,7 @@ import base64
 from botocore.exceptions import ClientError
 
 from deployments import names
+from deployments.provisioners import lambda_access as access
 from deployments.provisioners import lambda_steps as steps
 from deployments.provisioners import lambda_triggers as triggers
 from deployments.provisioners.base import (
@@ -94,7 +95,8 @@ def _env_repr(variables: dict) -> str:
 # --- observe -------------------------------------------------------------------------------------
 def observe(ctx: Context) -> Observed:
     """Describe role, function, versions, alias, concurrency and triggers as AWS has them now."""
-    function_name, role_name = _names(ctx)
+    function_name, _ = _names(ctx)
+    role_name = access.role_name(ctx)
     values: dict = {"function_name": function_name, "role_name": role_name}
     try:
         values["role_arn"] = steps.client(ctx, "iam").get_role(RoleName=role_name)["Role"]["Arn"]
@@ -110,6 +112,7 @@ def observe(ctx: Context) -> Observed:
         values.update(steps.observe_code_s3(ctx))
         # Triggers can outlive a function deleted behind Slipway's back; find them by name.
         values["triggers"] = triggers.observe(ctx, function_name, "", [])
+        access.observe(ctx, values, "")
         return Observed(exists=False, values=values)
     config = function["Configuration"]
     values.update(
@@ -134,6 +137,7 @@ def observe(ctx: Context) -> Observed:
     values.update(steps.observe_provisioned(lam, function_name) if alias_arn else {})
     statements = triggers.policy_statements(lam, function_name) if alias_arn else []
     values["triggers"] = triggers.observe(ctx, function_name, alias_arn, statements)
+    access.observe(ctx, values, config.get("Role", ""))
     return Observed(exists=True, values=values)
 
 
@@ -145,6 +149,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     changes = []
     if not values.get("role_arn"):
         changes.append(Change("role.ensure", f"Create IAM execution role {values['role_name']}"))
+    changes += access.plan_policy(values)
     if not observed.exists:
         details = tuple(
             field_diff(label, None, _display(key, spec.get(key)), unit)
@@ -155,6 +160,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
         )
     else:
         changes += _plan_function_update(spec, values)
+    changes += access.plan_cleanup(values)
     changes += _plan_version(changes, values)
     changes += _plan_concurrency(spec, values)
     changes += [
@@ -195,6 +201,9 @@ def _plan_function_update(spec: dict, values: dict) -> list[Change]:
         for key, (label, unit) in CONFIG_FIELDS.items()
         if key != "architecture" and _normal(key, spec.get(key)) != _normal(key, values.get(key))
     )
+    role_line = access.role_detail(values)
+    if role_line:
+        details += (role_line,)
     if details:
         changes.append(Change("function.config", "Update function configuration", details))
     return changes
@@ -282,6 +291,10 @@ def plan_delete(observed: Observed) -> list[Change]:
             (f"with its {count} published version(s) and reserved concurrency",),
         )
     )
+    if values.get("own_role_arn"):
+        changes.append(
+            Change("role.own.delete", f"Delete the function's own role {values['own_role']}")
+        )
     return changes
 
 
@@ -291,10 +304,13 @@ def apply(ctx: Context, change: Change) -> str:
 
     Returns a short message for the step log.
     """
-    function_name, role_name = _names(ctx)
+    function_name, _ = _names(ctx)
+    role_name = access.role_name(ctx)
     spec = normalized(ctx.spec)
     lam = steps.client(ctx, "lambda")
     key = change.key
+    if key in access.KEYS:
+        return access.apply(ctx, key)
     if key == "role.ensure":
         return steps.ensure_role(ctx, role_name)
     if key.startswith((triggers.S3_KEY, triggers.EVENTS_KEY)):
@@ -311,7 +327,7 @@ def apply(ctx: Context, change: Change) -> str:
     if key == "function.code":
         return steps.update_code(ctx, lam, function_name, spec)
     if key == "function.config":
-        role_arn = ctx.resources.get("role_arn") or steps.ensure_role(ctx, role_name, quiet=True)
+        role_arn = steps.ensure_role(ctx, role_name, quiet=True)
         lam.update_function_configuration(
             FunctionName=function_name, **steps.config_kwargs(spec, role_arn, for_update=True)
         )
@@ -380,7 +396,11 @@ def wait_deleted(ctx: Context) -> WaitResult:
 
 
 # --- what the instance owns ----------------------------------------------------------------------
-OWNED = {"function_arn": "Lambda function", "alias_arn": f"Alias {ALIAS}"}
+OWNED = {
+    "function_arn": "Lambda function",
+    "alias_arn": f"Alias {ALIAS}",
+    "own_role_arn": "Execution role (its own, for table access)",
+}
 
 
 def owned_resources(observed: Observed) -> list[OwnedResource]:

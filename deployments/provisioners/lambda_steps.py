@@ -93,7 +93,7 @@ def create_function(ctx, lam, function_name: str, role_name: str, spec: dict) ->
     except ClientError as exc:
         if not is_not_found(exc):
             raise
-    role_arn = ctx.resources.get("role_arn") or ensure_role(ctx, role_name, quiet=True)
+    role_arn = ensure_role(ctx, role_name, quiet=True)
     code, token = code_kwargs(ctx, spec)
     tags = resource_tags(ctx) | ({CODE_S3_TAG: token} if token else {})
     response = lam.create_function(

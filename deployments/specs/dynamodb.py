@@ -159,3 +159,21 @@ class DynamoDbSpec(Spec):
             {"AttributeName": name, "AttributeType": kind}
             for name, kind in sorted(self._attribute_types().items())
         ]
+
+
+class TableAccess(_Part):
+    """A service's use of a DynamoDB table: Slipway grants exactly this on exactly that table."""
+
+    table: str = Field(
+        description="The table's Slipway service name, deployed in the same environment",
+        pattern=r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$",
+    )
+    access: Literal["read", "read_write"] = Field("read", description="read or read_write")
+
+
+def unique_tables(grants: list[TableAccess]) -> list[TableAccess]:
+    """Refuse a table named twice (one access level per table)."""
+    names = [g.table for g in grants]
+    if len(names) != len(set(names)):
+        raise invalid("Name each table once, with one access level.")
+    return grants

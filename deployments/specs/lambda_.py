@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from deployments.specs.base import Spec, invalid
+from deployments.specs.dynamodb import TableAccess, unique_tables
 
 RUNTIMES = {
     "python3.13": "Python 3.13",
@@ -231,6 +232,17 @@ class LambdaFields(Spec):
     )
     triggers: Triggers = Field(default_factory=Triggers)
     code_s3: CodeS3 | None = Field(None, description="Load the code from a zip in S3.")
+    tables: list[TableAccess] = Field(
+        default_factory=list,
+        max_length=20,
+        description="DynamoDB tables the function uses; it gets its own execution role with a "
+        "least-privilege policy for exactly these tables (and their indexes).",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, grants: list[TableAccess]) -> list[TableAccess]:
+        return unique_tables(grants)
 
     @field_validator("handler")
     @classmethod
@@ -285,6 +297,8 @@ class LambdaSpec(LambdaFields):
             data.pop("code_sha256", None)
         if data.get("code_s3") is None:
             data.pop("code_s3", None)
+        if not data.get("tables"):
+            data.pop("tables", None)  # specs stored before table access stay as they were
         return data
 
     @model_validator(mode="after")

@@ -266,9 +266,9 @@ def test_apigateway_input_has_no_stage():
 
 
 def test_unknown_kind_is_named():
-    assert errors({"kind": "mainframe"}) == {
-        "": "Unknown kind; use one of: lambda, ecs, apigateway."
-    }
+    from deployments.specs import SPECS
+
+    assert errors({"kind": "mainframe"}) == {"": f"Unknown kind; use one of: {', '.join(SPECS)}."}
 
 
 def test_redacted_keeps_names_only():
