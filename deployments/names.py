@@ -117,6 +117,11 @@ def ecs_cluster(environment_slug: str) -> str:
     return f"slipway-{environment_slug}"
 
 
+def ecs_task_role(service_slug: str, environment_slug: str) -> str:
+    """An ECS service's own task role (what its containers may call), for table access."""
+    return f"slipway-{environment_slug}-{service_slug}-task"[:64]
+
+
 def ecs_service(service_slug: str, environment_slug: str) -> str:
     return f"{service_slug}-{environment_slug}"
 

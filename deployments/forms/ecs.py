@@ -6,6 +6,7 @@ from __future__ import annotations
 from django import forms
 
 from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.forms.dynamodb import format_table_access, parse_table_access, tables_field
 from deployments.specs.ecs import FARGATE_MEMORY, EcsSpec, environment_errors
 
 __all__ = ["FARGATE_MEMORY", "EcsScaleForm", "EcsServiceForm", "EcsUpdateForm"]
@@ -24,6 +25,7 @@ ECS_SPEC_FIELDS = {
     "autoscaling.max": "max_count",
     "autoscaling.metric": "metric",
     "autoscaling.target": "target",
+    "tables": "tables",
 }
 
 
@@ -138,6 +140,7 @@ class EcsSpecFields(ScalingFields):
         label="Path pattern or host",
         help_text="e.g. /orders/* or orders.example.com",
     )
+    tables = tables_field()
 
     field_order = [
         "image",
@@ -155,6 +158,7 @@ class EcsSpecFields(ScalingFields):
         "max_count",
         "metric",
         "target",
+        "tables",
     ]
 
     def clean_image(self):
@@ -165,6 +169,10 @@ class EcsSpecFields(ScalingFields):
 
     def clean_secrets(self):
         return parse_pairs(self.cleaned_data.get("secrets", ""))
+
+    def clean_tables(self):
+        grants, self.spec_lines["tables"] = parse_table_access(self.cleaned_data.get("tables", ""))
+        return grants
 
     def clean_health_check_path(self):
         return self.cleaned_data.get("health_check_path", "").strip()
@@ -185,6 +193,8 @@ class EcsSpecFields(ScalingFields):
             spec["environment"] = data["env_vars"]
         mode, value = data.get("lb_mode"), (data.get("lb_value") or "").strip()
         spec["load_balancer"] = {mode: value} if mode in ("path", "host") else None
+        if "tables" in data:
+            spec["tables"] = data["tables"]
         return spec
 
 
@@ -219,6 +229,7 @@ class EcsUpdateForm(EcsSpecFields):
             "health_check_path": spec.get("health_check_path", ""),
             "lb_mode": mode,
             "lb_value": lb.get(mode, ""),
+            "tables": format_table_access(spec.get("tables")),
             **scaling_initial(spec),
         }
         super().__init__(data, files, initial=initial, **kwargs)

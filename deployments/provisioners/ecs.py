@@ -14,6 +14,7 @@ rollout finished (`wait`).
 from __future__ import annotations
 
 from deployments.errors import EnvironmentNotReady
+from deployments.provisioners import ecs_access as access
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners.base import (
     Change,
@@ -37,6 +38,7 @@ TASK_FIELDS = {
     "environment": ("environment variables", ""),
     "secrets": ("secrets", ""),
     "health_check_path": ("health check path", ""),
+    "task_role": ("own task role", ""),
 }
 METRIC_LABELS = {"cpu": "CPU", "memory": "memory", "requests": "ALB requests per target"}
 
@@ -81,6 +83,7 @@ def observe(ctx: Context) -> Observed:
         values["latest_task"] = latest["values"]
     service = aws.service(ctx, refs) if values["network_ready"] else None
     if service is None:
+        access.observe(ctx, values)
         return Observed(exists=False, values=values)
     values.update(service)
     values["environment_network"] = {
@@ -92,6 +95,7 @@ def observe(ctx: Context) -> Observed:
     else:
         current = aws.task_definition(ctx, service["task_definition_arn"])
     values["task"] = current["values"] if current else {}
+    access.observe(ctx, values)
     return Observed(exists=True, values=values)
 
 
@@ -164,6 +168,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     if not values.get("log_group_arn"):
         changes.append(Change("logs.ensure", f"Create log group {values['log_group']}"))
 
+    changes += access.plan(values)
     want_task = task_values(spec)
     have_task = values.get("task") if observed.exists else None
     if have_task != want_task:
@@ -209,6 +214,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
             changes.append(Change("service.update", f"Update ECS service {name}", details))
 
     changes.extend(_scaling_changes(spec, values))
+    changes.extend(access.plan_cleanup(values))
     if not want_rule and values.get("rule_arn"):
         changes.append(Change("rule.delete", "Remove the listener rule"))
     if not want_rule and values.get("target_group_arn"):
@@ -294,12 +300,16 @@ def plan_delete(observed: Observed) -> list[Change]:
         changes.append(Change("taskdef.deregister", "Deregister task definition revisions"))
     if values.get("log_group_arn"):
         changes.append(Change("logs.delete", f"Delete log group {values['log_group']}"))
+    if values.get("task_role_arn"):
+        changes.append(Change("taskrole.delete", f"Delete task role {values['task_role_name']}"))
     return changes
 
 
 # --- apply and wait ------------------------------------------------------------------------------
 def apply(ctx: Context, change: Change) -> str:
     """Carry out one change; each step describes first, so a re-run adopts what exists."""
+    if change.key in access.KEYS:
+        return access.apply(ctx, change.key)
     handler = HANDLERS.get(change.key)
     if handler is None:
         raise ValueError(f"Unknown ECS change {change.key!r}")
@@ -352,6 +362,7 @@ OWNED = {
     "target_group_arn": "Target group",
     "rule_arn": "Listener rule",
     "log_group_arn": "Log group",
+    "task_role_arn": "Task role (its own, for table access)",
 }
 
 

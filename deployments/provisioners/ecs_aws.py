@@ -120,6 +120,7 @@ def task_values(spec: dict) -> dict:
         "environment": dict(spec.get("environment") or {}),
         "secrets": dict(spec.get("secrets") or {}),
         "health_check_path": spec.get("health_check_path") or "",
+        "task_role": bool(spec.get("tables")),  # its own task role, for table access
     }
 
 
@@ -274,6 +275,7 @@ def _task_values(task_definition: dict, container_name: str) -> dict:
         "environment": {e["name"]: e["value"] for e in container.get("environment", [])},
         "secrets": {s["name"]: s["valueFrom"] for s in container.get("secrets", [])},
         "health_check_path": match.group("path") if match else "",
+        "task_role": bool(task_definition.get("taskRoleArn")),
     }
 
 
@@ -432,7 +434,13 @@ def register_task_definition(ctx: Context, refs: Refs) -> str:
     if not role_arn:
         ensure_role(ctx, refs)
         role_arn = execution_role_arn(ctx, refs)
+    extra = {}
+    if ctx.spec.get("tables"):
+        from deployments.provisioners import ecs_access
+
+        extra["taskRoleArn"] = ecs_access.role_arn(ctx)
     definition = _client(ctx, "ecs").register_task_definition(
+        **extra,
         family=refs.family,
         requiresCompatibilities=["FARGATE"],
         networkMode="awsvpc",

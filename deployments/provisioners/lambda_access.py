@@ -60,19 +60,7 @@ def _role_arn(ctx: Context, role: str) -> str:
 def plan_policy(values: dict) -> list[Change]:
     """The table policy change, before the function is pointed at the role (PlanFailed when a
     table is not deployed in this environment)."""
-    grants = values.get("grants") or []
-    if not grants:
-        return []
-    wanted = table_access.document(grants, values.get("table_arns", {}), values["environment_slug"])
-    if table_access.same(values.get("table_policy"), wanted):
-        return []
-    return [
-        Change(
-            "tables.policy",
-            f"Let the function use {len(grants)} DynamoDB table{'s' if len(grants) != 1 else ''}",
-            table_access.summary(grants) + (f"policy {table_access.POLICY_NAME} on its own role",),
-        )
-    ]
+    return table_access.policy_change(values, subject="function", role_label="its own role")
 
 
 def role_detail(values: dict) -> str | None:
@@ -94,10 +82,7 @@ def apply(ctx: Context, key: str) -> str:
     iam = steps.client(ctx, "iam")
     own = names.lambda_own_role(ctx.service.slug, ctx.environment.slug)
     if key == "tables.policy":
-        grants = table_access.grants_of(ctx.spec)
-        arns = table_access.table_arns(ctx.environment, grants)
-        policy = table_access.document(grants, arns, ctx.environment.slug)
-        return table_access.put(iam, own, policy)
+        return table_access.apply_policy(ctx, iam, own)
     if key == "role.own.delete":
         table_access.delete_role(iam, own)
         return f"role {own} deleted"

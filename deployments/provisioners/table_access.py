@@ -15,6 +15,7 @@ from botocore.exceptions import ClientError
 
 from catalog.models import ServiceInstance
 from deployments.errors import PlanFailed
+from deployments.provisioners.base import Change
 from portal.aws import is_not_found
 
 POLICY_NAME = "slipway-tables"
@@ -128,3 +129,29 @@ def delete_role(iam, role: str) -> None:
     except ClientError as exc:
         if not is_not_found(exc):
             raise
+
+
+def policy_change(values: dict, *, subject: str, role_label: str) -> list[Change]:
+    """The `tables.policy` change when the role's policy differs from the spec's grants
+    (`values` holds what `observe` found: grants, table_arns, table_policy, environment_slug)."""
+    grants = values.get("grants") or []
+    if not grants:
+        return []
+    wanted = document(grants, values.get("table_arns", {}), values["environment_slug"])
+    if same(values.get("table_policy"), wanted):
+        return []
+    plural = "s" if len(grants) != 1 else ""
+    return [
+        Change(
+            "tables.policy",
+            f"Let the {subject} use {len(grants)} DynamoDB table{plural}",
+            summary(grants) + (f"policy {POLICY_NAME} on {role_label}",),
+        )
+    ]
+
+
+def apply_policy(ctx, iam, role: str) -> str:
+    """Put the policy for `ctx.spec`'s grants on `role`, resolved in the context's environment."""
+    grants = grants_of(ctx.spec)
+    arns = table_arns(ctx.environment, grants)
+    return put(iam, role, document(grants, arns, ctx.environment.slug))

@@ -22,6 +22,7 @@ from pydantic import (
 )
 
 from deployments.specs.base import Spec, invalid
+from deployments.specs.dynamodb import TableAccess, unique_tables
 
 # Fargate's allowed task sizes: cpu units → memory (MiB) choices.
 FARGATE_MEMORY = {
@@ -164,6 +165,24 @@ class EcsSpec(Spec):
     load_balancer: LoadBalancer | None = None
     desired_count: int = Field(2, ge=0, le=1000)
     autoscaling: Autoscaling | None = None
+    tables: list[TableAccess] = Field(
+        default_factory=list,
+        max_length=20,
+        description="DynamoDB tables the service uses; it gets its own task role with a "
+        "least-privilege policy for exactly these tables (and their indexes).",
+    )
+
+    @field_validator("tables")
+    @classmethod
+    def _tables(cls, grants: list[TableAccess]) -> list[TableAccess]:
+        return unique_tables(grants)
+
+    @model_serializer(mode="wrap")
+    def _stored(self, handler) -> dict:
+        data = handler(self)
+        if not data.get("tables"):
+            data.pop("tables", None)  # specs stored before table access stay as they were
+        return data
 
     @field_validator("image")
     @classmethod

@@ -153,3 +153,44 @@ def test_specs_without_tables_are_stored_as_before():
     from deployments.specs import parse_spec
 
     assert "tables" not in parse_spec(lambda_spec()).to_json()
+
+
+def test_an_ecs_service_gets_a_task_role_for_its_tables(personas, aws_clean):
+    from deployments.tests.test_provision_ecs import ecs_spec
+
+    table = deploy_table(personas)
+    table_arn = table.resources["table_arn"]
+    deployment = services.service_launch(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="orders",
+        kind="ecs",
+        environment=personas["dev"],
+        spec=ecs_spec(tables=[{"table": "orders-db", "access": "read"}]),
+        confirm=True,
+    )
+    done = run_inline(deployment)
+    assert done.status == Deployment.Status.SUCCEEDED, done.error
+    assert "Let the service use 1 DynamoDB table" in [c["summary"] for c in done.plan]
+
+    ecs = aws_client("ecs")
+    service = ecs.describe_services(cluster="slipway-dev", services=["orders-dev"])["services"][0]
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    assert task["taskDefinition"]["taskRoleArn"].endswith(":role/slipway-dev-orders-task")
+    [statement] = table_policy("slipway-dev-orders-task")["Statement"]
+    assert statement["Resource"] == [table_arn, f"{table_arn}/index/*"]
+    assert "dynamodb:PutItem" not in statement["Action"]
+    assert list(
+        Service.objects.get(slug="orders-db").dependents.values_list("slug", flat=True)
+    ) == ["orders"]
+
+    # No tables: a revision without a task role, and the role is gone.
+    instance = done.instance
+    instance.refresh_from_db()
+    back = change(personas, instance, {**instance.applied_spec, "tables": []})
+    assert back.status == Deployment.Status.SUCCEEDED, back.error
+    service = ecs.describe_services(cluster="slipway-dev", services=["orders-dev"])["services"][0]
+    task = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])
+    assert not task["taskDefinition"].get("taskRoleArn")
+    roles = [r["RoleName"] for r in aws_client("iam").list_roles()["Roles"]]
+    assert "slipway-dev-orders-task" not in roles
