@@ -12,10 +12,34 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
 
-from api.auth import TokenAuth
+from api.auth import RateLimited, TokenAuth
 from api.common import ApiRefusal, FormInvalid
 
-api = NinjaAPI(
+RATE_LIMITED = "Too many requests from this address or with this token (see Retry-After)."
+
+
+class SlipwayAPI(NinjaAPI):
+    def get_openapi_schema(self, *, path_prefix=None, path_params=None):
+        """The generated schema, plus the answer every operation may give: 429 (api/auth.py)."""
+        schema = super().get_openapi_schema(path_prefix=path_prefix, path_params=path_params)
+        error = {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+        retry_after = {
+            "Retry-After": {
+                "description": "Seconds to wait before the next request.",
+                "schema": {"type": "integer"},
+            }
+        }
+        for operations in schema["paths"].values():
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                responses.setdefault(
+                    "429",
+                    {"description": RATE_LIMITED, "headers": retry_after, "content": error},
+                )
+        return schema
+
+
+api = SlipwayAPI(
     title="Slipway API",
     version="1",
     description=(
@@ -52,6 +76,13 @@ def _form_invalid(request, exc):
     return api.create_response(
         request, {"detail": "Invalid input.", "errors": exc.errors}, status=422
     )
+
+
+@api.exception_handler(RateLimited)
+def _rate_limited(request, exc):
+    response = api.create_response(request, {"detail": str(exc)}, status=429)
+    response["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @api.exception_handler(ApiRefusal)

@@ -115,3 +115,54 @@ def before_call_handler(*, account: str, region: str, max_wait: float | None = N
             take(account=account, region=region, group=group, max_wait=max_wait)
 
     return handler
+
+
+# --- limits on callers (API requests, failed sign-ins) ---------------------------------------
+def _key(name: str) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    return f"{prefix}:{name}"
+
+
+def try_take(*, name: str, rate: float, burst: int) -> float:
+    """Take one token from bucket `name` without waiting: 0 when taken, otherwise the seconds
+    until one is free (nothing is taken then). Fails open if Redis is down."""
+    try:
+        _, script = _redis()
+        return max(0.0, float(script(keys=[_key(name)], args=[rate, burst])))
+    except redis.RedisError:
+        log.warning("Rate-limit bucket unavailable (Redis); request let through")
+        return 0.0
+
+
+def failures(*, name: str) -> tuple[int, int]:
+    """(failures counted in the current window, seconds until the window ends)."""
+    try:
+        client, _ = _redis()
+        key = _key(name)
+        count, ttl = client.get(key), client.ttl(key)
+    except redis.RedisError:
+        return 0, 0
+    return int(count or 0), max(int(ttl), 0)
+
+
+def failure_add(*, name: str, window: int) -> int:
+    """Count one failure in a window of `window` seconds that starts with the first one."""
+    try:
+        client, _ = _redis()
+        key = _key(name)
+        pipe = client.pipeline()
+        pipe.incr(key)
+        pipe.expire(key, window, nx=True)
+        count, _ = pipe.execute()
+    except redis.RedisError:
+        return 0
+    return int(count)
+
+
+def failures_reset(*, name: str) -> None:
+    """Forget the failures counted under `name` (an administrator unlocking an address)."""
+    try:
+        client, _ = _redis()
+        client.delete(_key(name))
+    except redis.RedisError:
+        log.warning("Rate-limit counter unavailable (Redis); nothing to reset")

@@ -85,6 +85,10 @@ AUTHENTICATION_BACKENDS = [
 AXES_FAILURE_LIMIT = env.int("SLIPWAY_LOGIN_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = env.float("SLIPWAY_LOGIN_COOLOFF_HOURS", default=0.25)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+# Password spraying (few guesses each for many usernames): 30 failures from one address, for any
+# usernames, pause sign-in from it for 15 minutes (portal.views.LoginView, a Redis counter).
+LOGIN_ADDRESS_FAILURE_LIMIT = env.int("SLIPWAY_LOGIN_ADDRESS_FAILURE_LIMIT", default=30)
+LOGIN_ADDRESS_WINDOW_SECONDS = env.int("SLIPWAY_LOGIN_ADDRESS_WINDOW_SECONDS", default=900)
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "audit/locked_out.html"
 AXES_VERBOSE = False
@@ -244,6 +248,19 @@ if AWS_ENDPOINT_URL:
 # account and region (CloudWatch allows 30 concurrent Insights queries per account).
 LOG_SEARCH_MAX_GROUPS = env.int("SLIPWAY_LOG_SEARCH_MAX_GROUPS", default=20)
 LOG_SEARCH_MAX_CONCURRENT = env.int("SLIPWAY_LOG_SEARCH_MAX_CONCURRENT", default=10)
+
+# --- API rate limits ---------------------------------------------------------------------------
+# Token buckets in Redis (portal/ratelimit.py): (requests per second, burst). Per client address
+# (checked before the token is looked up) and per token; beyond them the API answers 429.
+API_RATE_LIMITS_ENABLED = env.bool("SLIPWAY_API_RATE_LIMITS", default=True)
+API_RATE_LIMIT_PER_ADDRESS = (
+    env.float("SLIPWAY_API_ADDRESS_RATE", default=20.0),
+    env.int("SLIPWAY_API_ADDRESS_BURST", default=200),
+)
+API_RATE_LIMIT_PER_TOKEN = (
+    env.float("SLIPWAY_API_TOKEN_RATE", default=5.0),
+    env.int("SLIPWAY_API_TOKEN_BURST", default=100),
+)
 
 # --- Deployments --------------------------------------------------------------------------------
 # Seconds between stability checks; a re-scheduled task, never a sleep inside one.

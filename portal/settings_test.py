@@ -28,3 +28,7 @@ STORAGES = {
 # per 5 s on AWS) through faster so the suite does not spend minutes waiting. The rate-limit
 # test sets its own numbers.
 AWS_RATE_LIMITS = {**AWS_RATE_LIMITS, "apigateway-create-deployment": (5.0, 5)}  # noqa: F405
+
+# Every test client calls from 127.0.0.1: the per-address API bucket would be shared by the
+# whole suite. The rate-limit tests set their own numbers.
+API_RATE_LIMIT_PER_ADDRESS = (1000.0, 100_000)

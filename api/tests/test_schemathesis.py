@@ -11,7 +11,11 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from schemathesis.checks import not_a_server_error
+from schemathesis.checks import (
+    not_a_server_error,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from api.services import token_create
 from catalog import services as catalog_services
@@ -48,3 +52,31 @@ def alice_headers(personas, _keep_db_connection):
 )
 def test_no_input_makes_the_api_fail(case, alice_headers, aws_emulator):
     case.call_and_validate(headers=alice_headers, checks=[not_a_server_error])
+
+
+@pytest.fixture
+def tight_token_limit(settings):
+    """One request per token, then the bucket refills far slower than the test runs."""
+    settings.API_RATE_LIMIT_PER_TOKEN = (0.001, 1)
+
+
+@pytest.mark.timeout(120)
+@schema.parametrize()
+@settings(
+    max_examples=3,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_rate_limited_answers_are_documented(case, tight_token_limit, alice_headers, aws_emulator):
+    """Past the per-token limit every operation answers 429 as its schema says: a documented
+    status, an Error body, and Retry-After in whole seconds."""
+    response = case.call(headers=alice_headers)
+    case.validate_response(response, checks=[not_a_server_error])
+    if response.status_code == 429:
+        case.validate_response(
+            response, checks=[status_code_conformance, response_schema_conformance]
+        )
+        retry_after = response.headers.get("retry-after") or response.headers.get("Retry-After")
+        value = retry_after[0] if isinstance(retry_after, list) else retry_after
+        assert int(value) >= 1
