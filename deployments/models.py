@@ -93,7 +93,13 @@ class Deployment(models.Model):
                 fields=["instance"],
                 condition=models.Q(status__in=["awaiting_approval", "queued", "running"]),
                 name="one_active_deployment_per_instance",
-            )
+            ),
+            # A second click on "Revert to this version" finds the first plan (see transitions).
+            models.UniqueConstraint(
+                fields=["reverts", "requested_by"],
+                condition=models.Q(status="planned"),
+                name="one_planned_revert_per_person",
+            ),
         ]
         indexes = [models.Index(fields=["status", "heartbeat_at"])]
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from catalog.models import Environment, Service, ServiceInstance
+from deployments import transitions
 from deployments.models import Deployment
 from deployments.provisioners.base import Observed, OwnedResource
 
@@ -25,24 +26,8 @@ def active_deployment(*, service: Service) -> Deployment | None:
 
 
 def deployment_page_context(deployment: Deployment, user) -> dict:
-    """What the deployment page shows, and which buttons this user gets."""
-    owner = deployment.instance.service.owned_by(user)
-    status = Deployment.Status
-    return {
-        "deployment": deployment,
-        "can_confirm": owner
-        and deployment.status == status.PLANNED
-        and deployment.requested_by_id == user.pk,
-        "can_cancel": owner
-        and deployment.status in (status.PLANNED, status.AWAITING_APPROVAL, status.QUEUED),
-        "can_approve": owner
-        and deployment.status == status.AWAITING_APPROVAL
-        and deployment.requested_by_id != user.pk,
-        "can_retry": owner and retry_allowed(deployment),
-        "can_revert": owner
-        and deployment.status == status.SUCCEEDED
-        and deployment.action != Deployment.Action.DELETE,
-    }
+    """What the deployment page shows; `actions` are its buttons (the services' own rules)."""
+    return {"deployment": deployment, "actions": transitions.allowed_actions(deployment, user)}
 
 
 def owned_resources(*, instance: ServiceInstance) -> list[OwnedResource]:
@@ -61,11 +46,7 @@ def owned_resources(*, instance: ServiceInstance) -> list[OwnedResource]:
 
 def retry_allowed(deployment: Deployment) -> bool:
     """A failed first create may be planned again while its instance still runs nothing."""
-    return (
-        deployment.action == Deployment.Action.CREATE
-        and deployment.status == Deployment.Status.FAILED
-        and deployment.instance.applied_spec is None
-    )
+    return transitions.RETRY.open_on(deployment)
 
 
 def apis_routing_to(*, instance: ServiceInstance) -> list[ServiceInstance]:

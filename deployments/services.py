@@ -7,18 +7,20 @@ requires a second person), then a worker runs it. Every function checks who may 
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
+from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, ServiceInstance, Team
-from deployments import guardrails, kinds, selectors
+from deployments import guardrails, kinds, selectors, transitions
 from deployments.errors import (  # noqa: F401 — re-exported: callers catch them from here
     DeploymentConflict,
     DeploymentError,
@@ -28,6 +30,7 @@ from deployments.errors import (  # noqa: F401 — re-exported: callers catch th
 )
 from deployments.models import CodeArtifact, Deployment
 from deployments.provisioners.base import Change, Context
+from deployments.transitions import Transition
 from portal.aws import error_message
 
 
@@ -100,17 +103,24 @@ def deployment_plan(
     changes = _plan_changes(instance=instance, spec=spec, user=user, action=action)
     if not changes:
         raise NothingToChange("Nothing to change: AWS already matches this spec.")
-    deployment = Deployment.objects.create(
-        instance=instance,
-        action=action,
-        spec=spec,
-        previous_spec=instance.applied_spec,
-        plan=[{"summary": c.summary, "details": list(c.details)} for c in changes],
-        requested_by=user,
-        reverts=reverts,
-        status=Deployment.Status.PLANNED,
-    )
-    _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
+    try:
+        with transaction.atomic():
+            deployment = Deployment.objects.create(
+                instance=instance,
+                action=action,
+                spec=spec,
+                previous_spec=instance.applied_spec,
+                plan=[{"summary": c.summary, "details": list(c.details)} for c in changes],
+                requested_by=user,
+                reverts=reverts,
+                status=Deployment.Status.PLANNED,
+            )
+            _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
+    except IntegrityError as exc:  # one_planned_revert_per_person: a second Revert/Retry click
+        raise DeploymentConflict(
+            f"You already have a plan that goes back to deployment #{reverts.pk}'s spec; "
+            "confirm or discard it."
+        ) from exc
     return deployment
 
 
@@ -144,43 +154,84 @@ def _enqueue(deployment: Deployment) -> None:
     transaction.on_commit(lambda: run_deployment.delay(deployment.pk))
 
 
+# --- transitions: one conditional UPDATE each (the table of who/from-where is transitions.py) ---
+def _lock_instance(instance: ServiceInstance) -> ServiceInstance:
+    """Lock the instance row until commit: transitions of one instance's deployments take turns,
+    so the instance status they set follows the order their UPDATEs won in."""
+    return (
+        ServiceInstance.objects.select_for_update()
+        .only("pk", "status", "applied_spec")
+        .get(pk=instance.pk)
+    )
+
+
+def _move(
+    deployment: Deployment, transition: Transition, *, to: str, when: Q | None = None, **fields
+) -> bool:
+    """The transition's one conditional UPDATE; True when this call won it.
+
+    `WHERE status IN (transition.sources)`: of several concurrent requests exactly one updates
+    the row; the others update nothing and must write nothing.
+    """
+    if to not in transition.targets:
+        raise ValueError(f"{transition.action} cannot lead to {to}")
+    won = Deployment.objects.filter(
+        when or Q(), pk=deployment.pk, status__in=transition.sources
+    ).update(status=to, **fields)
+    if won:
+        deployment.refresh_from_db()
+    return bool(won)
+
+
+def _too_late(deployment: Deployment, transition: Transition) -> DeploymentError:
+    """The loser's message: what the row is now."""
+    deployment.refresh_from_db()
+    return DeploymentError(
+        f"Too late: this deployment is {deployment.get_status_display().lower()} now, "
+        f"so it can no longer be {transition.done}."
+    )
+
+
+def _start(deployment: Deployment) -> None:
+    """The winner of confirm/approve (inside its transaction): the instance is deploying, and a
+    worker is asked to run it once the transaction commits."""
+    ServiceInstance.objects.filter(pk=deployment.instance_id).update(
+        status=ServiceInstance.Status.DEPLOYING
+    )
+    _enqueue(deployment)
+
+
 def deployment_confirm(
     *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
 ) -> Deployment:
     """The requester confirms the plan: queue it, or wait for approval where required."""
-    if deployment.requested_by_id != user.pk:
-        raise PermissionDenied("Only the person who planned this change can confirm it.")
+    transitions.CONFIRM.check_user(deployment, user)
     instance = deployment.instance
-    _require_owner(instance, user)
-    if deployment.status != Deployment.Status.PLANNED:
-        raise DeploymentError(f"This deployment is {deployment.get_status_display()}, not planned.")
-    instance.refresh_from_db()
-    if instance.applied_spec != deployment.previous_spec:
-        raise DeploymentError("The service changed since this plan was made; plan it again.")
     needs_approval = instance.environment.requires_approval
-    now = timezone.now()
-    deployment.status = (
-        Deployment.Status.AWAITING_APPROVAL if needs_approval else Deployment.Status.QUEUED
-    )
+    fields = {}
     if needs_approval:
-        deployment.approval_expires_at = now + timedelta(hours=settings.APPROVAL_EXPIRY_HOURS)
+        hours = timedelta(hours=settings.APPROVAL_EXPIRY_HOURS)
+        fields["approval_expires_at"] = timezone.now() + hours
+    to = Deployment.Status.AWAITING_APPROVAL if needs_approval else Deployment.Status.QUEUED
     try:
         with transaction.atomic():
-            deployment.save(update_fields=["status", "approval_expires_at"])
-    except IntegrityError as exc:
+            stale = _lock_instance(instance).applied_spec != deployment.previous_spec
+            won = not stale and _move(deployment, transitions.CONFIRM, to=to, **fields)
+            if won:
+                if not needs_approval:
+                    _start(deployment)
+                _audit(deployment, user, f"deployment.{deployment.action}.confirm", source)
+    except IntegrityError as exc:  # one_active_deployment_per_instance
         raise DeploymentConflict(
             f"A deployment of {instance.service.slug} to {instance.environment.name} is "
             "already in progress; wait for it to finish."
         ) from exc
-    if not needs_approval:
-        _mark_deploying(instance)
-        _enqueue(deployment)
-    _audit(deployment, user, f"deployment.{deployment.action}.confirm", source)
+    if not won:
+        refusal = _too_late(deployment, transitions.CONFIRM)
+        if stale and deployment.status == Deployment.Status.PLANNED:
+            raise DeploymentError("The service changed since this plan was made; plan it again.")
+        raise refusal
     return deployment
-
-
-def _mark_deploying(instance: ServiceInstance) -> None:
-    ServiceInstance.objects.filter(pk=instance.pk).update(status=ServiceInstance.Status.DEPLOYING)
 
 
 def deployment_request(
@@ -203,97 +254,122 @@ def deployment_approve(
     *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
 ) -> Deployment:
     """A second member of the owner team approves; the requester never can."""
-    _require_owner(deployment.instance, user)
-    if deployment.requested_by_id == user.pk:
-        raise PermissionDenied("You cannot approve your own change; ask a teammate.")
-    if deployment.status != Deployment.Status.AWAITING_APPROVAL:
-        raise DeploymentError("This deployment is not waiting for approval.")
-    if deployment.approval_expires_at and deployment.approval_expires_at < timezone.now():
-        deployments_expire_approvals()
+    transitions.APPROVE.check_user(deployment, user)
+    now = timezone.now()
+    not_expired = Q(approval_expires_at__isnull=True) | Q(approval_expires_at__gte=now)
+    with transaction.atomic():
+        _lock_instance(deployment.instance)
+        won = _move(
+            deployment,
+            transitions.APPROVE,
+            to=Deployment.Status.QUEUED,
+            when=not_expired,
+            approved_by=user,
+        )
+        if won:
+            _start(deployment)
+            _audit(deployment, user, "deployment.approve", source)
+    if won:
+        return deployment
+    refusal = _too_late(deployment, transitions.APPROVE)
+    if deployment.status == Deployment.Status.AWAITING_APPROVAL:  # still waiting: it expired
+        with contextlib.suppress(DeploymentError):  # unless someone else expired it first
+            deployment_expire(deployment=deployment)
         raise DeploymentError("This approval request has expired; plan the change again.")
-    updated = Deployment.objects.filter(
-        pk=deployment.pk, status=Deployment.Status.AWAITING_APPROVAL
-    ).update(status=Deployment.Status.QUEUED, approved_by=user)
-    if not updated:
-        raise DeploymentError("Someone else already decided on this deployment.")
-    deployment.refresh_from_db()
-    _mark_deploying(deployment.instance)
-    _enqueue(deployment)
-    _audit(deployment, user, "deployment.approve", source)
-    return deployment
+    raise refusal
 
 
 def deployment_reject(
     *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
 ) -> Deployment:
-    _require_owner(deployment.instance, user)
-    deployment = _cancel(
-        deployment,
-        from_statuses=[Deployment.Status.AWAITING_APPROVAL],
-        reason=f"Rejected by {user.get_username()}.",
+    """A teammate turns down a change that awaits approval."""
+    transitions.REJECT.check_user(deployment, user)
+    return _cancel(
+        deployment, transitions.REJECT, user, source, f"Rejected by {user.get_username()}."
     )
-    _audit(deployment, user, "deployment.reject", source)
-    return deployment
 
 
 def deployment_cancel(
     *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
 ) -> Deployment:
-    """Withdraw a change before a worker picks it up."""
-    _require_owner(deployment.instance, user)
-    deployment = _cancel(
+    """Withdraw a change before a worker picks it up (a worker that claims it first wins)."""
+    transitions.CANCEL.check_user(deployment, user)
+    return _cancel(
+        deployment, transitions.CANCEL, user, source, f"Cancelled by {user.get_username()}."
+    )
+
+
+def deployment_expire(*, deployment: Deployment) -> Deployment:
+    """Slipway cancels an approval request nobody decided on before it expired."""
+    return _cancel(
         deployment,
-        from_statuses=[
-            Deployment.Status.PLANNED,
-            Deployment.Status.AWAITING_APPROVAL,
-            Deployment.Status.QUEUED,
-        ],
-        reason=f"Cancelled by {user.get_username()}.",
+        transitions.EXPIRE,
+        None,
+        "system",
+        "Approval expired before anyone approved it.",
+        when=Q(approval_expires_at__lt=timezone.now()),
     )
-    _audit(deployment, user, "deployment.cancel", source)
-    return deployment
 
 
-def _cancel(deployment: Deployment, *, from_statuses: list[str], reason: str) -> Deployment:
-    # Conditional: a worker that claims the row first wins, and the cancel is refused.
-    updated = Deployment.objects.filter(pk=deployment.pk, status__in=from_statuses).update(
-        status=Deployment.Status.CANCELLED, error=reason, finished_at=timezone.now()
-    )
-    if not updated:
-        raise DeploymentError("Too late: this deployment is no longer waiting.")
-    deployment.refresh_from_db()
-    _restore_instance_status(deployment.instance)
+def _cancel(
+    deployment: Deployment,
+    transition: Transition,
+    actor,
+    source: str,
+    reason: str,
+    when: Q | None = None,
+) -> Deployment:
+    with transaction.atomic():
+        _lock_instance(deployment.instance)
+        won = _move(
+            deployment,
+            transition,
+            to=Deployment.Status.CANCELLED,
+            when=when,
+            error=reason,
+            finished_at=timezone.now(),
+        )
+        if won:
+            _restore_instance_status(deployment.instance)
+            _audit(deployment, actor, f"deployment.{transition.action}", source)
+    if not won:
+        raise _too_late(deployment, transition)
     return deployment
 
 
 def _restore_instance_status(instance: ServiceInstance) -> None:
-    instance.refresh_from_db()
-    if instance.status == ServiceInstance.Status.DEPLOYING:
-        status = (
-            ServiceInstance.Status.HEALTHY
-            if instance.applied_spec
-            else ServiceInstance.Status.NOT_DEPLOYED
+    """After a cancel (the caller holds the instance lock): `deploying` goes back to what the
+    applied spec says, unless another deployment of the instance is active."""
+    active = Deployment.objects.filter(instance=OuterRef("pk"), status__in=Deployment.ACTIVE)
+    ServiceInstance.objects.filter(pk=instance.pk, status=ServiceInstance.Status.DEPLOYING).exclude(
+        Exists(active)
+    ).update(
+        status=Case(
+            When(applied_spec__isnull=True, then=Value(ServiceInstance.Status.NOT_DEPLOYED)),
+            default=Value(ServiceInstance.Status.HEALTHY),
         )
-        ServiceInstance.objects.filter(pk=instance.pk).update(status=status)
+    )
 
 
 def deployments_expire_approvals() -> int:
     """Beat: approval requests past their expiry are cancelled. Returns how many."""
     expired = Deployment.objects.filter(
         status=Deployment.Status.AWAITING_APPROVAL, approval_expires_at__lt=timezone.now()
-    )
-    return expired.update(
-        status=Deployment.Status.CANCELLED,
-        error="Approval expired before anyone approved it.",
-        finished_at=timezone.now(),
-    )
+    ).select_related("instance__environment")
+    count = 0
+    for deployment in expired:
+        with contextlib.suppress(DeploymentError):  # approved, rejected or expired meanwhile
+            deployment_expire(deployment=deployment)
+            count += 1
+    return count
 
 
 def deployment_revert(
     *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
 ) -> Deployment:
     """Plan going back to the spec of an earlier succeeded deployment (one click, then confirm)."""
-    if deployment.status != Deployment.Status.SUCCEEDED or deployment.action == "delete":
+    transitions.REVERT.check_user(deployment, user)
+    if not transitions.REVERT.open_on(deployment):
         raise DeploymentError("Only a succeeded deployment's spec can be reverted to.")
     return deployment_plan(
         instance=deployment.instance,
