@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied
 
 from catalog import services as catalog_services
 from catalog.models import Environment, Service, ServiceInstance
-from deployments import selectors, services
+from deployments import selectors, services, transitions
 from deployments.models import Deployment
 
 ACTIVE = list(Deployment.ACTIVE)
@@ -86,9 +86,14 @@ def instance_first_deploy(
 def deployment_retry(
     *, deployment: Deployment, user: AbstractBaseUser, source: str = "web"
 ) -> Deployment:
-    """Plan a failed first create's spec again (a new plan to confirm, like a revert)."""
+    """Plan a failed first create's spec again (a new plan to confirm, like a revert).
+
+    Who and from which state: `transitions.RETRY`; a second click while the first plan is
+    unconfirmed is refused (the plan points back at `deployment`, see one_planned_revert).
+    """
+    transitions.RETRY.check_user(deployment, user)
     deployment.instance.refresh_from_db()
-    if not selectors.retry_allowed(deployment):
+    if not transitions.RETRY.open_on(deployment):
         raise services.DeploymentError(
             "Only a failed first deployment can be retried; this service has moved on since."
         )
@@ -97,6 +102,7 @@ def deployment_retry(
         spec=deployment.spec,
         user=user,
         action=Deployment.Action.CREATE,
+        reverts=deployment,
         source=source,
     )
 

@@ -271,11 +271,31 @@ def test_revert(personas, aws_emulator, enqueued):
     winners, losers = split(post_all(personas["alice"], "revert", first))
     assert len(winners) == 1 and len(losers) == N - 1
     assert {m[0] for _, m in losers} == {
-        "You already have a plan to revert to this version; confirm or discard it."
+        f"You already have a plan that goes back to deployment #{first.pk}'s spec; "
+        "confirm or discard it."
     }
     plans = Deployment.objects.filter(reverts=first)
     assert plans.count() == 1 and plans.get().status == S.PLANNED
     assert AuditEvent.objects.filter(action="deployment.revert.plan").count() == 1
+    assert enqueued == []
+
+
+def test_retry(personas, aws_emulator, enqueued):
+    first = launch_lambda(personas, "race-retry", confirm=False)
+    Deployment.objects.filter(pk=first.pk).update(status=S.FAILED)  # as if its run failed
+    winners, losers = split(post_all(personas["bob"], "retry", first))
+    assert len(winners) == 1 and len(losers) == N - 1
+    assert {m[0] for _, m in losers} == {
+        f"You already have a plan that goes back to deployment #{first.pk}'s spec; "
+        "confirm or discard it."
+    }
+    retry = Deployment.objects.get(reverts=first)
+    assert (retry.action, retry.status, retry.requested_by) == (
+        "create",
+        S.PLANNED,
+        personas["bob"],
+    )
+    assert AuditEvent.objects.filter(action="deployment.create.plan").count() == 2  # first, retry
     assert enqueued == []
 
 

@@ -20,7 +20,7 @@ from deployments import tasks, transitions
 from deployments.models import Deployment
 
 S = Deployment.Status
-BUTTONS = ["confirm", "approve", "reject", "cancel", "revert"]
+BUTTONS = ["confirm", "approve", "reject", "cancel", "retry", "revert"]
 STATES = [
     ("planned", {"status": S.PLANNED}),
     ("awaiting_approval", {"status": S.AWAITING_APPROVAL}),
@@ -32,7 +32,8 @@ STATES = [
     ("running", {"status": S.RUNNING}),
     ("succeeded", {"status": S.SUCCEEDED}),
     ("succeeded_delete", {"status": S.SUCCEEDED, "action": Deployment.Action.DELETE}),
-    ("failed", {"status": S.FAILED}),
+    ("failed", {"status": S.FAILED}),  # a first create (nothing applied): retry
+    ("failed_update", {"status": S.FAILED, "action": Deployment.Action.UPDATE}),
     ("rolled_back", {"status": S.ROLLED_BACK}),
     ("cancelled", {"status": S.CANCELLED}),
 ]
@@ -48,6 +49,8 @@ EXPECTED = {
     ("queued", "bob"): {"cancel"},
     ("succeeded", "alice"): {"revert"},
     ("succeeded", "bob"): {"revert"},
+    ("failed", "alice"): {"retry"},
+    ("failed", "bob"): {"retry"},
 }
 
 
