@@ -67,6 +67,11 @@ class ServiceAdmin(AuditedModelAdmin):
             return None
         return delete_selected(self, request, queryset)
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # As catalog service writes do: facet counts and search see the edit at once.
+        catalog_services.catalog_refresh()
+
     def get_deleted_objects(self, objs, request):
         # Instances, deployments and alarm rules cannot be deleted on their own in the admin, but
         # they go with a service that no longer runs anywhere (service_delete checks that).

@@ -34,6 +34,11 @@ def _changed() -> None:
     transaction.on_commit(catalog_changed)
 
 
+def catalog_refresh() -> None:
+    """For writes that cannot go through a service here (the admin's model forms)."""
+    _changed()
+
+
 def team_create(*, slug: str, name: str, description: str = "", actor=None) -> Team:
     team = Team(slug=slug, name=name, description=description)
     team.full_clean()

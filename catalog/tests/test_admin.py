@@ -178,3 +178,22 @@ def test_a_negative_threshold_is_refused_in_the_admin(superuser_client, personas
         "MetricAlarms"
     ]
     assert alarm["Threshold"] == 5
+
+
+def test_an_admin_edit_shows_in_the_catalog_counts_at_once(superuser_client, personas):
+    from catalog.tests.test_catalog_page import facet_count
+
+    service = make_service(personas, "orders")
+    catalog = reverse("catalog:service_list")
+    assert facet_count(superuser_client.get(catalog), "lifecycle", "Experimental") == 1
+    response = superuser_client.post(
+        reverse("admin:catalog_service_change", args=[service.pk]),
+        {
+            "name": "Orders",
+            "owner": personas["payments"].pk,
+            "lifecycle": "production",
+            "tags": "[]",
+        },
+    )
+    assert response.status_code == 302
+    assert facet_count(superuser_client.get(catalog), "lifecycle", "Production") == 1
