@@ -237,3 +237,76 @@ def table_users(*, table: Service, environment: Environment) -> list[str]:
         if any(isinstance(g, dict) and g.get("table") == table.slug for g in grants):
             users.append(instance.service.slug)
     return sorted(users)
+
+
+# --- Bulk writes (the Backstage importer) ---------------------------------------------------
+# One import can bring 20,000 services. These write them in batches, in the caller's
+# transaction, with the same side effects as the single-row services above: cached facet
+# counts dropped (now and after commit). Callers validate rows first (full_clean without the
+# unique checks, which they make in memory) and write one audit event for the whole batch.
+
+BULK_BATCH = 1000
+
+
+def teams_bulk_save(*, new: list[Team], changed: list[Team], fields: list[str]) -> None:
+    """Insert `new` teams (their pks are set) and write `fields` of `changed` ones."""
+    Team.objects.bulk_create(new, batch_size=BULK_BATCH)
+    if changed:
+        Team.objects.bulk_update(changed, fields, batch_size=BULK_BATCH)
+    if new or changed:
+        _changed()
+
+
+def memberships_bulk_add(*, pairs: list[tuple[Team, int]]) -> None:
+    """Add (team, user id) memberships as plain members; existing ones are left as they are."""
+    Membership.objects.bulk_create(
+        [Membership(team=team, user_id=user_id) for team, user_id in pairs],
+        batch_size=BULK_BATCH,
+        ignore_conflicts=True,
+    )
+
+
+def services_bulk_save(*, new: list[Service], changed: list[Service], fields: list[str]) -> None:
+    """Insert `new` services (their pks are set) and write `fields` of `changed` ones."""
+    Service.objects.bulk_create(new, batch_size=BULK_BATCH)
+    if changed:
+        Service.objects.bulk_update(changed, fields, batch_size=BULK_BATCH)
+    if new or changed:
+        _changed()
+
+
+def service_dependencies_bulk_set(*, wanted: list[tuple[Service, list[Service]]]) -> None:
+    """Make each (service, others) pair's depends_on exactly `others` (all must be saved)."""
+    if not wanted:
+        return
+    through = Service.depends_on.through
+    ids = [service.pk for service, _ in wanted]
+    for first in range(0, len(ids), BULK_BATCH):
+        through.objects.filter(from_service_id__in=ids[first : first + BULK_BATCH]).delete()
+    through.objects.bulk_create(
+        [
+            through(from_service_id=service.pk, to_service_id=other.pk)
+            for service, others in wanted
+            for other in others
+        ],
+        batch_size=BULK_BATCH,
+    )
+    _changed()
+
+
+def catalog_bulk_done(*, also: list | None = None) -> None:
+    """After a bulk write has committed: refresh the planner's statistics and the facet counts.
+
+    PostgreSQL plans the catalog's searches from table statistics that autovacuum refreshes
+    only later; after 20,000 new rows, the next searches would scan. ANALYZE now (it reads a
+    sample, a fraction of a second), and drop cached facet counts again, so the next page
+    counts from the committed rows. `also`: the caller's own bulk-written models.
+    """
+    from django.db import connection
+
+    if connection.vendor == "postgresql":
+        tables = [Team, Membership, Service, Service.depends_on.through, *(also or [])]
+        with connection.cursor() as cursor:
+            for model in tables:
+                cursor.execute(f'ANALYZE "{model._meta.db_table}"')
+    catalog_changed()

@@ -1,26 +1,39 @@
 """Reading and writing Backstage `catalog-info.yaml` documents (no database here).
 
-Loading is safe and bounded: `yaml.safe_load_all` semantics (a SafeLoader subclass that also
-refuses YAML aliases, so a small file cannot expand into a huge structure), a size cap per file
-and a cap on documents. Anything that is not a mapping with apiVersion/kind/metadata.name is
-reported, not crashed on.
+Catalog files are untrusted text, so loading is bounded and builds plain JSON types only:
+
+- a size cap per file (and, for uploads, per import); bytes must be UTF-8;
+- libyaml's parser composes each document's node tree (it caps nesting at 1,000 levels);
+- then one pass (`_Builder`) turns nodes into str/int/float/bool/null/list/dict and refuses,
+  naming the field, whatever PostgreSQL or the JSON columns cannot store or would blow up
+  later: `!!binary`, `!!set`, `!!omap`, Python and local tags; nesting deeper than MAX_DEPTH;
+  YAML aliases (a shared or cyclic value: no billion-laughs); keys that are not plain text;
+  NUL bytes and lone surrogates in any text; non-finite or huge numbers. Dates stay the text
+  they were written as (`since: 2024-01-01` is "2024-01-01").
+
+Every problem is a line naming the file, the document (`file.yaml#2`) and the field; nothing
+here raises on bad input. Entity-level rules (types of known fields) are in interop/entities.py.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import yaml
-from yaml.composer import ComposerError
-from yaml.events import AliasEvent
+from yaml.constructor import SafeConstructor
+from yaml.resolver import Resolver
 
 MAX_FILE_BYTES = 1024 * 1024  # one catalog-info.yaml; real ones are a few KB
-MAX_TOTAL_BYTES = 8 * 1024 * 1024  # one import (upload or command)
-MAX_DOCUMENTS = 2000
+MAX_UPLOAD_BYTES = 8 * 1024 * 1024  # one upload on the web page (the command has no total cap)
+MAX_UPLOAD_DOCUMENTS = 5000  # one upload on the web page; the command takes any number
 MAX_DEFINITION_CHARS = 256 * 1024  # an API's definition text, stored as is
+MAX_DEPTH = 20  # nesting of mappings/lists in one document; real entities use 4 or 5
 
 SUPPORTED_KINDS = ("Group", "System", "Component", "API")
+
 KIND_ANNOTATION = "slipway.dev/kind"
 
 # spec.type of a Component → Service.kind. Anything else becomes "ecs" (see kind_for()).
@@ -49,18 +62,6 @@ RESOURCE_KINDS = {"dynamodb"}
 LIFECYCLES = ("experimental", "production", "deprecated")
 
 
-class _NoAliasSafeLoader(yaml.SafeLoader):
-    """SafeLoader that refuses aliases (`*name`): no billion-laughs expansion."""
-
-    def compose_node(self, parent, index):
-        if self.check_event(AliasEvent):
-            event = self.peek_event()
-            raise ComposerError(
-                None, None, "YAML aliases are not allowed in catalog files", event.start_mark
-            )
-        return super().compose_node(parent, index)
-
-
 @dataclass
 class Document:
     """One entity as read: where it came from and its parsed body."""
@@ -68,25 +69,25 @@ class Document:
     source: str  # "file.yaml#2"
     body: dict
 
-    @property
+    @cached_property
     def kind(self) -> str:
         return str(self.body.get("kind", ""))
 
-    @property
+    @cached_property
     def metadata(self) -> dict:
         meta = self.body.get("metadata")
         return meta if isinstance(meta, dict) else {}
 
-    @property
+    @cached_property
     def spec(self) -> dict:
         spec = self.body.get("spec")
         return spec if isinstance(spec, dict) else {}
 
-    @property
+    @cached_property
     def name(self) -> str:
         return str(self.metadata.get("name", ""))
 
-    @property
+    @cached_property
     def namespace(self) -> str:
         return str(self.metadata.get("namespace") or "default")
 
@@ -97,19 +98,198 @@ class LoadResult:
     errors: list[str] = field(default_factory=list)
 
 
-def load(files: list[tuple[str, bytes | str]]) -> LoadResult:
-    """Parse (name, content) pairs into entity documents; problems become error lines."""
+def _tag_label(tag: str) -> str:
+    if tag.startswith("tag:yaml.org,2002:"):
+        return "!!" + tag.removeprefix("tag:yaml.org,2002:")
+    return quote(tag)
+
+
+# libyaml's parser (about 10x faster than the pure-Python one) composes the node tree and caps
+# nesting at 1,000 levels by itself; _Builder then refuses anything deeper than MAX_DEPTH.
+# Without libyaml, the pure-Python composer recurses, and a document nested past Python's
+# recursion limit ends as a RecursionError, caught in load().
+try:
+    from yaml.cyaml import CParser as _Parser
+except ImportError:  # pragma: no cover - libyaml ships in PyYAML's wheels
+    _Parser = None
+
+
+_CORE = "tag:yaml.org,2002:"
+_STR, _MAP, _SEQ = f"{_CORE}str", f"{_CORE}map", f"{_CORE}seq"
+
+
+class _FastResolver(Resolver):
+    """YAML's tag resolution, remembered per plain scalar: catalog files repeat the same keys
+    and values (`name`, `owner`, `production`...) thousands of times, and each resolution
+    runs the implicit-type regexes. No path resolvers are used, so their hooks do nothing."""
+
+    _known: dict[str, str] = {}
+
+    def descend_resolver(self, current_node, current_index):
+        return None
+
+    def ascend_resolver(self):
+        return None
+
+    def resolve(self, kind, value, implicit):
+        if kind is not yaml.ScalarNode:
+            return _SEQ if kind is yaml.SequenceNode else _MAP
+        if not implicit[0]:
+            return _STR  # quoted or block text
+        tag = self._known.get(value)
+        if tag is None:
+            tag = Resolver.resolve(self, kind, value, implicit)
+            if len(value) <= 40 and len(self._known) < 20000:
+                self._known[value] = tag
+        return tag
+
+
+if _Parser is not None:
+
+    class _Composer(_Parser, _FastResolver):
+        def __init__(self, stream):
+            _Parser.__init__(self, stream)
+            Resolver.__init__(self)
+
+else:  # pragma: no cover
+
+    class _Composer(
+        yaml.reader.Reader,
+        yaml.scanner.Scanner,
+        yaml.parser.Parser,
+        yaml.composer.Composer,
+        _FastResolver,
+    ):
+        def __init__(self, stream):
+            yaml.reader.Reader.__init__(self, stream)
+            yaml.scanner.Scanner.__init__(self)
+            yaml.parser.Parser.__init__(self)
+            yaml.composer.Composer.__init__(self)
+            Resolver.__init__(self)
+
+
+# Everything a YAML text can make the parser raise: its own errors, and Python's for a
+# document nested past the recursion limit or values like `!!int 1e999999`.
+LOAD_ERRORS = (yaml.YAMLError, RecursionError, TypeError, ValueError, KeyError, OverflowError)
+_KEY_TAGS = {f"{_CORE}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp")}
+_BAD_TEXT = re.compile("[\x00\ud800-\udfff]")
+MAX_INT = 2**63  # PostgreSQL's bigint; JSON readers lose precision well before it anyway
+MAX_PROBLEMS = 10  # per document: the first few say enough
+_SAFE = SafeConstructor()  # for YAML's int/float/bool spellings (0x1F, 1_000, .5, yes...)
+
+
+class _Builder:
+    """Node tree → plain JSON values, collecting what is refused (see the module doc).
+
+    One pass builds and checks: a path is only formatted when something is wrong there.
+    """
+
+    def __init__(self):
+        self.problems: list[str] = []
+        self.seen: set[int] = set()
+
+    def refuse(self, path: tuple, message: str) -> None:
+        if len(self.problems) < MAX_PROBLEMS:
+            where = "".join(
+                f"[{p}]" if isinstance(p, int) else f".{label(p)}" for p in path
+            ).lstrip(".")
+            self.problems.append(f"{where or 'the document'}: {message}")
+
+    def build(self, node, path: tuple = (), depth: int = 0):
+        tag = node.tag
+        if isinstance(node, yaml.ScalarNode):
+            return self.scalar(node, path)
+        if id(node) in self.seen:  # only an alias (`*name`) makes a node appear twice
+            if not any("aliases" in problem for problem in self.problems):  # say it once
+                self.refuse(path, "YAML aliases are not allowed in catalog files.")
+            return None
+        self.seen.add(id(node))
+        if depth >= MAX_DEPTH:
+            self.refuse(path, f"nested deeper than {MAX_DEPTH} levels.")
+            return None
+        if tag == _SEQ:
+            return [self.build(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
+        if tag != _MAP:
+            self.refuse(path, f"the YAML tag {_tag_label(tag)} is not allowed; use plain values.")
+            return None
+        mapping = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in _KEY_TAGS:
+                what = "merge keys (<<)" if key_node.tag == f"{_CORE}merge" else "this key"
+                self.refuse(path, f"{what}: only plain text keys are allowed.")
+                continue
+            # A key is the text written: `on:` is "on", not YAML 1.1's True.
+            key = key_node.value
+            if _BAD_TEXT.search(key):
+                self.refuse(path, "a key holds a NUL byte or an unpaired surrogate.")
+                continue
+            mapping[key] = self.build(value_node, (*path, key), depth + 1)
+        return mapping
+
+    def scalar(self, node, path: tuple):
+        tag, value = node.tag, node.value
+        if tag == _STR or tag == f"{_CORE}timestamp":  # dates stay the text written
+            if _BAD_TEXT.search(value):
+                self.refuse(path, "NUL bytes and unpaired surrogates are not allowed.")
+            return value
+        try:
+            if tag == f"{_CORE}null":
+                return None
+            if tag == f"{_CORE}bool":
+                return _SAFE.construct_yaml_bool(node)
+            if tag == f"{_CORE}int":
+                number = _SAFE.construct_yaml_int(node)
+                if abs(number) >= MAX_INT:
+                    self.refuse(path, "the number is too large.")
+                return number
+            if tag == f"{_CORE}float":
+                number = _SAFE.construct_yaml_float(node)
+                if not math.isfinite(number):
+                    self.refuse(path, "non-finite numbers (.nan, .inf) are not allowed.")
+                return number
+        except LOAD_ERRORS:
+            self.refuse(path, f"{quote(value)} is not a valid {_tag_label(tag)}.")
+            return None
+        self.refuse(path, f"the YAML tag {_tag_label(tag)} is not allowed; use plain values.")
+        return None
+
+
+def _documents(text: str):
+    """(body, problems) per YAML document of `text`; raises one of LOAD_ERRORS."""
+    composer = _Composer(text)
+    try:
+        while composer.check_node():
+            builder = _Builder()
+            body = builder.build(composer.get_node())
+            yield body, builder.problems
+    finally:
+        composer.dispose()
+
+
+def load(
+    files: list[tuple[str, bytes | str]],
+    *,
+    max_total_bytes: int | None = None,
+    max_documents: int | None = None,
+) -> LoadResult:
+    """Parse (name, content) pairs into documents; every problem becomes an error line.
+
+    A file that cannot be read or parsed is skipped whole; a document with a value it may not
+    hold (see _Builder) is skipped alone. The caps apply to web uploads; the command
+    passes none and takes any number of files.
+    """
     result = LoadResult()
     total = 0
     for name, content in files:
+        name = label(name, limit=200)
         size = len(content)
         total += size
         if size > MAX_FILE_BYTES:
             result.errors.append(f"{name}: larger than {MAX_FILE_BYTES // 1024} KB; skipped.")
             continue
-        if total > MAX_TOTAL_BYTES:
+        if max_total_bytes is not None and total > max_total_bytes:
             result.errors.append(
-                f"{name}: the import is larger than {MAX_TOTAL_BYTES // 1024 // 1024} MB; "
+                f"{name}: the import is larger than {max_total_bytes // 1024 // 1024} MB; "
                 "skipped this and the remaining files."
             )
             break
@@ -120,42 +300,48 @@ def load(files: list[tuple[str, bytes | str]]) -> LoadResult:
                 result.errors.append(f"{name}: not UTF-8 text; skipped.")
                 continue
         try:
-            bodies = list(yaml.load_all(content, Loader=_NoAliasSafeLoader))  # noqa: S506 — safe
-        except yaml.YAMLError as exc:
+            parsed = list(_documents(content))
+        except LOAD_ERRORS as exc:
             result.errors.append(f"{name}: not valid YAML ({_short(exc)}); skipped.")
             continue
-        for index, body in enumerate(bodies, start=1):
-            if body is None:
+        for index, (body, problems) in enumerate(parsed, start=1):
+            if body is None and not problems:
                 continue  # an empty document between `---` separators
             source = f"{name}#{index}"
-            if len(result.documents) >= MAX_DOCUMENTS:
-                result.errors.append(f"{source}: more than {MAX_DOCUMENTS} entities; stopped.")
+            if max_documents is not None and len(result.documents) >= max_documents:
+                result.errors.append(
+                    f"{source}: more than {max_documents} entities in one upload; stopped. "
+                    "Import larger catalogs with `manage.py import_backstage`."
+                )
                 return result
-            problem = _shape_problem(body)
-            if problem:
-                result.errors.append(f"{source}: {problem}")
+            if problems:
+                result.errors.extend(f"{source}: {problem}" for problem in problems)
                 continue
             result.documents.append(Document(source=source, body=body))
     return result
 
 
 def _short(exc: Exception) -> str:
-    return " ".join(str(exc).split())[:200]
+    return label(" ".join(str(exc).split()), limit=200)
 
 
-def _shape_problem(body) -> str:
-    if not isinstance(body, dict):
-        return "not a mapping; skipped."
-    if not str(body.get("apiVersion", "")).startswith("backstage.io/"):
-        return "apiVersion is not backstage.io/…; skipped."
-    if not isinstance(body.get("kind"), str):
-        return "no kind; skipped."
-    meta = body.get("metadata")
-    if not isinstance(meta, dict) or not isinstance(meta.get("name"), str):
-        return "no metadata.name; skipped."
-    if "spec" in body and not isinstance(body["spec"], dict):
-        return "spec is not a mapping; skipped."
-    return ""
+_PLAIN_LABEL = re.compile(r"^[\w./:@ +#-]{0,200}$")
+
+
+def label(text, *, limit: int = 60) -> str:
+    """`text` safe to put in a message (and so in HTML, the audit log and PostgreSQL): plain
+    names as they are, anything else as its Python repr, which escapes control characters."""
+    text = str(text)
+    if _PLAIN_LABEL.match(text) and len(text) <= limit:
+        return text
+    shown = repr(text)
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
+
+
+def quote(text, *, limit: int = 60) -> str:
+    """`text` in quotes for a message, control characters escaped, cut to `limit`."""
+    shown = repr(str(text))
+    return shown if len(shown) <= limit else shown[: limit - 1] + "…"
 
 
 _REF = re.compile(r"^(?:(?P<kind>[A-Za-z]+):)?(?:(?P<namespace>[^/:]+)/)?(?P<name>[^/:]+)$")

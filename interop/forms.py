@@ -35,9 +35,10 @@ class ImportForm(portal_forms.Form):
     def clean_files(self):
         files = self.cleaned_data["files"]
         total = sum(f.size for f in files)
-        if total > backstage.MAX_TOTAL_BYTES:
+        if total > backstage.MAX_UPLOAD_BYTES:
             raise forms.ValidationError(
-                f"The files total more than {backstage.MAX_TOTAL_BYTES // 1024 // 1024} MB."
+                f"The files total more than {backstage.MAX_UPLOAD_BYTES // 1024 // 1024} MB; "
+                "import larger catalogs with `manage.py import_backstage`."
             )
         return files
 

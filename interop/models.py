@@ -43,6 +43,9 @@ class EntityRecord(models.Model):
                 fields=["kind", "namespace", "name"], name="unique_backstage_entity"
             )
         ]
+        # The importer finds records by name alone (one `IN` lookup per batch of names; a
+        # Component and an API may not share one); the unique constraint leads with kind.
+        indexes = [models.Index(fields=["name"], name="interop_entity_name_idx")]
         ordering = ["kind", "namespace", "name"]
 
     def __str__(self):

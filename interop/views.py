@@ -10,7 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Environment
-from interop import discovery
+from interop import backstage, discovery
 from interop.exporter import catalog_export
 from interop.forms import AdoptForm, DiscoveryForm, ImportForm
 from interop.importer import catalog_import
@@ -27,11 +27,17 @@ def import_page(request):
     report = None
     if request.method == "POST" and form.is_valid():
         files = [(f.name, f.read(f.size)) for f in form.cleaned_data["files"]]
-        report = catalog_import(files=files, actor=request.user, source="web")
+        report = catalog_import(
+            files=files,
+            actor=request.user,
+            source="web",
+            max_total_bytes=backstage.MAX_UPLOAD_BYTES,
+            max_documents=backstage.MAX_UPLOAD_DOCUMENTS,
+        )
     return render(
         request,
         "interop/import.html",
-        {"form": form, "report": report},
+        {"form": form, "report": report, "max_documents": backstage.MAX_UPLOAD_DOCUMENTS},
         status=400 if form.errors else 200,
     )
 

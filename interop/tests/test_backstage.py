@@ -75,9 +75,13 @@ def test_example_catalog_imports_with_owners_and_relations(personas):
     assert any("'Location' is not imported" in w for w in report.warnings)
     assert any("'library' is not deployable" in w for w in report.warnings)
 
-    # Audited: one row per created/updated entity and one for the import.
-    assert AuditEvent.objects.filter(action="component.import", source="cli").count() == 7
-    assert AuditEvent.objects.get(action="catalog.import").actor == personas["staff"]
+    # Audited: one event for the whole import, with the counts and what changed.
+    event = AuditEvent.objects.get(action="catalog.import")
+    assert (event.actor, event.source) == (personas["staff"], "cli")
+    assert event.after["counts"]["created"] == 12
+    assert "Component checkout" in event.after["created"]
+    assert "Group payments" in [change["entity"] for change in event.after["updated"]]
+    assert AuditEvent.objects.filter(source="cli").count() == 1  # nothing else from the import
 
 
 def test_reimport_updates_instead_of_duplicating(personas):
@@ -97,8 +101,13 @@ def test_reimport_updates_instead_of_duplicating(personas):
     ledger = Service.objects.get(slug="ledger")
     assert (ledger.lifecycle, ledger.owner.slug) == ("deprecated", "search")
     assert Service.objects.filter(slug="ledger").count() == 1
-    event = AuditEvent.objects.filter(action="component.import", target_id=str(ledger.pk)).first()
-    assert event.before["owner"] == "payments" and event.after["owner"] == "search"
+    event = AuditEvent.objects.filter(action="catalog.import").latest("pk")
+    assert event.after["updated"] == [
+        {
+            "entity": "Component ledger",
+            "changes": {"lifecycle": ["production", "deprecated"], "owner": ["payments", "search"]},
+        }
+    ]
 
 
 def test_export_then_reimport_changes_nothing(personas, tmp_path):
@@ -148,7 +157,7 @@ def test_export_of_slipway_made_services_round_trips(personas):
         ("apiVersion: v1\nkind: Pod\nmetadata: {name: x}", "apiVersion is not backstage.io"),
         ("apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {}", "no metadata.name"),
         ("base: &a [1, 2]\nmore: [*a, *a]", "aliases are not allowed"),
-        ("!!python/object/apply:os.system ['true']", "not valid YAML"),
+        ("!!python/object/apply:os.system ['true']", "!!python/object/apply:os.system is not"),
         (b"\xff\xfe", "not UTF-8"),
         ("x" * (backstage.MAX_FILE_BYTES + 1), "larger than"),
     ],
@@ -182,10 +191,11 @@ metadata: {name: good}
 spec: {type: service, lifecycle: production, owner: payments}
 """
     report = catalog_import(files=[("mixed.yaml", text)], actor=None, source="cli")
-    assert len(report.errors) == 3
-    assert "'nobody' is neither in Slipway nor imported" in report.errors[0]
-    assert "slug" in report.errors[1]
-    assert "must name a Group" in report.errors[2]
+    errors = sorted(report.errors)
+    assert len(errors) == 3
+    assert errors[0].startswith("mixed.yaml#1 (Component orphan): spec.owner: group 'nobody'")
+    assert errors[1].startswith("mixed.yaml#2 (Component Bad_Name): metadata.name: Use 2–40")
+    assert errors[2].startswith("mixed.yaml#3 (Component fine): spec.owner must name a Group")
     assert list(Service.objects.values_list("slug", flat=True)) == ["good"]
 
 
