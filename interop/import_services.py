@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from catalog.models import Service
 from interop import backstage
-from interop.backstage import Document
+from interop.backstage import RESOURCE_KINDS, Document
 from interop.import_plan import _chunks, _fetch, instances_of
 
 if TYPE_CHECKING:
@@ -53,8 +53,10 @@ def plan_services(plan: Plan, docs: list[Document]) -> None:
         for value in doc.spec.get("dependsOn") or []:
             ref = backstage.parse_ref(value, default_kind="component")
             target = None
-            if ref and ref.kind in ("component", "api") and ref.name != doc.name:
+            if ref and ref.kind in ("component", "api", "resource") and ref.name != doc.name:
                 target = planned.get(ref.name) or existing.get(ref.name)
+                if ref.kind == "resource" and target and target.kind not in RESOURCE_KINDS:
+                    target = None  # a Backstage Resource Slipway does not run (a database...)
             if target is None:
                 unresolved.append(value)  # kept for export (resources, unknown components)
             else:
@@ -75,7 +77,7 @@ def plan_services(plan: Plan, docs: list[Document]) -> None:
 def _depends_refs(doc: Document):
     for value in doc.spec.get("dependsOn") or []:
         ref = backstage.parse_ref(value, default_kind="component")
-        if ref and ref.kind in ("component", "api"):
+        if ref and ref.kind in ("component", "api", "resource"):
             yield ref
 
 
@@ -91,7 +93,10 @@ def _current_dependencies(service_ids: list[int]) -> dict[int, set[str]]:
 
 
 def _service(plan: Plan, doc: Document, existing, deployed, records_by_name):
-    """(service with the desired values set, created?, changes) for one Component or API."""
+    """(service with the desired values set, created?, changes) for one Component or API.
+
+    dependsOn may also name a `resource:` that Slipway runs as a service (a DynamoDB table,
+    exported as a Resource)."""
     spec, meta = doc.spec, doc.metadata
     owner = plan._owner(doc, spec.get("owner"))
     for record in records_by_name.get(doc.name, []):
