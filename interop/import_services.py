@@ -61,7 +61,13 @@ def plan_services(plan: Plan, docs: list[Document]) -> None:
                 unresolved.append(value)  # kept for export (resources, unknown components)
             else:
                 wanted.setdefault(target.slug, target)
-        before = set() if created else current.get(service.pk, set())
+        held = {} if created else current.get(service.pk, {})
+        before = set(held)
+        # Tables a deployed spec uses are dependencies the deployments keep in step
+        # (catalog.services.service_table_uses_sync); a file that does not name them keeps them.
+        for slug, (pk, kind) in held.items():
+            if kind in RESOURCE_KINDS and slug not in wanted:
+                wanted[slug] = Service(pk=pk, slug=slug, kind=kind)
         if set(wanted) != before:
             plan.dependencies.append((service, list(wanted.values())))
             if not created:
@@ -81,14 +87,15 @@ def _depends_refs(doc: Document):
             yield ref
 
 
-def _current_dependencies(service_ids: list[int]) -> dict[int, set[str]]:
+def _current_dependencies(service_ids: list[int]) -> dict[int, dict[str, tuple[int, str]]]:
+    """service id → {slug: (pk, kind)} of what it depends on now."""
     through = Service.depends_on.through
-    current: dict[int, set[str]] = defaultdict(set)
+    current: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
     for chunk in _chunks(service_ids):
-        for from_id, slug in through.objects.filter(from_service_id__in=chunk).values_list(
-            "from_service_id", "to_service__slug"
-        ):
-            current[from_id].add(slug)
+        for from_id, pk, slug, kind in through.objects.filter(
+            from_service_id__in=chunk
+        ).values_list("from_service_id", "to_service_id", "to_service__slug", "to_service__kind"):
+            current[from_id][slug] = (pk, kind)
     return current
 
 

@@ -131,3 +131,22 @@ def test_command_imports_a_directory_in_any_order(personas, tmp_path, capsys):
     assert out.startswith("17 created, 0 updated, 0 unchanged, 0 warnings, 0 errors (17 files")
     assert Service.objects.count() == 12
     assert AuditEvent.objects.get(action="catalog.import").source == "cli"
+
+
+def test_table_dependencies_from_deployed_specs_survive_a_reimport(personas):
+    from catalog import services as catalog_services
+
+    catalog_import(files=generated(3), actor=None, source="cli")
+    table = catalog_services.service_create(
+        user=personas["staff"], owner=personas["payments"], slug="orders-table", kind="dynamodb"
+    )
+    service = Service.objects.get(slug="comp-000")
+    service.depends_on.add(table)  # as service_table_uses_sync does after a deploy
+    report = catalog_import(files=generated(3), actor=None, source="cli")
+    assert report.updated == [] and "Component comp-000" in report.unchanged
+    assert set(service.depends_on.values_list("slug", flat=True)) == {"comp-001", "orders-table"}
+    # A file may name it too, as the export does (`resource:`), with the same result.
+    files = generated(3)
+    files[0] = (files[0][0], files[0][1].replace("'resource:db'", "'resource:orders-table'"))
+    report = catalog_import(files=files, actor=None, source="cli")
+    assert set(service.depends_on.values_list("slug", flat=True)) == {"comp-001", "orders-table"}
