@@ -118,6 +118,7 @@ class Service(models.Model):
         APIGATEWAY = "apigateway", "API Gateway API"
         DYNAMODB = "dynamodb", "DynamoDB table"
         STEPFUNCTIONS = "stepfunctions", "Step Functions workflow"
+        SNS = "sns", "SNS topics"
 
     class Lifecycle(models.TextChoices):
         EXPERIMENTAL = "experimental"  # early, may go away

@@ -125,7 +125,14 @@ class CatalogPage:
     environments: list[Environment] = field(default_factory=list)
 
 
-KIND_ICONS = {"lambda": "λ", "ecs": "▣", "apigateway": "⇄", "dynamodb": "▤", "stepfunctions": "⑂"}
+KIND_ICONS = {
+    "lambda": "λ",
+    "ecs": "▣",
+    "apigateway": "⇄",
+    "dynamodb": "▤",
+    "stepfunctions": "⑂",
+    "sns": "✉",
+}
 _KIND_LABELS = dict(Service.Kind.choices)
 _LIFECYCLE_LABELS = dict(Service.Lifecycle.choices)
 _STATUS_LABELS = dict(ServiceInstance.Status.choices)

@@ -209,18 +209,38 @@ def service_delete(*, service: Service, user: AbstractBaseUser) -> None:
 
 def service_table_uses_sync(*, service: Service) -> None:
     """The catalog follows the deployed specs: `service` depends on exactly the DynamoDB tables
-    its instances' applied specs use (in any environment). Called when a deployment succeeds;
-    other dependencies, typed by people, are left as they are."""
-    used = {
-        grant.get("table")
+    it uses and the SNS services whose topics it subscribes to (in any environment). Called when
+    a deployment succeeds; other dependencies, typed by people, are left as they are."""
+    specs = [
+        spec or {}
         for spec in service.instances.exclude(applied_spec__isnull=True).values_list(
             "applied_spec", flat=True
         )
-        for grant in (spec or {}).get("tables") or []
-        if isinstance(grant, dict)
+    ]
+    tables = {
+        g.get("table") for spec in specs for g in spec.get("tables") or [] if isinstance(g, dict)
     }
-    wanted = set(Service.objects.filter(slug__in=used, kind=Service.Kind.DYNAMODB))
-    current = set(service.depends_on.filter(kind=Service.Kind.DYNAMODB))
+    subscribed = spec_topic_owners(specs)
+    _sync_kind(service, Service.Kind.DYNAMODB, tables)
+    _sync_kind(service, Service.Kind.SNS, subscribed - {service.slug})
+
+
+def spec_topic_owners(specs: list[dict]) -> set[str]:
+    """The services owning the topics these specs subscribe to ("<service>/<topic>" names)."""
+    owners = set()
+    for spec in specs:
+        items = list(spec.get("queues") or [])
+        if spec.get("kind") == "lambda":
+            items += list(spec.get("topics") or [])
+        owners |= {
+            i["topic"].partition("/")[0] for i in items if isinstance(i, dict) and i.get("topic")
+        }
+    return owners
+
+
+def _sync_kind(service: Service, kind: str, slugs: set[str]) -> None:
+    wanted = set(Service.objects.filter(slug__in=slugs, kind=kind))
+    current = set(service.depends_on.filter(kind=kind))
     if wanted - current:
         service.depends_on.add(*(wanted - current))
     if current - wanted:

@@ -32,6 +32,7 @@ from deployments.forms.dynamodb import (
 )
 from deployments.forms.ecs import EcsScaleForm, EcsServiceForm, EcsUpdateForm
 from deployments.forms.lambda_ import LambdaScaleForm, LambdaServiceForm, LambdaUpdateForm
+from deployments.forms.sns import SnsServiceForm, SnsUpdateForm
 from deployments.forms.stepfunctions import StepFunctionsServiceForm, StepFunctionsUpdateForm
 from deployments.provisioners.base import Provisioner
 
@@ -99,6 +100,16 @@ KINDS: dict[str, Kind] = {
         None,
         "A state machine whose tasks call your Lambda services by name, with its own "
         "least-privilege role; recent executions and a start button on its page.",
+    ),
+    "sns": Kind(
+        "sns",
+        "SNS topics",
+        provisioners.for_kind("sns"),
+        SnsServiceForm,
+        SnsUpdateForm,
+        None,
+        "Topics other services subscribe to, and SQS queues subscribed to topics with filter "
+        "policies; publishers and subscribers appear as dependencies.",
     ),
 }
 

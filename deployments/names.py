@@ -181,3 +181,17 @@ def state_machine(service_slug: str, environment_slug: str) -> str:
 def state_machine_role(service_slug: str, environment_slug: str) -> str:
     """A state machine's own execution role (it may invoke exactly what its definition calls)."""
     return f"slipway-{environment_slug}-{service_slug}-sfn"[:64]
+
+
+# --- SNS topics and SQS queues -------------------------------------------------------------------
+def sns_topic(service_slug: str, environment_slug: str, topic: str) -> str:
+    return f"{service_slug}-{environment_slug}-{topic}"[:256]
+
+
+def sqs_queue(service_slug: str, environment_slug: str, queue: str) -> str:
+    return f"{service_slug}-{environment_slug}-{queue}"[:80]
+
+
+def sns_topic_arn(*, region: str, account_id: str, name: str) -> str:
+    """SNS topic ARNs follow from region, account and name; no call is needed to know one."""
+    return f"arn:aws:sns:{region}:{account_id}:{name}"

@@ -56,9 +56,10 @@ KIND_TO_TYPE = {
     "apigateway": "service",
     "dynamodb": "database",
     "stepfunctions": "workflow",
+    "sns": "topic",
 }
 # Slipway kinds exported as Backstage `kind: Resource` (infrastructure a component uses).
-RESOURCE_KINDS = {"dynamodb"}
+RESOURCE_KINDS = {"dynamodb", "sns"}
 LIFECYCLES = ("experimental", "production", "deprecated")
 
 

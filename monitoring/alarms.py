@@ -90,6 +90,18 @@ DEFAULTS: dict[str, tuple[AlarmDefault, ...]] = {
             "events",
         ),
     ),
+    "sns": (
+        AlarmDefault(
+            "sns-delivery-failed",
+            "Failed deliveries",
+            "AWS/SNS",
+            "NumberOfNotificationsFailed",
+            "Sum",
+            "GreaterThanOrEqualToThreshold",
+            1,
+            "notifications",
+        ),
+    ),
     "stepfunctions": (
         AlarmDefault(
             "sfn-executions-failed",

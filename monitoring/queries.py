@@ -140,6 +140,20 @@ def panels_for(target: Target) -> list[Panel]:
                 (Series("Average", ns, "SuccessfulRequestLatency", "Average"),),
             ),
         ]
+    if target.kind == "sns":
+        ns = "AWS/SNS"
+        return [
+            Panel(
+                "messages",
+                "Messages (first topic)",
+                "count",
+                (
+                    Series("Published", ns, "NumberOfMessagesPublished", "Sum"),
+                    Series("Delivered", ns, "NumberOfNotificationsDelivered", "Sum"),
+                    Series("Failed", ns, "NumberOfNotificationsFailed", "Sum"),
+                ),
+            )
+        ]
     if target.kind == "stepfunctions":
         ns = "AWS/States"
         return [

@@ -200,6 +200,11 @@ _SUMMARY_METRICS = {
         ("AWS/ApiGateway", "Count", "Sum"),
     ),
     "dynamodb": ("throttled", ("AWS/DynamoDB", "WriteThrottleEvents", "Sum"), None),
+    "sns": (
+        "failed",
+        ("AWS/SNS", "NumberOfNotificationsFailed", "Sum"),
+        ("AWS/SNS", "NumberOfNotificationsDelivered", "Sum"),
+    ),
     "stepfunctions": (
         "failed",
         ("AWS/States", "ExecutionsFailed", "Sum"),

@@ -100,6 +100,11 @@ def target_for(instance: ServiceInstance) -> Target:
         )
         dims = {"AWS/States": _dims(StateMachineArn=arn)}
         log_group = ""  # execution history is on the Executions page
+    elif kind == Service.Kind.SNS:
+        topics = (instance.applied_spec or {}).get("topics") or []
+        first = names.sns_topic(service, env, topics[0]["name"]) if topics else ""
+        dims = {"AWS/SNS": _dims(TopicName=first)} if first else {}
+        log_group = ""  # delivery logs are not switched on
     else:
         dims = _apigateway(instance, service, env)
         log_group = names.api_access_log_group(service, env)

@@ -19,6 +19,11 @@ from deployments.forms.lambda_fields import (
     parse_event_pattern,
     parse_s3_triggers,
 )
+from deployments.forms.sns import (
+    format_topic_subscriptions,
+    parse_topic_subscriptions,
+    topics_field,
+)
 from deployments.packages import zip_problem
 from deployments.provisioners.lambda_ import normalized
 from deployments.specs.lambda_ import (
@@ -69,6 +74,7 @@ LAMBDA_SPEC_FIELDS = {
     "code_s3": "code_s3_bucket",
     "code_sha256": "source",
     "tables": "tables",
+    "topics": "topics",
 }
 
 
@@ -90,6 +96,7 @@ SPEC_FIELD_ORDER = [
     "event_bus",
     "event_pattern",
     "tables",
+    "topics",
 ]
 
 
@@ -155,6 +162,7 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
         '"detail-type": ["OrderPlaced"]}.',
     )
     tables = tables_field()
+    topics = topics_field()
 
     def clean_handler(self):
         return self.cleaned_data["handler"].strip()
@@ -182,6 +190,12 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
             self.cleaned_data.get("s3_triggers", "")
         )
         return triggers
+
+    def clean_topics(self):
+        found, self.spec_lines["topics"] = parse_topic_subscriptions(
+            self.cleaned_data.get("topics", "")
+        )
+        return found
 
     def clean_tables(self):
         grants, self.spec_lines["tables"] = parse_table_access(self.cleaned_data.get("tables", ""))
@@ -243,6 +257,8 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
         spec["triggers"] = triggers
         if "tables" in data:
             spec["tables"] = data["tables"]
+        if "topics" in data:
+            spec["topics"] = data["topics"]
         if data.get("code"):
             spec.pop("code_s3", None)  # the view stores the zip and sets code_sha256
         elif data.get("code_s3"):
@@ -351,4 +367,5 @@ def _initial_from(spec: dict) -> dict:
         "event_bus": first["bus"] if first else "",
         "event_pattern": json.dumps(first["pattern"], indent=2) if first else "",
         "tables": format_table_access(spec.get("tables")),
+        "topics": format_topic_subscriptions(spec.get("topics")),
     }

@@ -1,6 +1,6 @@
 """The provisioners, one object per resource kind, each implementing `base.Provisioner`."""
 
-from deployments.provisioners import apigateway, dynamodb, ecs, lambda_, stepfunctions
+from deployments.provisioners import apigateway, dynamodb, ecs, lambda_, sns, stepfunctions
 from deployments.provisioners.base import Provisioner
 
 PROVISIONERS: dict[str, Provisioner] = {
@@ -11,6 +11,7 @@ PROVISIONERS: dict[str, Provisioner] = {
         ecs.PROVISIONER,
         dynamodb.PROVISIONER,
         stepfunctions.PROVISIONER,
+        sns.PROVISIONER,
     )
 }
 

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from deployments import names
 from deployments.provisioners import lambda_access as access
 from deployments.provisioners import lambda_steps as steps
+from deployments.provisioners import lambda_topics as topics
 from deployments.provisioners import lambda_triggers as triggers
 from deployments.provisioners.base import (
     Change,
@@ -113,6 +114,7 @@ def observe(ctx: Context) -> Observed:
         # Triggers can outlive a function deleted behind Slipway's back; find them by name.
         values["triggers"] = triggers.observe(ctx, function_name, "", [])
         access.observe(ctx, values, "")
+        topics.observe(ctx, values, "", [])
         return Observed(exists=False, values=values)
     config = function["Configuration"]
     values.update(
@@ -137,6 +139,7 @@ def observe(ctx: Context) -> Observed:
     values.update(steps.observe_provisioned(lam, function_name) if alias_arn else {})
     statements = triggers.policy_statements(lam, function_name) if alias_arn else []
     values["triggers"] = triggers.observe(ctx, function_name, alias_arn, statements)
+    topics.observe(ctx, values, alias_arn, statements)
     access.observe(ctx, values, config.get("Role", ""))
     return Observed(exists=True, values=values)
 
@@ -169,6 +172,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
             spec, values.get("triggers", {}), values["function_name"]
         )
     ]
+    changes += topics.plan(values)
     return changes
 
 
@@ -271,6 +275,7 @@ def plan_delete(observed: Observed) -> list[Change]:
         Change(key, summary, details)
         for key, summary, details in triggers.plan_delete(values.get("triggers", {}))
     ]
+    changes += topics.plan_delete(values)
     if not observed.exists:
         return changes
     if values.get("provisioned_concurrency"):
@@ -313,7 +318,7 @@ def apply(ctx: Context, change: Change) -> str:
         return access.apply(ctx, key)
     if key == "role.ensure":
         return steps.ensure_role(ctx, role_name)
-    if key.startswith((triggers.S3_KEY, triggers.EVENTS_KEY)):
+    if key.startswith((triggers.S3_KEY, triggers.EVENTS_KEY, topics.PREFIX)):
         try:
             alias_arn = lam.get_alias(FunctionName=function_name, Name=ALIAS)["AliasArn"]
         except ClientError as exc:
@@ -321,6 +326,8 @@ def apply(ctx: Context, change: Change) -> str:
             if not (is_not_found(exc) and key.endswith(".delete")):
                 raise
             alias_arn = ctx.resources.get("alias_arn", "")
+        if key.startswith(topics.PREFIX):
+            return topics.apply(ctx, key, function_name, alias_arn)
         return triggers.apply(ctx, key, function_name, alias_arn)
     if key == "function.create":
         return steps.create_function(ctx, lam, function_name, role_name, spec)

@@ -243,7 +243,7 @@ def apply(ctx, key: str, function_name: str, alias_arn: str) -> str:
     if family == S3_KEY:
         sid = names.lambda_permission_sid("s3", name)
         if action == "ensure":
-            _ensure_permission(
+            ensure_permission(
                 lam,
                 function_name,
                 sid,
@@ -255,7 +255,7 @@ def apply(ctx, key: str, function_name: str, alias_arn: str) -> str:
             _put_bucket_entry(client("s3"), name, function_name, alias_arn, want)
             return f"bucket {name} notifies {alias_arn} on {' '.join(want['events'])}"
         _put_bucket_entry(client("s3"), name, function_name, alias_arn, None)
-        _remove_permission(lam, function_name, sid)
+        remove_permission(lam, function_name, sid)
         return f"bucket {name} no longer notifies {function_name}"
     if family == EVENTS_KEY:
         sid = names.lambda_permission_sid("events", rule)
@@ -274,17 +274,17 @@ def apply(ctx, key: str, function_name: str, alias_arn: str) -> str:
                 EventBusName=want["bus"],
                 Targets=[{"Id": EVENTS_TARGET_ID, "Arn": alias_arn}],
             )
-            _ensure_permission(
+            ensure_permission(
                 lam, function_name, sid, principal="events.amazonaws.com", source_arn=arn
             )
             return f"rule {arn} → {alias_arn}"
         _delete_rule(events, rule, bus)
-        _remove_permission(lam, function_name, sid)
+        remove_permission(lam, function_name, sid)
         return f"rule {rule} on bus {bus} removed"
     raise ValueError(f"Unknown Lambda trigger change {key!r}")
 
 
-def _ensure_permission(lam, function_name, sid, *, principal, source_arn, account=""):
+def ensure_permission(lam, function_name, sid, *, principal, source_arn, account=""):
     statements = policy_statements(lam, function_name)
     if any(s.get("Sid") == sid for s in statements):
         return
@@ -300,7 +300,7 @@ def _ensure_permission(lam, function_name, sid, *, principal, source_arn, accoun
     )
 
 
-def _remove_permission(lam, function_name: str, sid: str) -> None:
+def remove_permission(lam, function_name: str, sid: str) -> None:
     try:
         lam.remove_permission(
             FunctionName=function_name, Qualifier=names.LAMBDA_ALIAS, StatementId=sid

@@ -16,6 +16,7 @@ from deployments.specs.base import Spec, error_message, invalid, spec_errors
 from deployments.specs.dynamodb import DynamoDbSpec
 from deployments.specs.ecs import EcsSpec
 from deployments.specs.lambda_ import LambdaInput, LambdaSpec
+from deployments.specs.sns import SnsSpec
 from deployments.specs.stepfunctions import StepFunctionsSpec
 
 SPECS: dict[str, type[Spec]] = {
@@ -24,6 +25,7 @@ SPECS: dict[str, type[Spec]] = {
     "apigateway": ApiGatewaySpec,
     "dynamodb": DynamoDbSpec,
     "stepfunctions": StepFunctionsSpec,
+    "sns": SnsSpec,
 }
 # What a client sends to create a service of each kind (no server-made fields such as the
 # stored zip's hash or the stage name).
@@ -33,9 +35,10 @@ INPUTS: dict[str, type[Spec]] = {
     "apigateway": ApiGatewayInput,
     "dynamodb": DynamoDbSpec,
     "stepfunctions": StepFunctionsSpec,
+    "sns": SnsSpec,
 }
 AnySpec = Annotated[
-    LambdaSpec | EcsSpec | ApiGatewaySpec | DynamoDbSpec | StepFunctionsSpec,
+    LambdaSpec | EcsSpec | ApiGatewaySpec | DynamoDbSpec | StepFunctionsSpec | SnsSpec,
     Field(discriminator="kind"),
 ]
 _any_spec = TypeAdapter(AnySpec)

@@ -28,6 +28,7 @@ from pydantic import (
 
 from deployments.specs.base import Spec, invalid
 from deployments.specs.dynamodb import TableAccess, unique_tables
+from deployments.specs.sns import TopicSubscription, unique_subscriptions
 
 RUNTIMES = {
     "python3.13": "Python 3.13",
@@ -244,6 +245,18 @@ class LambdaFields(Spec):
     def _tables(cls, grants: list[TableAccess]) -> list[TableAccess]:
         return unique_tables(grants)
 
+    topics: list[TopicSubscription] = Field(
+        default_factory=list,
+        max_length=10,
+        description="SNS topics (service/topic) the function subscribes to, each with an "
+        "optional filter policy; only those topics may invoke it.",
+    )
+
+    @field_validator("topics")
+    @classmethod
+    def _topics(cls, subscriptions: list[TopicSubscription]) -> list[TopicSubscription]:
+        return unique_subscriptions(subscriptions)
+
     @field_validator("handler")
     @classmethod
     def _handler(cls, handler: str) -> str:
@@ -297,8 +310,9 @@ class LambdaSpec(LambdaFields):
             data.pop("code_sha256", None)
         if data.get("code_s3") is None:
             data.pop("code_s3", None)
-        if not data.get("tables"):
-            data.pop("tables", None)  # specs stored before table access stay as they were
+        for key in ("tables", "topics"):
+            if not data.get(key):
+                data.pop(key, None)  # specs stored before these fields stay as they were
         return data
 
     @model_validator(mode="after")
