@@ -44,11 +44,6 @@ def owned_resources(*, instance: ServiceInstance) -> list[OwnedResource]:
     return kinds.get(instance.service.kind).provisioner.owned_resources(recorded)
 
 
-def retry_allowed(deployment: Deployment) -> bool:
-    """A failed first create may be planned again while its instance still runs nothing."""
-    return transitions.RETRY.open_on(deployment)
-
-
 def apis_routing_to(*, instance: ServiceInstance) -> list[ServiceInstance]:
     """The deployed APIs in `instance`'s environment with a route to its service.
 
@@ -124,9 +119,10 @@ def environment_rows(
         failed = None
         if instance is not None and instance.applied_spec is None:
             latest = latest_creates.get(instance.pk)
-            if latest and latest.status == Deployment.Status.FAILED:
+            if latest is not None:
                 latest.instance = instance
-                failed = latest
+                # The same rule as the Retry button on the deployment page (one table).
+                failed = latest if transitions.RETRY.open_on(latest) else None
         rows.append(
             EnvironmentRow(
                 environment=environment,
