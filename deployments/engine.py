@@ -23,7 +23,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
-from deployments import liveness, provisioners
+from deployments import live, liveness, provisioners
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 from deployments.provisioners.base import Context, Observed, Provisioner
 from portal.aws import collect_request_ids, error_message, is_transient, request_id
@@ -56,6 +56,8 @@ def deployment_claim(*, deployment_id: int) -> uuid.UUID | None:
         attempts=F("attempts") + 1,
         worker=liveness.beating_name(),
     )
+    if claimed:
+        live.deployment_changed(deployment_id)
     return lease if claimed else None
 
 
@@ -104,6 +106,7 @@ def _context(deployment: Deployment, spec: dict) -> Context:
 def _step(deployment: Deployment, name: str):
     """Log a step as running, then ok or failed (with AWS's error text and request id)."""
     step = DeploymentStep.objects.create(deployment=deployment, name=name)
+    live.deployment_changed(deployment.pk)
     try:
         with collect_request_ids() as ids:
             yield step
@@ -113,11 +116,13 @@ def _step(deployment: Deployment, name: str):
         step.aws_request_id = request_id(exc) or _join_ids(ids)
         step.finished_at = timezone.now()
         step.save()
+        live.deployment_changed(deployment.pk)
         raise
     step.status = DeploymentStep.Status.OK
     step.aws_request_id = _join_ids(ids)
     step.finished_at = timezone.now()
     step.save()
+    live.deployment_changed(deployment.pk)
 
 
 def _join_ids(ids: list[str]) -> str:
@@ -139,6 +144,7 @@ def _note(deployment: Deployment, name: str, message: str = "") -> None:
         status=DeploymentStep.Status.INFO,
         finished_at=now,
     )
+    live.deployment_changed(deployment.pk)
 
 
 def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
@@ -205,6 +211,7 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
         wait_started_at=timezone.now(), heartbeat_at=timezone.now()
     )
     DeploymentStep.objects.create(deployment=deployment, name="Wait until AWS reports it stable")
+    live.deployment_changed(deployment.pk)
     # Check once straight away: many changes are stable at once, and this saves a task hop.
     return deployment_check(deployment_id=deployment_id, lease=lease)
 
@@ -240,6 +247,7 @@ def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
     if waiting and waiting.message != result.detail:
         waiting.message = result.detail
         waiting.save(update_fields=["message"])
+        live.deployment_changed(deployment.pk)
     return Outcome(Outcome.WAIT)
 
 
@@ -295,6 +303,7 @@ def _finish_step(step: DeploymentStep, status: str, message: str) -> None:
     step.message = message
     step.finished_at = timezone.now()
     step.save()
+    live.deployment_changed(step.deployment_id)
 
 
 def _on_error(deployment: Deployment, exc: BaseException) -> Outcome:
@@ -341,6 +350,7 @@ def _fail(deployment: Deployment, error: str) -> None:
         if updated:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(status=instance_status)
             _audit_finish(deployment, status, error)
+            live.deployment_changed(deployment.pk)  # sent when the transaction commits
 
 
 def _succeed(deployment: Deployment) -> None:
@@ -365,6 +375,7 @@ def _succeed(deployment: Deployment) -> None:
             _audit_finish(deployment, Deployment.Status.SUCCEEDED, "")
             # Tables a service uses are dependencies in the catalog, on both services' pages.
             catalog_services.service_table_uses_sync(service=deployment.instance.service)
+            live.deployment_changed(deployment.pk)  # sent when the transaction commits
 
 
 def _audit_finish(deployment: Deployment, status: str, error: str) -> None:
@@ -423,6 +434,7 @@ def deployments_reconcile() -> list[int]:
                 message=f"Worker {worker or '(unknown)'} stopped during this step; "
                 "the deployment was queued again.",
             )
+            live.deployment_changed(pk)
             log.warning("Deployment %s lost its worker %s; re-enqueued", pk, worker)
     lost = Deployment.objects.filter(
         status=Deployment.Status.QUEUED, created_at__lt=cutoff

@@ -23,6 +23,7 @@ urlpatterns = [
         name="reapply",
     ),
     path("<int:pk>/", views.deployment_detail, name="detail"),
+    path("<int:pk>/events/", views.deployment_events, name="events"),
     path("<int:pk>/confirm/", views.deployment_confirm, name="confirm"),
     path("<int:pk>/approve/", views.deployment_approve, name="approve"),
     path("<int:pk>/reject/", views.deployment_reject, name="reject"),

@@ -2,13 +2,14 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog import selectors as catalog_selectors
 from catalog.access import get_deployment_for_user, get_instance_for_user, get_service_for_user
-from deployments import kinds, selectors, services
+from deployments import kinds, live, selectors, services
 from deployments.guardrails import GuardrailViolation
 from deployments.models import Deployment
 
@@ -195,6 +196,29 @@ def deployment_detail(request, pk):
         # Polling just saw the end: reload the whole page once, so everything around the
         # fragment (instance status, resources, buttons) is current too.
         response["HX-Refresh"] = "true"
+    return response
+
+
+@require_GET
+def deployment_events(request, pk):
+    """Server-sent events: the page's #deployment fragment, again after every change."""
+    deployment = get_deployment_for_user(request.user, pk)
+    user = request.user
+
+    def render_fragment() -> tuple[str, bool]:
+        current = get_deployment_for_user(user, deployment.pk)
+        html = render_to_string(
+            "deployments/deployment_detail.html#deployment",
+            selectors.deployment_page_context(current, user),
+            request=request,
+        )
+        return html, not current.is_polling
+
+    response = StreamingHttpResponse(
+        live.event_stream(deployment.pk, render_fragment), content_type="text/event-stream"
+    )
+    response["Cache-Control"] = "no-cache"
+    response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response
 
 

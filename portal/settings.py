@@ -272,6 +272,10 @@ DEPLOY_STALE_SECONDS = env.int("SLIPWAY_DEPLOY_STALE_SECONDS", default=120)
 # by the next reconcile: back to running within TTL + reconcile interval (≈ 15 s).
 DEPLOY_WORKER_TTL_SECONDS = env.int("SLIPWAY_DEPLOY_WORKER_TTL_SECONDS", default=10)
 DEPLOY_DEAD_WORKER_SECONDS = env.int("SLIPWAY_DEPLOY_DEAD_WORKER_SECONDS", default=10)
+# The deployment page's event stream (deployments/live.py) ends after this many seconds and
+# the browser reconnects, so a stream never holds a web worker thread for long.
+DEPLOY_EVENTS_MAX_SECONDS = env.int("SLIPWAY_DEPLOY_EVENTS_MAX_SECONDS", default=30)
+DEPLOY_EVENTS_HEARTBEAT_SECONDS = 10
 DEPLOY_WAIT_TIMEOUT_SECONDS = env.int("SLIPWAY_DEPLOY_WAIT_TIMEOUT_SECONDS", default=900)
 # An approval request not decided within this many hours is cancelled.
 APPROVAL_EXPIRY_HOURS = env.int("SLIPWAY_APPROVAL_EXPIRY_HOURS", default=24)

@@ -34,10 +34,17 @@ def test_sign_in_create_lambda_and_watch_it_succeed(
     expect(deployment).to_have_attribute("data-status", "planned")
     expect(deployment.locator(".plan-list")).to_contain_text("Create Lambda function checkout-dev")
     expect(deployment.locator(".plan-list")).to_contain_text("memory: 512 MB")
+    # Record what the server pushes to the next page (htmx:sseBeforeMessage, one per event).
+    page.add_init_script(
+        "window.pushed = [];"
+        "document.addEventListener('htmx:sseBeforeMessage', e => window.pushed.push(e.detail.data))"
+    )
     page.get_by_role("button", name="Confirm and deploy").click()
 
-    # The page polls the deployment fragment with htmx: no reload needed by the user.
+    # The server pushes each change (server-sent events): no reload needed by the user.
     expect(deployment).to_have_attribute("data-status", "succeeded", timeout=60_000)
+    pushed = page.evaluate("window.pushed")
+    assert any('data-status="succeeded"' in html for html in pushed), pushed
     expect(deployment).to_contain_text("Create Lambda function checkout-dev")
     expect(deployment.locator(".status-succeeded").first).to_be_visible()
 
@@ -56,3 +63,25 @@ def test_bad_memory_is_shown_next_to_the_field(browser_page, personas):  # noqa:
     expect(page.locator("#field-memory_size .error")).to_contain_text(
         "greater than or equal to 128"
     )
+
+
+def test_the_page_polls_when_the_event_stream_is_down(
+    browser_page,  # noqa: F811
+    personas,
+    aws_clean,
+    celery_worker,
+):
+    from conftest import launch_lambda
+
+    page = browser_page
+    sign_in(page, "alice", PASSWORD)
+    page.route("**/events/", lambda route: route.abort())  # a proxy that drops the stream
+    polls = []
+    page.on("request", lambda r: r.headers.get("hx-request") and polls.append(r.url))
+    deployment = launch_lambda(personas, "fallback")
+    page.goto(deployment.get_absolute_url())
+
+    expect(page.locator(".deployment")).to_have_attribute(
+        "data-status", "succeeded", timeout=60_000
+    )
+    assert polls, "the page neither got the stream nor polled"
