@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from audit.services import audit_record
 from catalog import services as catalog_services
-from catalog.models import Environment, ServiceInstance, Team
+from catalog.models import Environment, Service, ServiceInstance, Team
 from deployments import guardrails, kinds, selectors, transitions
 from deployments.errors import (  # noqa: F401 — re-exported: callers catch them from here
     DeploymentConflict,
@@ -88,8 +88,26 @@ def deployment_plan(
     """Check permissions and guardrails, read AWS, and store the plan for the user to confirm.
 
     Raises NothingToChange when AWS already matches (no row is written), GuardrailViolation
-    when the environment forbids the change, PlanFailed when AWS cannot be read.
+    when the environment forbids the change, PlanFailed when AWS cannot be read. AWS is read
+    before any transaction opens; the rows are written afterwards.
     """
+    changes = _plan_checked(instance=instance, spec=spec, user=user, action=action)
+    return _plan_record(
+        instance=instance,
+        spec=spec,
+        changes=changes,
+        user=user,
+        action=action,
+        reverts=reverts,
+        source=source,
+    )
+
+
+def _plan_checked(
+    *, instance: ServiceInstance, spec: dict, user: AbstractBaseUser, action: str
+) -> list[Change]:
+    """The read half of a plan: who may, what the guardrails allow, and the diff from AWS.
+    Writes nothing, so it runs outside any transaction."""
     _require_owner(instance, user)
     if action == Deployment.Action.DELETE:
         refuse_if_routed_to(instance)
@@ -103,6 +121,20 @@ def deployment_plan(
     changes = _plan_changes(instance=instance, spec=spec, user=user, action=action)
     if not changes:
         raise NothingToChange("Nothing to change: AWS already matches this spec.")
+    return changes
+
+
+def _plan_record(
+    *,
+    instance: ServiceInstance,
+    spec: dict,
+    changes: list[Change],
+    user: AbstractBaseUser,
+    action: str,
+    reverts: Deployment | None = None,
+    source: str = "web",
+) -> Deployment:
+    """The write half of a plan: the planned row and its audit, in one short transaction."""
     try:
         with transaction.atomic():
             deployment = Deployment.objects.create(
@@ -242,10 +274,15 @@ def deployment_request(
     action: str = Deployment.Action.UPDATE,
     source: str = "web",
 ) -> Deployment:
-    """Plan and confirm in one call (API clients and scripts that do not review a diff)."""
+    """Plan and confirm in one call (API clients and scripts that do not review a diff).
+
+    AWS is read first, outside any transaction; the plan and its confirmation are then written
+    in one short transaction, so a refused confirmation leaves no planned row behind.
+    """
+    changes = _plan_checked(instance=instance, spec=spec, user=user, action=action)
     with transaction.atomic():
-        deployment = deployment_plan(
-            instance=instance, spec=spec, user=user, action=action, source=source
+        deployment = _plan_record(
+            instance=instance, spec=spec, changes=changes, user=user, action=action, source=source
         )
         return deployment_confirm(deployment=deployment, user=user, source=source)
 
@@ -381,7 +418,6 @@ def deployment_revert(
     )
 
 
-@transaction.atomic
 def service_launch(
     *,
     user: AbstractBaseUser,
@@ -398,16 +434,32 @@ def service_launch(
     """Create a catalog service and plan its first deployment (confirmed at once if asked).
 
     `code`, when given, is stored as a CodeArtifact and referenced from the spec by its hash.
+    Steps: 1. read AWS for a draft of the new instance (unsaved rows: nothing is written when
+    the plan fails, and no transaction is open during the AWS calls); 2. in one short
+    transaction, store the code, create the service and its instance, record the plan (and
+    confirm it).
     """
     if code is not None:
-        spec = {**spec, "code_sha256": code_artifact_store(content=code).sha256}
-    service = catalog_services.service_create(
-        user=user, owner=owner, slug=slug, kind=kind, description=description
+        spec = {**spec, "code_sha256": CodeArtifact.digest(code)}
+    draft = ServiceInstance(
+        service=Service(slug=slug, kind=kind, owner=owner), environment=environment
     )
-    instance = catalog_services.instance_get_or_create(service=service, environment=environment)
-    deployment = deployment_plan(
-        instance=instance, spec=spec, user=user, action=Deployment.Action.CREATE, source=source
-    )
-    if confirm:
-        deployment = deployment_confirm(deployment=deployment, user=user, source=source)
+    changes = _plan_checked(instance=draft, spec=spec, user=user, action=Deployment.Action.CREATE)
+    with transaction.atomic():
+        if code is not None:
+            code_artifact_store(content=code)
+        service = catalog_services.service_create(
+            user=user, owner=owner, slug=slug, kind=kind, description=description
+        )
+        instance = catalog_services.instance_get_or_create(service=service, environment=environment)
+        deployment = _plan_record(
+            instance=instance,
+            spec=spec,
+            changes=changes,
+            user=user,
+            action=Deployment.Action.CREATE,
+            source=source,
+        )
+        if confirm:
+            deployment = deployment_confirm(deployment=deployment, user=user, source=source)
     return deployment

@@ -202,38 +202,43 @@ def lambda_adopt(
         raise ValidationError({"function_name": "Slipway already manages this function."})
     spec = _lambda_spec(config, function.get("Concurrency") or {})
     request_ids = [request_id(function)]
-    with transaction.atomic():
-        service = catalog_services.service_create(
-            user=user,
-            owner=owner,
-            slug=slug,
-            kind="lambda",
-            description=description or config.get("Description", ""),
-        )
-        instance = catalog_services.instance_get_or_create(service=service, environment=environment)
-        instance.resources = {
-            "function_arn": config["FunctionArn"],
-            "function_name": config["FunctionName"],
-            "role_arn": config.get("Role", ""),
-            "adopted": True,
-        }
-        instance.applied_spec = spec
-        instance.status = ServiceInstance.Status.HEALTHY
-        instance.save(update_fields=["resources", "applied_spec", "status", "updated_at"])
-        tagged = lam.tag_resource(
-            Resource=config["FunctionArn"],
-            Tags=names.tags(
-                service_slug=slug, environment_slug=environment.slug, team_slug=owner.slug
-            ),
-        )
-        request_ids.append(request_id(tagged))
-        audit_record(
-            actor=user,
-            action="resource.adopt",
-            target=instance,
-            environment=environment,
-            after={"function_arn": config["FunctionArn"], "applied_spec": spec},
-            aws_request_ids=request_ids,
-            source=source,
-        )
+    tags = names.tags(service_slug=slug, environment_slug=environment.slug, team_slug=owner.slug)
+    # AWS first, outside any transaction: tag the function, then write the rows in one short
+    # transaction. If the rows cannot be written (the slug was taken meanwhile), the tags are
+    # taken off again, so Discovery still lists the function as unmanaged.
+    tagged = lam.tag_resource(Resource=config["FunctionArn"], Tags=tags)
+    request_ids.append(request_id(tagged))
+    try:
+        with transaction.atomic():
+            service = catalog_services.service_create(
+                user=user,
+                owner=owner,
+                slug=slug,
+                kind="lambda",
+                description=description or config.get("Description", ""),
+            )
+            instance = catalog_services.instance_get_or_create(
+                service=service, environment=environment
+            )
+            instance.resources = {
+                "function_arn": config["FunctionArn"],
+                "function_name": config["FunctionName"],
+                "role_arn": config.get("Role", ""),
+                "adopted": True,
+            }
+            instance.applied_spec = spec
+            instance.status = ServiceInstance.Status.HEALTHY
+            instance.save(update_fields=["resources", "applied_spec", "status", "updated_at"])
+            audit_record(
+                actor=user,
+                action="resource.adopt",
+                target=instance,
+                environment=environment,
+                after={"function_arn": config["FunctionArn"], "applied_spec": spec},
+                aws_request_ids=request_ids,
+                source=source,
+            )
+    except Exception:
+        lam.untag_resource(Resource=config["FunctionArn"], TagKeys=list(tags))
+        raise
     return instance

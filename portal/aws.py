@@ -11,7 +11,10 @@ applies, in one place:
    request (`interactive()`, set by portal.middleware.InteractiveAwsMiddleware) short timeouts
    and at most one retry, so a hanging AWS never holds a web worker for long;
 4. a shared Redis token bucket per (account, region, throttle group) (portal/ratelimit.py);
-5. a per-process call counter (service, operation) that tests and benchmarks read.
+5. a per-process call counter (service, operation) that tests and benchmarks read;
+6. a guard against AWS calls inside a database transaction (`AWS_CALLS_IN_TRANSACTIONS`:
+   "warn" logs them, "raise" refuses them, as the tests do): read AWS first, then write rows
+   in a short transaction.
 
 It also sorts AWS errors into transient (retry later) and permanent (fail now) once, so
 provisioners and tasks never guess from error strings.
@@ -20,6 +23,7 @@ provisioners and tasks never guess from error strings.
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 import threading
 import time
@@ -50,6 +54,7 @@ _lock = threading.Lock()
 _clients: dict[tuple, Any] = {}
 _assumed: dict[tuple, dict] = {}
 _calls: Counter = Counter()
+log = logging.getLogger(__name__)
 
 # Dummy credentials for the emulator: it accepts anything, and we never want a developer's real
 # keys to be sent to it (or real AWS to be hit by accident).
@@ -160,6 +165,58 @@ def _count_call(event_name: str, **kwargs) -> None:
         _calls[(service, operation)] += 1
 
 
+class AwsCallInTransaction(RuntimeError):
+    """An AWS call made while a database transaction was open (AWS_CALLS_IN_TRANSACTIONS)."""
+
+
+def in_transaction() -> bool:
+    """True while this thread has a database transaction open.
+
+    The transactions Django's test cases open around each test do not count: they are not
+    part of what the code under test does.
+    """
+    from django.db import connections
+
+    return any(
+        not block._from_testcase  # type: ignore[attr-defined]  # set by Django's TestCase
+        for connection in connections.all(initialized_only=True)
+        for block in connection.atomic_blocks
+    )
+
+
+_recorders: list[list[tuple[str, bool]]] = []
+
+
+@contextlib.contextmanager
+def recorded_calls() -> Iterator[list[tuple[str, bool]]]:
+    """Record every AWS request this process sends inside the block, as it leaves:
+    ("<service>.<Operation>", whether a database transaction was open). For tests."""
+    calls: list[tuple[str, bool]] = []
+    with _lock:
+        _recorders.append(calls)
+    try:
+        yield calls
+    finally:
+        with _lock:
+            _recorders.remove(calls)
+
+
+def _refuse_in_transaction(event_name: str, **kwargs) -> None:
+    # event_name is "before-send.<service>.<Operation>": the request is about to leave.
+    operation = event_name.split(".", 1)[1]
+    open_transaction = in_transaction()
+    with _lock:
+        for calls in _recorders:
+            calls.append((operation, open_transaction))
+    mode = settings.AWS_CALLS_IN_TRANSACTIONS
+    if mode not in ("warn", "raise") or not open_transaction:
+        return
+    message = f"AWS call {operation} made inside a database transaction"
+    if mode == "raise":
+        raise AwsCallInTransaction(message)
+    log.warning(message, stack_info=True)
+
+
 def _session_name(actor: str) -> str:
     # RoleSessionName allows [\w+=,.@-]{2,64}; usernames may hold other characters.
     cleaned = re.sub(r"[^\w+=,.@-]", "-", actor or "slipway")[:64]
@@ -215,6 +272,7 @@ def _raw_client(service: str, target: Target, credentials: dict | None, account:
         **(credentials or {}),
     )
     client.meta.events.register("before-call", _count_call)
+    client.meta.events.register("before-send", _refuse_in_transaction)
     client.meta.events.register("after-call", _note_request_id)
     max_wait = settings.AWS_WEB_RATE_LIMIT_MAX_WAIT if interactive else None
     client.meta.events.register(

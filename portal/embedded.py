@@ -14,9 +14,9 @@ the environment's network is missing (first deploy, or after an emulator restart
 
 from __future__ import annotations
 
+import redis
 from botocore.exceptions import ClientError
 from django.conf import settings
-from django.db import transaction
 
 from deployments import names
 from portal.aws import aws_client, error_code, is_emulator
@@ -58,12 +58,15 @@ def network_provided_by_slipway() -> bool:
 
 def embedded_network_ensure(*, environment) -> dict:
     """Like `_ensure`, but one deploy at a time per environment: two services deploying at once
-    would otherwise both see no VPC and both create one. The row lock serialises them; the
-    second then finds everything by its tags."""
-    from catalog.models import Environment
-
-    with transaction.atomic():
-        Environment.objects.select_for_update().filter(pk=environment.pk).first()
+    would otherwise both see no VPC and both create one. A Redis lock serialises them (not a
+    row lock: no database transaction stays open across AWS calls); the second then finds
+    everything by its tags."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    lock = client.lock(
+        f"{prefix}:embedded-network:{environment.pk}", timeout=300, blocking_timeout=300
+    )
+    with lock:
         return _ensure(environment)
 
 

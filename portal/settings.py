@@ -224,6 +224,9 @@ AWS_WEB_CONNECT_TIMEOUT = env.float("SLIPWAY_AWS_WEB_CONNECT_TIMEOUT", default=3
 AWS_WEB_READ_TIMEOUT = env.float("SLIPWAY_AWS_WEB_READ_TIMEOUT", default=5)
 AWS_WEB_RATE_LIMIT_MAX_WAIT = 2.0  # seconds a web request may wait for a rate-limit token
 AWS_ROLE_SESSION_SECONDS = 900
+# An AWS call inside a database transaction holds row locks for a network round trip (and a
+# rollback cannot undo what AWS did): "warn" logs each one, "raise" refuses it (the tests).
+AWS_CALLS_IN_TRANSACTIONS = env.str("SLIPWAY_AWS_CALLS_IN_TRANSACTIONS", default="warn")
 # Shared token buckets (portal/ratelimit.py): group → (tokens per second, burst).
 AWS_RATE_LIMITS_ENABLED = env.bool("SLIPWAY_AWS_RATE_LIMITS", default=True)
 AWS_RATE_LIMITS = {

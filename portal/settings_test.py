@@ -32,3 +32,7 @@ AWS_RATE_LIMITS = {**AWS_RATE_LIMITS, "apigateway-create-deployment": (5.0, 5)} 
 # Every test client calls from 127.0.0.1: the per-address API bucket would be shared by the
 # whole suite. The rate-limit tests set their own numbers.
 API_RATE_LIMIT_PER_ADDRESS = (1000.0, 100_000)
+
+# Every AWS call made while a transaction is open fails the test that made it (web process and
+# Celery worker alike); the transactions pytest-django opens around a test do not count.
+AWS_CALLS_IN_TRANSACTIONS = "raise"
