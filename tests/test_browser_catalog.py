@@ -90,7 +90,7 @@ def test_search_filter_open_and_edit_settings(
     function_arn = function["FunctionArn"]
     expect(page.locator("#env-dev")).to_contain_text(function_arn)
     console = "https://us-east-1.console.aws.amazon.com/lambda/home?region=us-east-1"
-    link = page.locator("#env-dev").get_by_role("link", name="AWS console for function_arn")
+    link = page.locator("#env-dev").get_by_role("link", name="AWS console for Lambda function")
     expect(link).to_have_attribute("href", f"{console}#/functions/payouts-dev")
     screenshot(page, "service-overview")
 

@@ -155,7 +155,7 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
     `apply` and `wait` leave out the parts a step does not need (fewer calls per step).
     """
     values = _names(ctx)
-    applied = getattr(ctx.instance, "applied_spec", None)
+    applied = ctx.instance.applied_spec
     values["targets"] = _resolve_targets(ctx, _target_slugs(ctx.spec, applied))
     values["api_type"] = None
     values["usage_plan"] = values["api_key"] = None
@@ -425,7 +425,8 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
 
 
 class ApiGatewayProvisioner:
-    """The apigateway provisioner: this module's functions behind the `Provisioner` protocol."""
+    """The apigateway provisioner: this module's functions behind the `Provisioner` protocol
+    (registered in `deployments.provisioners`)."""
 
     kind = "apigateway"
     scale_values = staticmethod(scale_values)

@@ -373,7 +373,8 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
 
 
 class EcsProvisioner:
-    """The ecs provisioner: this module's functions behind the `Provisioner` protocol."""
+    """The ecs provisioner: this module's functions behind the `Provisioner` protocol
+    (registered in `deployments.provisioners`)."""
 
     kind = "ecs"
     scale_values = staticmethod(scale_values)

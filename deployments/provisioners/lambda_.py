@@ -74,8 +74,8 @@ def scale_values(spec: dict) -> dict[str, int | None]:
     }
 
 
-def _names(ctx_or_instance) -> tuple[str, str]:
-    instance = getattr(ctx_or_instance, "instance", ctx_or_instance)
+def _names(ctx: Context) -> tuple[str, str]:
+    instance = ctx.instance
     env = instance.environment.slug
     # An adopted function keeps the name it had before Slipway managed it.
     function_name = instance.resources.get("function_name") or names.lambda_function(
@@ -417,7 +417,8 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
 
 
 class LambdaProvisioner:
-    """The lambda provisioner: this module's functions behind the `Provisioner` protocol."""
+    """The lambda provisioner: this module's functions behind the `Provisioner` protocol
+    (registered in `deployments.provisioners`)."""
 
     kind = "lambda"
     scale_values = staticmethod(scale_values)

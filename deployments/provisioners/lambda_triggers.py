@@ -15,6 +15,7 @@ Change keys: "trigger-s3/<bucket>.ensure|.delete", "trigger-events/<bus>/<rule>.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -106,7 +107,10 @@ def _client_for(ctx):
 
 
 def _observe_bucket(s3, bucket: str, function_name: str, alias_arn: str, sids: set) -> dict:
-    found = {"configured": False, "permission": names.lambda_permission_sid("s3", bucket) in sids}
+    found: dict[str, Any] = {
+        "configured": False,
+        "permission": names.lambda_permission_sid("s3", bucket) in sids,
+    }
     try:
         config = s3.get_bucket_notification_configuration(Bucket=bucket)
     except ClientError as exc:

@@ -24,9 +24,10 @@ class Command(BaseCommand):
 
         from catalog.models import Environment, Team
         from portal import emulator
+        from portal.aws import is_emulator
         from portal.demo import demo_services_launch
 
-        if not settings.AWS_ENDPOINT_URL:
+        if not is_emulator():
             return
         try:
             emulator.wait_until_up(settings.AWS_ENDPOINT_URL, timeout=60)
