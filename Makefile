@@ -41,9 +41,11 @@ run: $(VENV)/.run-installed
 test-prereqs:
 	bash bin/test-prereqs.sh
 
+# mypy (with django-stubs) checks the typed core listed in pyproject.toml [tool.mypy].
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 check: $(VENV)/.test-installed
 	DJANGO_SETTINGS_MODULE=portal.settings_test $(PY) manage.py check

@@ -52,7 +52,8 @@ def parse_spec(data: dict) -> Spec:
 
     A known kind is validated by its own model, so error locations are the spec's own fields.
     """
-    spec_class = SPECS.get(data.get("kind")) if isinstance(data, dict) else None
+    kind = data.get("kind") if isinstance(data, dict) else None
+    spec_class = SPECS.get(kind) if isinstance(kind, str) else None
     if spec_class is not None:
         return spec_class.model_validate(data)
     return _any_spec.validate_python(data)

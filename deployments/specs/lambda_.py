@@ -348,7 +348,8 @@ class LambdaInput(LambdaFields):
 def source_zip(runtime: str, handler: str, source: str) -> bytes:
     """The typed source zipped under the handler's module name, with fixed timestamps (so the
     same source gives the same code hash). Raises `invalid` for runtimes that need a zip."""
-    family = re.match(r"[a-z]+", runtime).group(0)
+    match = re.match(r"[a-z]+", runtime)
+    family = match.group(0) if match else runtime
     suffix = SOURCE_SUFFIX.get(family)
     if suffix is None:
         raise invalid(f"{runtime} needs a zip upload.", field="source")
