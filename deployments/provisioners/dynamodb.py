@@ -207,9 +207,12 @@ def _plan_capacity(want: DynamoDbSpec, have: dict, name: str) -> list[Change]:
             )
         )
     if want.billing_mode == "provisioned" and not want.autoscaling:
-        for field, label in (("read_capacity", "reads"), ("write_capacity", "writes")):
-            if have.get(field) != getattr(want, field):
-                details.append(field_diff(label, have.get(field), getattr(want, field), "units"))
+        for field, label, wanted in (
+            ("read_capacity", "reads", want.read_capacity),
+            ("write_capacity", "writes", want.write_capacity),
+        ):
+            if have.get(field) != wanted:
+                details.append(field_diff(label, have.get(field), wanted, "units"))
     if not details:
         return []
     return [Change("table.capacity", f"Capacity of {name}: " + "; ".join(details), tuple(details))]
