@@ -66,7 +66,8 @@ class LogPage:
 
 
 def _line(event: dict) -> LogLine:
-    message = event.get("message", "").rstrip("\n")
+    # Whatever AWS hands back must encode as UTF-8 in the page: lone surrogates become "?".
+    message = event.get("message", "").rstrip("\n").encode("utf-8", "replace").decode("utf-8")
     return LogLine(
         event_id=event["eventId"],
         timestamp=event["timestamp"],

@@ -10,6 +10,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 
 from portal.untrusted import control_character_message
 
@@ -48,4 +49,11 @@ class Form(RefuseControlCharacters, forms.Form):
 
 
 class AuthenticationForm(RefuseControlCharacters, auth_forms.AuthenticationForm):
-    """The sign-in form; a NUL in the username must not reach the user lookup."""
+    """The sign-in form; a NUL in the username must not reach the user lookup, and neither may
+    an over-long one (Django sets only the widget's maxlength here; django-axes would then fail
+    to record the attempt in its 255-character column)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        username = self.fields["username"]
+        username.validators.append(MaxLengthValidator(username.max_length))
