@@ -158,6 +158,8 @@ def aws_listing() -> dict[str, list]:
             m["stateMachineArn"]
             for m in aws_client("stepfunctions").list_state_machines()["stateMachines"]
         ],
+        "topics": [t["TopicArn"] for t in aws_client("sns").list_topics()["Topics"]],
+        "queues": aws_client("sqs").list_queues().get("QueueUrls", []),
         "ecs": [],
     }
     ecs = aws_client("ecs")
@@ -176,6 +178,7 @@ GOOD = {
     },
     "apigateway": {"routes": "GET /orders -> fuzz-fn"},
     "dynamodb": {"partition_key_name": "pk"},
+    "sns": {"topics": "order-placed"},
 }
 
 
@@ -199,7 +202,7 @@ def estate(client, personas, aws_clean):
             "environment": str(personas["dev"].pk),
         }
         form = kind.create_form(data, None, teams=teams)
-        assert form.is_valid(), (kind.slug, form.errors)
+        assert form.is_valid(), f"{kind.slug}: add values to GOOD that make it valid: {form.errors}"
         service = catalog_services.service_create(
             user=alice, owner=personas["payments"], slug=slug, kind=kind.slug
         )
