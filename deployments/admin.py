@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from audit.admin_base import AuditedModelAdmin
-from deployments.models import CodeArtifact, Deployment, DeploymentStep
+from deployments.models import CodeArtifact, Deployment, DeploymentEvent, DeploymentStep
 
 
 class DeploymentStepInline(admin.TabularInline):
@@ -40,3 +40,22 @@ class CodeArtifactAdmin(AuditedModelAdmin):
     list_display = ["sha256", "size", "created_at"]
     exclude = ["content"]
     readonly_fields = ["sha256", "size", "created_at"]
+
+
+@admin.register(DeploymentEvent)
+class DeploymentEventAdmin(AuditedModelAdmin):
+    """The deployment-events outbox, read-only: what was published to SNS, and what failed."""
+
+    list_display = ["deployment", "sequence", "type", "status", "attempts", "published_at"]
+    list_filter = ["status", "type"]
+    list_select_related = ["deployment__instance__service", "deployment__instance__environment"]
+    readonly_fields = [f.name for f in DeploymentEvent._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -24,6 +24,7 @@ from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
 from deployments import live, liveness, provisioners
+from deployments.events import deployment_event_record
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 from deployments.provisioners.base import Context, Observed, Provisioner
 from portal.aws import collect_request_ids, error_message, is_transient, request_id
@@ -58,6 +59,8 @@ def deployment_claim(*, deployment_id: int) -> uuid.UUID | None:
     )
     if claimed:
         live.deployment_changed(deployment_id)
+        # Recorded once per deployment, however many times a retry claims it again.
+        deployment_event_record(deployment_id=deployment_id, type="deployment.started")
     return lease if claimed else None
 
 
@@ -351,6 +354,7 @@ def _fail(deployment: Deployment, error: str) -> None:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(status=instance_status)
             _audit_finish(deployment, status, error)
             live.deployment_changed(deployment.pk)  # sent when the transaction commits
+            deployment_event_record(deployment_id=deployment.pk, type=f"deployment.{status}")
 
 
 def _succeed(deployment: Deployment) -> None:
@@ -376,6 +380,7 @@ def _succeed(deployment: Deployment) -> None:
             # Tables a service uses are dependencies in the catalog, on both services' pages.
             catalog_services.service_table_uses_sync(service=deployment.instance.service)
             live.deployment_changed(deployment.pk)  # sent when the transaction commits
+            deployment_event_record(deployment_id=deployment.pk, type="deployment.succeeded")
 
 
 def _audit_finish(deployment: Deployment, status: str, error: str) -> None:

@@ -160,3 +160,41 @@ class DeploymentStep(models.Model):
         if self.finished_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class DeploymentEvent(models.Model):
+    """One state change of a deployment, kept here (an outbox) until it is published to the
+    environment's SNS topic. Publishing happens in the worker, after the change is committed,
+    so it never blocks or fails the deployment itself; a failure stays visible on this row.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"  # recorded, not yet accepted by SNS
+        PUBLISHED = "published"  # SNS accepted it (message_id holds its id)
+        FAILED = "failed"  # gave up after retries; shown on the deployment page
+
+    deployment = models.ForeignKey(Deployment, on_delete=models.CASCADE, related_name="events")
+    # 1, 2, 3… per deployment, in the order the changes happened: consumers order by it.
+    sequence = models.PositiveIntegerField()
+    type = models.CharField(max_length=40)  # e.g. "deployment.succeeded"
+    payload = models.JSONField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    # A publisher holds the row until this time; another one waits instead of publishing twice.
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    message_id = models.CharField(max_length=100, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["deployment_id", "sequence"]
+        constraints = [
+            # Each state change is recorded once, whatever retries or duplicate tasks do.
+            models.UniqueConstraint(fields=["deployment", "type"], name="one_event_per_change"),
+            models.UniqueConstraint(fields=["deployment", "sequence"], name="event_sequence"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self):
+        return f"#{self.deployment_id}.{self.sequence} {self.type} ({self.status})"

@@ -192,6 +192,12 @@ def sqs_queue(service_slug: str, environment_slug: str, queue: str) -> str:
     return f"{service_slug}-{environment_slug}-{queue}"[:80]
 
 
+# --- Deployment events ---------------------------------------------------------------------------
+def deployment_events_topic(environment_slug: str) -> str:
+    """The environment's SNS topic that carries Slipway's deployment events (schema v1)."""
+    return f"slipway-{environment_slug}-deployment-events"
+
+
 def sns_topic_arn(*, region: str, account_id: str, name: str) -> str:
     """SNS topic ARNs follow from region, account and name; no call is needed to know one."""
     return f"arn:aws:sns:{region}:{account_id}:{name}"

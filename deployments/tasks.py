@@ -58,3 +58,25 @@ def expire_approvals() -> None:
 def check_drift() -> None:
     """Beat: flag instances whose AWS resources no longer match their applied spec."""
     engine.instances_check_drift()
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def publish_deployment_events(deployment_id: int) -> None:
+    """Publish a deployment's pending events to its environment's SNS topic, in order.
+
+    Never touches the deployment itself; a failure is recorded on the event and retried later.
+    """
+    from deployments import events
+
+    result = events.deployment_events_publish(deployment_id=deployment_id)
+    if result.retry_in is not None:
+        publish_deployment_events.apply_async((deployment_id,), countdown=result.retry_in)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def sweep_deployment_events() -> None:
+    """Beat: publish events whose publishing message was lost (a worker died, Redis restarted)."""
+    from deployments import events
+
+    for deployment_id in events.deployment_events_stale():
+        publish_deployment_events.delay(deployment_id)

@@ -207,6 +207,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.tasks.check_drift",
         "schedule": env.int("SLIPWAY_DRIFT_CHECK_EVERY", default=600),
     },
+    "sweep-deployment-events": {
+        "task": "deployments.tasks.sweep_deployment_events",
+        "schedule": 60,
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -282,6 +286,8 @@ DEPLOY_EVENTS_HEARTBEAT_SECONDS = 10
 DEPLOY_WAIT_TIMEOUT_SECONDS = env.int("SLIPWAY_DEPLOY_WAIT_TIMEOUT_SECONDS", default=900)
 # An approval request not decided within this many hours is cancelled.
 APPROVAL_EXPIRY_HOURS = env.int("SLIPWAY_APPROVAL_EXPIRY_HOURS", default=24)
+# Deployment events (deployments/events.py) still pending after this long are published by beat.
+DEPLOYMENT_EVENTS_SWEEP_AFTER_SECONDS = env.int("SLIPWAY_EVENTS_SWEEP_AFTER", default=60)
 
 LOGGING = {
     "version": 1,
