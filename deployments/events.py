@@ -148,6 +148,8 @@ def deployment_event_record(*, deployment_id: int, type: str) -> DeploymentEvent
         return None
     if DeploymentEvent.objects.filter(deployment_id=deployment_id, type=type).exists():
         return None
+    if type == "deployment.cancelled" and not deployment.events.exists():
+        return None  # a plan discarded before it was ever requested: nothing was announced
     for _ in range(3):
         last = DeploymentEvent.objects.filter(deployment_id=deployment_id).aggregate(
             n=Max("sequence")

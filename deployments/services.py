@@ -28,6 +28,7 @@ from deployments.errors import (  # noqa: F401 — re-exported: callers catch th
     PlanFailed,
     RoutedTo,
 )
+from deployments.events import deployment_event_record
 from deployments.models import CodeArtifact, Deployment
 from deployments.provisioners.base import Change, Context
 from deployments.transitions import Transition
@@ -197,6 +198,16 @@ def _lock_instance(instance: ServiceInstance) -> ServiceInstance:
     )
 
 
+# The deployment event each transition publishes (see docs/deployment-events.md).
+TRANSITION_EVENTS = {
+    "confirm": "deployment.requested",
+    "approve": "deployment.approved",
+    "reject": "deployment.cancelled",
+    "cancel": "deployment.cancelled",
+    "expire": "deployment.cancelled",
+}
+
+
 def _move(
     deployment: Deployment, transition: Transition, *, to: str, when: Q | None = None, **fields
 ) -> bool:
@@ -212,6 +223,10 @@ def _move(
     ).update(status=to, **fields)
     if won:
         deployment.refresh_from_db()
+        # Published to the environment's SNS topic after commit (deployments/events.py).
+        event = TRANSITION_EVENTS.get(transition.action)
+        if event:
+            deployment_event_record(deployment_id=deployment.pk, type=event)
     return bool(won)
 
 

@@ -136,3 +136,35 @@ def test_recording_is_idempotent(personas, aws_clean):
 def test_the_documented_schema_is_the_one_published():
     documented = json.loads((ROOT / "docs" / "deployment-events.schema.json").read_text())
     assert documented == events.json_schema()
+
+
+def test_a_failed_deployment_publishes_its_failure(personas, aws_clean, celery_worker, faults):
+    queue_url = subscribe_queue("dev", "payments-failures")
+    faults.add(Rule("CreateFunction", times=5, code="InvalidParameterValueException"))
+    deployment = launch_lambda(personas, "ledger")
+    done = wait_for(lambda: finished_deployment(deployment.pk))
+    assert done.status == Deployment.Status.FAILED
+
+    got = received(queue_url, deployment.pk, 3)
+    assert [e["type"] for e in got] == [
+        "deployment.requested",
+        "deployment.started",
+        "deployment.failed",
+    ]
+    assert got[-1]["deployment"]["status"] == "failed"
+    assert got[-1]["deployment"]["error"] == done.error
+
+
+def test_cancelling_a_requested_change_is_published_but_a_discarded_plan_is_not(
+    personas, aws_clean
+):
+    from deployments.services import deployment_cancel
+
+    waiting = launch_lambda(personas, "ledger", environment="prod")
+    deployment_cancel(deployment=waiting, user=personas["alice"])
+    types = list(DeploymentEvent.objects.filter(deployment=waiting).values_list("type", flat=True))
+    assert types == ["deployment.requested", "deployment.cancelled"]
+
+    planned = launch_lambda(personas, "other", confirm=False)
+    deployment_cancel(deployment=planned, user=personas["alice"])
+    assert not DeploymentEvent.objects.filter(deployment=planned).exists()
