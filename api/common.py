@@ -67,3 +67,30 @@ def audited(request, *, action: str, target, environment=None, before=None) -> I
 
 def form_errors(form) -> dict[str, list[str]]:
     return {field: [str(e) for e in errs] for field, errs in form.errors.items()}
+
+
+KIND_TAGS = ("lambda", "ecs", "apigateway")
+
+
+def error_key(loc) -> str:
+    """A dotted field path for an error location ("spec.memory_size"), without the request
+    part ("body", the parameter's name) or the kind a discriminated union adds."""
+    parts = list(loc)
+    if parts[:1] == ["body"]:
+        parts = parts[2:]
+    elif parts[:1] in (["query"], ["path"]):
+        parts = parts[1:]
+    cleaned = [
+        p for i, p in enumerate(parts) if not (i > 0 and parts[i - 1] == "spec" and p in KIND_TAGS)
+    ]
+    return ".".join(str(p) for p in cleaned) or "__all__"
+
+
+def validation_errors(errors: list[dict], *, prefix: tuple = ()) -> dict[str, list[str]]:
+    """{field path: [messages]} for pydantic error dicts, worded as the web forms word them."""
+    from deployments.specs import spec_errors
+
+    out: dict[str, list[str]] = {}
+    for loc, message in spec_errors(errors):
+        out.setdefault(error_key(prefix + loc), []).append(message)
+    return out

@@ -1,7 +1,8 @@
 """API: launch a service, update, scale or delete an instance, read and approve deployments.
 
-Input goes through the kind's own forms (deployments/kinds.py), so the API validates exactly
-what the web pages validate, and through the same services and permission helpers.
+Request bodies are the kinds' typed specs (api/spec_schemas.py, from deployments.specs), so the
+API checks exactly the rules the web forms check, with the same messages, and goes through the
+same services and permission helpers.
 """
 
 from __future__ import annotations
@@ -9,16 +10,18 @@ from __future__ import annotations
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from ninja import Router, Status
+from pydantic import ValidationError
 
-from api.common import ApiRefusal, FormInvalid, audited, form_errors
-from api.schemas import DeploymentDetailOut, Error, FormErrors, LaunchIn, ScaleIn, UpdateIn
-from catalog import selectors as catalog_selectors
+from api.common import ApiRefusal, FormInvalid, audited, validation_errors
+from api.schemas import DeploymentDetailOut, Error, FormErrors
+from api.spec_schemas import LaunchIn, ScaleIn, UpdateIn
 from catalog.access import get_deployment_for_user, get_instance_for_user
 from catalog.models import Environment, Membership, Team
-from deployments import kinds
 from deployments import services as deploy_services
 from deployments.guardrails import GuardrailViolation
 from deployments.models import Deployment
+from deployments.specs import SPECS, context_errors
+from deployments.specs.lambda_ import source_zip
 
 router = Router(tags=["deployments"])
 
@@ -41,13 +44,6 @@ def _refusals(call):
         raise ApiRefusal(str(exc), status=409) from exc
 
 
-def _kind(slug: str) -> kinds.Kind:
-    try:
-        return kinds.get(slug)
-    except ValueError:
-        raise ApiRefusal(f"Slipway cannot deploy {slug!r} services.", status=422) from None
-
-
 def _detail(deployment: Deployment) -> Deployment:
     return (
         Deployment.objects.select_related(
@@ -58,11 +54,30 @@ def _detail(deployment: Deployment) -> Deployment:
     )
 
 
-def _form_data(form_class, spec: dict, fields: dict) -> dict:
-    """The form's current values (from the applied spec) overlaid with the caller's fields."""
-    unbound = form_class(spec=spec)
-    data = {name: unbound[name].value() for name in unbound.fields}
-    return {k: v for k, v in {**data, **fields}.items() if v is not None}
+def _typed(kind: str, data: dict, *, environment, name: str | None = None) -> dict:
+    """`data` checked as the kind's stored spec and against the environment (the catalog,
+    the network, the function name's length); the stored JSON, or FormInvalid."""
+    try:
+        spec = SPECS[kind].model_validate(data)
+    except ValidationError as exc:
+        raise FormInvalid(validation_errors(exc.errors(), prefix=("spec",))) from None
+    errors: dict[str, list[str]] = {}
+    for field, message in context_errors(spec, environment=environment, name=name):
+        key = field if field in ("name", "environment") else f"spec.{field}"
+        errors.setdefault(key, []).append(message)
+    if errors:
+        raise FormInvalid(errors)
+    return spec.to_json()
+
+
+def _code(data: dict) -> bytes | None:
+    """The zip of a Lambda's typed `source` (popped from `data`), or None."""
+    source = data.pop("source", None)
+    if not source:
+        return None
+    data.pop("code_s3", None)
+    data.pop("code_sha256", None)
+    return source_zip(data["runtime"], data["handler"], source)
 
 
 @router.post("/launches", response=MUTATION_RESPONSES)
@@ -75,7 +90,6 @@ def launch_service(request, payload: LaunchIn):
         target=("catalog.service", "", payload.name),
         environment=env,
     ) as out:
-        kind = _kind(payload.kind)
         owner = Team.objects.filter(slug=payload.owner).first()
         if owner is None or env is None:
             raise Http404("No such team or environment.")
@@ -84,26 +98,21 @@ def launch_service(request, payload: LaunchIn):
             or Membership.objects.filter(team=owner, user=request.user).exists()
         ):
             raise PermissionDenied(f"You are not a member of {owner.name}.")
-        teams = catalog_selectors.teams_for_user(user=request.user)
-        data = {
-            **payload.fields,
-            "name": payload.name,
-            "owner": owner.pk,
-            "environment": env.pk,
-            "description": payload.description,
-        }
-        form = kind.create_form(data, None, teams=teams)
-        if not form.is_valid():
-            raise FormInvalid(form_errors(form))
+        kind = payload.spec.kind
+        data = payload.spec.model_dump(mode="json")
+        code = _code(data) if kind == "lambda" else None
+        if kind == "apigateway":
+            data["stage"] = env.slug  # the stage is named after the environment
+        spec = _typed(kind, data, environment=env, name=payload.name)
         deployment = _refusals(
             lambda: deploy_services.service_launch(
                 user=request.user,
                 owner=owner,
                 slug=payload.name,
-                kind=kind.slug,
+                kind=kind,
                 environment=env,
-                spec=form.spec(),
-                code=form.cleaned_data.get("code"),
+                spec=spec,
+                code=code,
                 description=payload.description,
                 confirm=True,
                 source="api",
@@ -114,22 +123,27 @@ def launch_service(request, payload: LaunchIn):
     return Status(201, _detail(deployment))
 
 
-def _instance_change(request, slug, environment, *, action, form_attr, fields):
+def _instance_change(request, slug, environment, *, action, changes):
+    """The applied spec with `changes` (a typed partial spec) applied, requested as `action`."""
     instance = get_instance_for_user(request.user, slug, environment, write=True)
-    form_class = getattr(kinds.get(instance.service.kind), form_attr)
-    if form_class is None or not instance.applied_spec:
+    if not instance.applied_spec:
         raise Http404(f"There is nothing deployed to {action} here.")
-    data = _form_data(form_class, instance.applied_spec, fields)
-    form = (
-        form_class(data, spec=instance.applied_spec)
-        if action == "scale"
-        else form_class(data, None, spec=instance.applied_spec)
-    )
-    if not form.is_valid():
-        raise FormInvalid(form_errors(form))
+    kind = instance.service.kind
+    if changes.kind != kind:
+        raise FormInvalid({"spec.kind": [f"{slug} is a {kind} service; send kind {kind}."]})
+    fields = changes.model_dump(mode="json", exclude_unset=True)
+    data = {**instance.applied_spec, **fields, "kind": kind}
+    code = None
+    if kind == "lambda":
+        if fields.get("code_s3"):
+            data.pop("code_sha256", None)
+        code = _code(data)
+    spec = _typed(kind, data, environment=instance.environment)
+    if code is not None:
+        spec["code_sha256"] = deploy_services.code_artifact_store(content=code).sha256
     return _refusals(
         lambda: deploy_services.deployment_request(
-            instance=instance, spec=form.spec(), user=request.user, action=action, source="api"
+            instance=instance, spec=spec, user=request.user, action=action, source="api"
         )
     )
 
@@ -149,12 +163,7 @@ def update_instance(request, slug: str, environment: str, payload: UpdateIn):
         before=None,
     ) as out:
         deployment = _instance_change(
-            request,
-            slug,
-            environment,
-            action="update",
-            form_attr="update_form",
-            fields=payload.fields,
+            request, slug, environment, action="update", changes=payload.spec
         )
         out.update(target=deployment, after=deployment.spec)
     return Status(201, _detail(deployment))
@@ -170,12 +179,7 @@ def scale_instance(request, slug: str, environment: str, payload: ScaleIn):
         environment=_env(environment),
     ) as out:
         deployment = _instance_change(
-            request,
-            slug,
-            environment,
-            action="scale",
-            form_attr="scale_form",
-            fields=payload.fields,
+            request, slug, environment, action="scale", changes=payload.spec
         )
         out.update(target=deployment, after=deployment.spec)
     return Status(201, _detail(deployment))

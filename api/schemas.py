@@ -5,6 +5,8 @@ from typing import Any, Literal
 
 from ninja import Field, Schema
 
+from deployments.specs import redacted
+
 
 class Error(Schema):
     detail: str
@@ -32,7 +34,15 @@ class InstanceOut(Schema):
     environment: str = Field(..., alias="environment.slug")
     status: str
     resources: dict[str, Any]
-    applied_spec: dict[str, Any] | None
+    applied_spec: dict[str, Any] | None = Field(
+        None,
+        description="The spec last applied. Environment variables and secrets are listed by "
+        "name only: the API never returns their values.",
+    )
+
+    @staticmethod
+    def resolve_applied_spec(obj) -> dict | None:
+        return redacted(obj.applied_spec)
 
 
 class ServiceOut(Schema):
@@ -98,32 +108,6 @@ class DeploymentDetailOut(DeploymentOut):
     @staticmethod
     def resolve_steps(obj):
         return list(obj.steps.all())
-
-
-class LaunchIn(Schema):
-    """A new service and its first deployment: the kind's form fields, as on the web page."""
-
-    name: str = Field(..., max_length=40, description="Service slug.")
-    kind: str = Field("lambda", max_length=20)
-    owner: str = Field(..., max_length=50, description="Owner team slug.")
-    environment: str = Field(..., max_length=50, description="Environment slug.")
-    description: str = Field("", max_length=256)
-    fields: dict[str, Any] = Field(
-        default_factory=dict,
-        description="The kind's spec fields, e.g. runtime, handler, source, memory_size.",
-    )
-
-
-class UpdateIn(Schema):
-    fields: dict[str, Any] = Field(
-        default_factory=dict, description="Spec fields to change; others keep their values."
-    )
-
-
-class ScaleIn(Schema):
-    fields: dict[str, Any] = Field(
-        ..., description="Scaling fields of the kind, e.g. reserved_concurrency."
-    )
 
 
 class ServicePatch(Schema):

@@ -11,9 +11,10 @@ from django.core.exceptions import PermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from ninja import NinjaAPI
+from ninja.errors import ValidationError as NinjaValidationError
 
 from api.auth import RateLimited, TokenAuth
-from api.common import ApiRefusal, FormInvalid
+from api.common import ApiRefusal, FormInvalid, validation_errors
 
 RATE_LIMITED = "Too many requests from this address or with this token (see Retry-After)."
 
@@ -83,6 +84,15 @@ def _rate_limited(request, exc):
     response = api.create_response(request, {"detail": str(exc)}, status=429)
     response["Retry-After"] = str(exc.retry_after)
     return response
+
+
+@api.exception_handler(NinjaValidationError)
+def _request_invalid(request, exc):
+    """A body, query or path that does not fit its typed schema: the same 422 shape and the
+    same message text as every other refusal (and as the web form)."""
+    return api.create_response(
+        request, {"detail": "Invalid input.", "errors": validation_errors(exc.errors)}, status=422
+    )
 
 
 @api.exception_handler(ApiRefusal)

@@ -138,7 +138,7 @@ def test_the_api_answers_422_naming_the_field(client, personas, token):
         "name": "orders",
         "owner": "payments\x00",
         "environment": "dev",
-        "fields": {"handler": "app.handler", "source": "x = '\x00'"},
+        "spec": {"kind": "lambda", "handler": "app.handler", "source": "x = '\x00'"},
     }
     response = client.post("/api/v1/launches", json.dumps(body), "application/json", headers=auth)
     assert response.status_code == 422
@@ -170,11 +170,18 @@ def test_a_deeply_nested_event_pattern_is_a_field_error(client, personas):
 
 
 def test_a_deeply_nested_event_pattern_through_the_api_is_a_422(client, personas, token):
+    pattern = {"source": ["a"]}
+    for _ in range(10):  # deeper than a pattern may be, shallower than a body may be
+        pattern = {"source": [pattern]}
     body = {
         "name": "orders",
         "owner": "payments",
         "environment": "dev",
-        "fields": {"handler": "app.handler", "event_bus": "b", "event_pattern": DEEP_PATTERN},
+        "spec": {
+            "kind": "lambda",
+            "source": "x = 1",
+            "triggers": {"eventbridge": [{"bus": "b", "pattern": pattern}]},
+        },
     }
     response = client.post(
         "/api/v1/launches",
@@ -183,7 +190,8 @@ def test_a_deeply_nested_event_pattern_through_the_api_is_a_422(client, personas
         headers={"Authorization": f"Bearer {token}"},
     )
     assert response.status_code == 422
-    assert "nested deeper" in response.json()["errors"]["event_pattern"][0]
+    errors = response.json()["errors"]["spec.triggers.eventbridge.0.pattern"]
+    assert "nested deeper than 16" in errors[0]
     assert not Service.objects.exists()
 
 

@@ -190,7 +190,8 @@ API_BODY = {
     "kind": "lambda",
     "owner": "payments",
     "environment": "dev",
-    "fields": {"memory_size": 256},
+    # A well-formed typed body, so the refusal is about who asks, not what they send.
+    "spec": {"kind": "lambda", "reserved_concurrency": 1},
 }
 
 

@@ -19,14 +19,16 @@ def bearer(user) -> dict:
 
 
 def lambda_fields(**overrides):
+    """A typed Lambda spec as the API takes it (lists and objects, not the form's text)."""
     fields = {
+        "kind": "lambda",
         "runtime": "python3.12",
         "handler": "app.handler",
         "source": SOURCE,
         "memory_size": 256,
         "timeout": 10,
         "architecture": "x86_64",
-        "env_vars": "",
+        "environment": {},
     }
     fields.update(overrides)
     return fields
@@ -101,16 +103,16 @@ def test_launch_rejects_bad_fields_and_other_teams(client, personas, aws_emulato
         "name": "orders",
         "owner": "payments",
         "environment": "dev",
-        "fields": lambda_fields(handler="nodot", memory_size=1),
+        "spec": lambda_fields(handler="nodot", memory_size=1),
     }
     response = client.post(
         "/api/v1/launches", body, content_type="application/json", headers=headers
     )
     assert response.status_code == 422
-    assert set(response.json()["errors"]) >= {"handler", "memory_size"}
+    assert set(response.json()["errors"]) >= {"spec.handler", "spec.memory_size"}
     assert not Service.objects.exists()
 
-    body["fields"] = lambda_fields()
+    body["spec"] = lambda_fields()
     response = client.post(
         "/api/v1/launches",
         body,
@@ -130,7 +132,7 @@ def test_launch_scale_and_status_through_the_api(client, personas, aws_clean, ce
         "owner": "payments",
         "environment": "dev",
         "description": "made by the API",
-        "fields": lambda_fields(env_vars="MODE=api"),
+        "spec": lambda_fields(environment={"MODE": "api"}),
     }
     response = client.post(
         "/api/v1/launches", body, content_type="application/json", headers=headers
@@ -154,10 +156,15 @@ def test_launch_scale_and_status_through_the_api(client, personas, aws_clean, ce
     # charlie may read it but not change it; nothing is queued for him.
     other = bearer(personas["charlie"])
     assert client.get(f"/api/v1/deployments/{pk}", headers=other).status_code == 200
-    for op in ("delete", "update", "scale"):
+    bodies = {
+        "delete": {},
+        "update": {"spec": {"kind": "lambda", "memory_size": 1024}},
+        "scale": {"spec": {"kind": "lambda", "reserved_concurrency": 5}},
+    }
+    for op, change in bodies.items():
         denied = client.post(
             f"/api/v1/services/api-orders/environments/dev/{op}",
-            {"fields": {"memory_size": 1024}},
+            change,
             content_type="application/json",
             headers=other,
         )
@@ -195,7 +202,7 @@ def test_update_keeps_unnamed_fields(client, personas, aws_clean, celery_worker)
     if kinds.get("lambda").update_form is None:
         pytest.skip("the Lambda kind has no update form yet")
     headers = bearer(personas["alice"])
-    body = {"name": "upd", "owner": "payments", "environment": "dev", "fields": lambda_fields()}
+    body = {"name": "upd", "owner": "payments", "environment": "dev", "spec": lambda_fields()}
     pk = client.post(
         "/api/v1/launches", body, content_type="application/json", headers=headers
     ).json()["id"]
@@ -207,7 +214,7 @@ def test_update_keeps_unnamed_fields(client, personas, aws_clean, celery_worker)
     assert wait_for(finished)["status"] == "succeeded"
     response = client.post(
         "/api/v1/services/upd/environments/dev/update",
-        {"fields": {"memory_size": 512}},
+        {"spec": {"kind": "lambda", "memory_size": 512}},
         content_type="application/json",
         headers=headers,
     )
@@ -281,7 +288,7 @@ def test_metrics_summary(client, personas, aws_clean):
 
 def test_approve_needs_a_second_member(client, personas, aws_clean):
     alice, bob = bearer(personas["alice"]), bearer(personas["bob"])
-    body = {"name": "vault", "owner": "payments", "environment": "prod", "fields": lambda_fields()}
+    body = {"name": "vault", "owner": "payments", "environment": "prod", "spec": lambda_fields()}
     response = client.post("/api/v1/launches", body, content_type="application/json", headers=alice)
     assert response.status_code == 201, response.content
     pk = response.json()["id"]

@@ -1,9 +1,12 @@
-"""Fuzz the API from its own OpenAPI schema (schemathesis): no input may cause a 5xx.
+"""Fuzz the API from its own OpenAPI schema (schemathesis): no input may cause a 5xx, and no
+answer carries an environment variable's or a secret's value (only their names).
 
 Bounded for `make test`: a few derandomized examples per operation and a time limit. The
 calls go through the WSGI app in-process, as alice (a member of payments) with a real token;
 the emulator is up so an input that happens to be valid can still be planned against AWS.
 """
+
+import json
 
 import pytest
 import schemathesis
@@ -33,11 +36,26 @@ def _keep_db_connection():
     signals.request_finished.connect(close_old_connections)
 
 
+ENV_VALUE = "env-value-the-api-must-not-show"
+SECRET_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/checkout/db"
+
+
 @pytest.fixture
 def alice_headers(personas, _keep_db_connection):
-    catalog_services.service_create(
+    service = catalog_services.service_create(
         user=personas["alice"], owner=personas["payments"], slug="checkout", kind="lambda"
     )
+    # A deployed instance whose applied spec holds a value and a secret reference, as a
+    # finished deployment leaves them.
+    instance = catalog_services.instance_get_or_create(service=service, environment=personas["dev"])
+    instance.applied_spec = {
+        "kind": "lambda",
+        "runtime": "python3.12",
+        "handler": "app.handler",
+        "environment": {"DB_URL": ENV_VALUE},
+        "secrets": {"DB_PASSWORD": SECRET_ARN},
+    }
+    instance.save()
     _, secret = token_create(user=personas["alice"], name="fuzz")
     return {"Authorization": f"Bearer {secret}"}
 
@@ -51,7 +69,29 @@ def alice_headers(personas, _keep_db_connection):
     suppress_health_check=list(HealthCheck),
 )
 def test_no_input_makes_the_api_fail(case, alice_headers, aws_emulator):
-    case.call_and_validate(headers=alice_headers, checks=[not_a_server_error])
+    response = case.call_and_validate(headers=alice_headers, checks=[not_a_server_error])
+    assert ENV_VALUE not in response.text and SECRET_ARN not in response.text
+    for spec in _applied_specs(response):
+        for key in ("environment", "secrets"):
+            assert not isinstance(spec.get(key), dict), f"{key} values in {case.path}"
+
+
+def _applied_specs(response) -> list[dict]:
+    """Every `applied_spec` object anywhere in a JSON answer."""
+    try:
+        data = json.loads(response.text)
+    except ValueError:
+        return []
+    found, stack = [], [data]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("applied_spec"), dict):
+                found.append(node["applied_spec"])
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return found
 
 
 @pytest.fixture

@@ -10,25 +10,32 @@ from __future__ import annotations
 import re
 
 from django import forms
-from django.core.validators import MaxValueValidator, MinValueValidator
 
-from catalog.models import Environment, Service, ServiceInstance
-from deployments.forms.common import NewServiceFields
-from portal import forms as portal_forms
+from catalog.models import Environment
+from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.specs import context_errors
+from deployments.specs.apigateway import ApiGatewaySpec
 
-METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
 ROUTE_RE = re.compile(r"^(?P<method>[A-Za-z]+)\s+(?P<path>\S+)\s*(?:->|→)\s*(?P<target>\S+)$")
-# A path segment: plain characters, a {variable}, or (last only) a greedy {variable+}.
-SEGMENT_RE = re.compile(r"^(?:[A-Za-z0-9._~-]+|\{[A-Za-z0-9_]+\}|\{[A-Za-z0-9_]+\+\})$")
-MAX_ROUTES = 50
-TARGET_KINDS = {"lambda": "Lambda function", "ecs": "ECS service"}
 API_TYPES = [("rest", "REST API (v1): API keys, usage plans"), ("http", "HTTP API (v2): cheaper")]
 QUOTA_PERIODS = [("DAY", "per day"), ("WEEK", "per week"), ("MONTH", "per month")]
+# Where each part of the spec is typed on the form.
+APIGATEWAY_SPEC_FIELDS = {
+    "throttle.rate": "throttle_rate",
+    "throttle.burst": "throttle_burst",
+    "usage_plan": "require_api_key",
+    "usage_plan.quota_limit": "quota_limit",
+    "usage_plan.quota_period": "quota_period",
+    "usage_plan.rate": "plan_rate",
+    "usage_plan.burst": "plan_burst",
+}
 
 
-def parse_routes(text: str) -> list[dict]:
-    """Parse `METHOD /path -> target` lines; raise ValidationError naming the first bad line."""
-    routes, seen = [], set()
+def parse_routes(text: str) -> tuple[list[dict], list[int]]:
+    """Read `METHOD /path -> target` lines (the spec checks methods, paths and duplicates);
+    raise ValidationError naming the first line that is not a route. Returns the routes and
+    the line each came from."""
+    routes, lines = [], []
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
@@ -38,67 +45,15 @@ def parse_routes(text: str) -> list[dict]:
             raise forms.ValidationError(
                 f"Line {number}: write METHOD /path -> service, e.g. GET /orders -> orders-svc."
             )
-        method, path, target = match["method"].upper(), match["path"], match["target"]
-        if method not in METHODS:
-            raise forms.ValidationError(
-                f"Line {number}: {method} is not an HTTP method ({', '.join(METHODS)})."
-            )
-        segments = path.split("/")[1:] if path != "/" else []
-        if not path.startswith("/") or not all(SEGMENT_RE.match(s) for s in segments):
-            raise forms.ValidationError(
-                f"Line {number}: {path} is not a valid path; start with / and use letters, "
-                "digits, . _ ~ - or {variables}."
-            )
-        if any(s.endswith("+}") for s in segments[:-1]):
-            raise forms.ValidationError(f"Line {number}: a greedy {{name+}} must come last.")
-        if (method, path) in seen:
-            raise forms.ValidationError(f"Line {number}: {method} {path} is listed twice.")
-        seen.add((method, path))
-        routes.append({"method": method, "path": path, "target": target, "line": number})
-    if not routes:
-        raise forms.ValidationError("Add at least one route.")
-    if len(routes) > MAX_ROUTES:
-        raise forms.ValidationError(f"At most {MAX_ROUTES} routes per API.")
-    return routes
+        routes.append(
+            {"method": match["method"].upper(), "path": match["path"], "target": match["target"]}
+        )
+        lines.append(number)
+    return routes, lines
 
 
 def routes_text(routes: list[dict]) -> str:
     return "\n".join(f"{r['method']} {r['path']} -> {r['target']}" for r in routes)
-
-
-def target_errors(routes: list[dict], environment: Environment) -> list[str]:
-    """Why each route's target cannot be used in `environment` (empty: all fine)."""
-    slugs = {r["target"] for r in routes}
-    services = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
-    instances = {
-        i.service.slug: i
-        for i in ServiceInstance.objects.filter(
-            environment=environment, service__slug__in=slugs, applied_spec__isnull=False
-        ).select_related("service")
-    }
-    errors = []
-    for route in routes:
-        slug, where = route["target"], f"Line {route['line']}"
-        service = services.get(slug)
-        if service is None:
-            errors.append(f"{where}: there is no service called {slug} in the catalog.")
-        elif service.kind not in TARGET_KINDS:
-            errors.append(
-                f"{where}: {slug} is a {service.get_kind_display()}; routes go to a Lambda "
-                "function or an ECS service."
-            )
-        elif slug not in instances or instances[slug].status == ServiceInstance.Status.DELETED:
-            errors.append(
-                f"{where}: {slug} is not deployed in {environment.name}; deploy it first."
-            )
-        elif service.kind == "lambda" and not instances[slug].resources.get("function_arn"):
-            errors.append(f"{where}: {slug} has no function in {environment.name} yet.")
-        elif service.kind == "ecs" and not environment.alb_arn:
-            errors.append(
-                f"{where}: {environment.name} has no shared load balancer, so ECS services "
-                "cannot be routed to there."
-            )
-    return errors
 
 
 def _throttle_fields() -> dict:
@@ -106,20 +61,37 @@ def _throttle_fields() -> dict:
         "throttle_rate": forms.IntegerField(
             label="Stage rate limit (requests/s)",
             initial=100,
-            validators=[MinValueValidator(0), MaxValueValidator(10000)],
             help_text="Steady-state requests per second for the whole stage (0–10000).",
         ),
         "throttle_burst": forms.IntegerField(
             label="Stage burst limit",
             initial=50,
-            validators=[MinValueValidator(0), MaxValueValidator(5000)],
             help_text="Requests allowed at once above the rate (0–5000).",
         ),
     }
 
 
-class _SpecFields(portal_forms.Form):
-    """Routes, throttling and API keys: shared by the create and update forms."""
+class _Throttle(SpecForm):
+    spec_fields = APIGATEWAY_SPEC_FIELDS
+    throttle_rate, throttle_burst = _throttle_fields().values()
+
+    def throttle(self) -> dict:
+        data = self.cleaned_data
+        return {
+            key: data[field]
+            for key, field in (("rate", "throttle_rate"), ("burst", "throttle_burst"))
+            if data.get(field) is not None
+        }
+
+    def spec(self) -> dict:
+        return self.typed_spec.to_json()
+
+
+class _SpecFields(_Throttle):
+    """Routes, throttling and API keys: shared by the create and update forms.
+
+    The fields only parse what is typed; `ApiGatewaySpec` holds the limits and rules.
+    """
 
     routes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false", "class": "code"}),
@@ -133,25 +105,14 @@ class _SpecFields(portal_forms.Form):
         help_text="REST APIs only: callers send x-api-key; Slipway creates one key and a usage "
         "plan with the quota and throttling below.",
     )
-    quota_limit = forms.IntegerField(
-        required=False, label="Quota (requests)", validators=[MinValueValidator(1)], initial=10000
-    )
+    quota_limit = forms.IntegerField(required=False, label="Quota (requests)", initial=10000)
     quota_period = forms.ChoiceField(choices=QUOTA_PERIODS, initial="DAY", required=False)
-    plan_rate = forms.IntegerField(
-        required=False,
-        label="Usage plan rate (requests/s)",
-        initial=50,
-        validators=[MinValueValidator(0), MaxValueValidator(10000)],
-    )
-    plan_burst = forms.IntegerField(
-        required=False,
-        label="Usage plan burst",
-        initial=20,
-        validators=[MinValueValidator(0), MaxValueValidator(5000)],
-    )
+    plan_rate = forms.IntegerField(required=False, label="Usage plan rate (requests/s)", initial=50)
+    plan_burst = forms.IntegerField(required=False, label="Usage plan burst", initial=20)
 
     def clean_routes(self):
-        return parse_routes(self.cleaned_data["routes"])
+        routes, self.spec_lines["routes"] = parse_routes(self.cleaned_data["routes"])
+        return routes
 
     def _environment(self) -> Environment | None:
         """The environment the routes must be deployed in (each form knows its own)."""
@@ -161,44 +122,51 @@ class _SpecFields(portal_forms.Form):
         """ "rest" or "http" (each form knows its own)."""
         return None
 
+    def _stage(self) -> str | None:
+        return None
+
     def clean(self):
         cleaned = super().clean()
-        environment, routes = self._environment(), cleaned.get("routes")
-        if environment is not None and routes:
-            for error in target_errors(routes, environment):
-                self.add_error("routes", error)
-        if cleaned.get("require_api_key"):
-            if self._api_type() == "http":
-                self.add_error(
-                    "require_api_key",
-                    "HTTP APIs have no API keys or usage plans; choose a REST API.",
-                )
+        keys = bool(cleaned.get("require_api_key"))
+        if keys:
+            # One checkbox and four boxes encode the spec's optional usage plan.
             for name in ("quota_limit", "quota_period", "plan_rate", "plan_burst"):
                 if cleaned.get(name) in (None, "") and name not in self.errors:
                     self.add_error(name, "Required when the API requires keys.")
+        environment = self._environment()
+        spec = self.validate_spec(ApiGatewaySpec, self._spec_dict(keys))
+        if spec is not None and environment is not None:
+            for path, message in context_errors(spec, environment=environment):
+                self.add_spec_error(
+                    tuple(int(p) if p.isdigit() else p for p in path.split(".")), message
+                )
         return cleaned
 
-    def _spec(self, *, api_type: str, stage: str) -> dict:
+    def _spec_dict(self, keys: bool) -> dict:
         data = self.cleaned_data
-        keys = bool(data.get("require_api_key"))
-        return {
+        plan = None
+        if keys:
+            plan = {
+                key: data[field]
+                for key, field in (
+                    ("quota_limit", "quota_limit"),
+                    ("quota_period", "quota_period"),
+                    ("rate", "plan_rate"),
+                    ("burst", "plan_burst"),
+                )
+                if data.get(field) not in (None, "")
+            }
+        spec = {
             "kind": "apigateway",
-            "api_type": api_type,
-            "stage": stage,
-            "routes": [{k: r[k] for k in ("method", "path", "target")} for r in data["routes"]],
-            "throttle": {"rate": data["throttle_rate"], "burst": data["throttle_burst"]},
+            "api_type": self._api_type(),
+            "stage": self._stage(),
+            "throttle": self.throttle(),
             "require_api_key": keys,
-            "usage_plan": (
-                {
-                    "quota_limit": data["quota_limit"],
-                    "quota_period": data["quota_period"],
-                    "rate": data["plan_rate"],
-                    "burst": data["plan_burst"],
-                }
-                if keys
-                else None
-            ),
+            "usage_plan": plan,
         }
+        if "routes" in data:
+            spec["routes"] = data["routes"]
+        return spec
 
 
 class ApiGatewayServiceForm(NewServiceFields, _SpecFields):
@@ -218,9 +186,9 @@ class ApiGatewayServiceForm(NewServiceFields, _SpecFields):
     def _api_type(self):
         return self.cleaned_data.get("api_type")
 
-    def spec(self) -> dict:
-        data = self.cleaned_data
-        return self._spec(api_type=data["api_type"], stage=data["environment"].slug)
+    def _stage(self):
+        environment = self.cleaned_data.get("environment")
+        return environment.slug if environment else None
 
 
 class ApiGatewayUpdateForm(_SpecFields):
@@ -248,14 +216,12 @@ class ApiGatewayUpdateForm(_SpecFields):
     def _api_type(self):
         return self.current["api_type"]
 
-    def spec(self) -> dict:
-        return self._spec(api_type=self.current["api_type"], stage=self.current["stage"])
+    def _stage(self):
+        return self.current["stage"]
 
 
-class ApiGatewayScaleForm(portal_forms.Form):
+class ApiGatewayScaleForm(_Throttle):
     """Stage throttling only: the numbers the environment's guardrails check."""
-
-    throttle_rate, throttle_burst = _throttle_fields().values()
 
     def __init__(self, *args, spec: dict, **kwargs):
         initial = {
@@ -265,9 +231,7 @@ class ApiGatewayScaleForm(portal_forms.Form):
         super().__init__(*args, initial=initial, **kwargs)
         self.current = spec
 
-    def spec(self) -> dict:
-        data = self.cleaned_data
-        return {
-            **self.current,
-            "throttle": {"rate": data["throttle_rate"], "burst": data["throttle_burst"]},
-        }
+    def clean(self):
+        cleaned = super().clean()
+        self.validate_spec(ApiGatewaySpec, {**self.current, "throttle": self.throttle()})
+        return cleaned

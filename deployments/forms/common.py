@@ -102,18 +102,24 @@ class SpecForm(portal_forms.Form):
 
         from deployments.specs import spec_errors
 
+        already = set(self.errors)  # their own parsing already said what is wrong
         try:
             self.typed_spec = spec_class.model_validate(data)
         except ValidationError as exc:
             for loc, message in spec_errors(exc.errors()):
-                field, index = self._field_for(loc)
-                if field not in self.fields:
-                    field = None  # e.g. a rule on a field this form does not show
-                elif field in self.errors:
-                    continue  # the field's own parsing already said what is wrong
-                lines = self.spec_lines.get(field or "")
-                if lines and index is not None and index < len(lines):
-                    message = f"Line {lines[index]}: {message}"
-                self.add_error(field, message)
+                self.add_spec_error(loc, message, unless=already)
             self.typed_spec = None
         return self.typed_spec
+
+    def add_spec_error(self, loc: tuple, message: str, *, unless: set | None = None) -> None:
+        """Show a spec error (at spec location `loc`) next to the form field it belongs to,
+        unless that field is one of `unless`."""
+        field, index = self._field_for(loc)
+        if field not in self.fields:
+            field = None  # e.g. a rule on a field this form does not show
+        elif unless and field in unless:
+            return
+        lines = self.spec_lines.get(field or "")
+        if lines and index is not None and index < len(lines):
+            message = f"Line {lines[index]}: {message}"
+        self.add_error(field, message)

@@ -10,7 +10,6 @@ import json
 from django import forms
 from pydantic_core import PydanticCustomError
 
-from deployments import names
 from deployments.forms.common import NewServiceFields, SpecForm
 from deployments.forms.dynamodb import format_table_access, parse_table_access, tables_field
 from deployments.forms.lambda_fields import (
@@ -30,6 +29,7 @@ from deployments.specs.lambda_ import (
     RUNTIMES,
     LambdaSpec,
     deterministic_zip,
+    environment_errors,
     source_zip,
 )
 
@@ -286,15 +286,6 @@ class LambdaServiceForm(NewServiceFields, LambdaSpecFields):
 
     def clean(self):
         cleaned = super().clean()
-        name, environment = cleaned.get("name"), cleaned.get("environment")
-        if name and environment:
-            function_name = names.lambda_function(name, environment.slug)
-            if len(function_name) > names.LAMBDA_NAME_MAX:
-                self.add_error(
-                    "name",
-                    f"The function name {function_name!r} would be longer than "
-                    f"{names.LAMBDA_NAME_MAX} characters.",
-                )
         # The source box starts filled in, so an upload or an S3 location wins over it.
         if cleaned.get("code_zip"):
             cleaned["code"] = cleaned["code_zip"]
@@ -305,6 +296,12 @@ class LambdaServiceForm(NewServiceFields, LambdaSpecFields):
         elif cleaned.get("runtime") and cleaned.get("handler"):
             self.add_error("source", "Write the handler's source, upload a zip, or name an S3 zip.")
         self.validate({})
+        name, environment = cleaned.get("name"), cleaned.get("environment")
+        if self.typed_spec is not None and name and environment:
+            for field, message in environment_errors(
+                self.typed_spec, environment=environment, name=name
+            ):
+                self.add_error(field, message)
         return cleaned
 
 

@@ -59,6 +59,25 @@ def parse_spec(data: dict) -> Spec:
     return _any_spec.validate_python(data)
 
 
+def context_errors(spec: Spec, *, environment, name: str | None = None) -> list[tuple[str, str]]:
+    """(field path, message) for rules that need the catalog or the environment: a new
+    function's name length (`name` is the new service's slug), an ECS service's network, an
+    API's route targets. The form and the API both ask here."""
+    from deployments.specs import apigateway, ecs, lambda_
+
+    if spec.kind == "lambda":
+        return lambda_.environment_errors(spec, environment=environment, name=name)
+    if spec.kind == "ecs":
+        return ecs.environment_errors(spec, environment)
+    if spec.kind == "apigateway":
+        routes = [route.model_dump() for route in spec.routes]
+        return [
+            (f"routes.{index}.target", message)
+            for index, message in apigateway.target_errors(routes, environment)
+        ]
+    return []
+
+
 def redacted(spec: dict | None) -> dict | None:
     """A spec safe to show any reader: environment variables and secrets by name only."""
     if not spec:
@@ -74,6 +93,7 @@ __all__ = [
     "INPUTS",
     "SPECS",
     "AnySpec",
+    "context_errors",
     "Spec",
     "error_message",
     "invalid",

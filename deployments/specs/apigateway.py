@@ -12,12 +12,19 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from deployments.specs.base import Spec, invalid
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY")
-Method = Literal["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "ANY"]
 # A path segment: plain characters, a {variable}, or (last only) a greedy {variable+}.
 SEGMENT_RE = re.compile(r"^(?:[A-Za-z0-9._~-]+|\{[A-Za-z0-9_]+\}|\{[A-Za-z0-9_]+\+\})$")
 SLUG_RE = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,38}[a-z0-9])?$")
@@ -35,6 +42,17 @@ def _path(path: str) -> str:
     if any(s.endswith("+}") for s in segments[:-1]):
         raise invalid("A greedy {name+} must come last.")
     return path
+
+
+def _method(method: str) -> str:
+    if method not in METHODS:
+        raise invalid(f"{method} is not an HTTP method ({', '.join(METHODS)}).")
+    return method
+
+
+Method = Annotated[
+    str, AfterValidator(_method), WithJsonSchema({"type": "string", "enum": list(METHODS)})
+]
 
 
 def _slug(slug: str) -> str:
@@ -100,18 +118,15 @@ class ApiGatewayFields(Spec):
             raise invalid(f"At most {MAX_ROUTES} routes per API.")
         return routes
 
-    @field_validator("routes")
-    @classmethod
-    def _once(cls, routes: list[Route]) -> list[Route]:
-        seen = set()
-        for route in routes:
-            if (route.method, route.path) in seen:
-                raise invalid(f"{route.method} {route.path} is listed twice.")
-            seen.add((route.method, route.path))
-        return routes
-
     @model_validator(mode="after")
     def _keys(self):
+        seen = set()
+        for index, route in enumerate(self.routes):
+            if (route.method, route.path) in seen:
+                raise invalid(
+                    f"{route.method} {route.path} is listed twice.", field=f"routes.{index}"
+                )
+            seen.add((route.method, route.path))
         if self.require_api_key and self.api_type == "http":
             raise invalid(
                 "HTTP APIs have no API keys or usage plans; choose a REST API.",

@@ -82,25 +82,31 @@ MESSAGES = {
 def error_message(error: dict) -> str:
     """The user-facing text of one pydantic error dict (from `ValidationError.errors()`)."""
     ctx = error.get("ctx") or {}
-    if error["type"] == ERROR_TYPE:
+    kind = error.get("type", "")  # errors ninja makes itself (an unreadable body) have none
+    if kind == ERROR_TYPE:
         return ctx["message"]
-    if error["type"] in ("value_error", "assertion_error") and "error" in ctx:
+    if kind in ("value_error", "assertion_error") and "error" in ctx:
         return str(ctx["error"])
-    known = MESSAGES.get(error["type"])
+    known = MESSAGES.get(kind)
     if known is not None:
         try:
             return known(ctx)
         except KeyError:
             pass
-    return error["msg"]
+    return str(error.get("msg", "Invalid input."))
+
+
+def location(path: str) -> tuple:
+    """("routes", 1, "target") for "routes.1.target"."""
+    return tuple(int(p) if p.isdigit() else p for p in path.split("."))
 
 
 def error_location(error: dict) -> tuple:
     """Where an error belongs: its `loc`, extended by the field a model-level rule names."""
     loc = tuple(error.get("loc") or ())
     field = (error.get("ctx") or {}).get("field")
-    if error["type"] == ERROR_TYPE and field:
-        loc = loc + tuple(field.split("."))
+    if error.get("type") == ERROR_TYPE and field:
+        loc = loc + location(field)
     return loc
 
 

@@ -368,3 +368,21 @@ def deterministic_zip(filename: str, source: str) -> bytes:
 
 
 SCALE_FIELDS = ("reserved_concurrency", "provisioned_concurrency")
+
+
+def environment_errors(spec: LambdaSpec, *, environment, name: str | None) -> list[tuple[str, str]]:
+    """(field, message): a new function's AWS name, <name>-<environment>, must fit Lambda."""
+    from deployments import names
+
+    if not name:
+        return []
+    function_name = names.lambda_function(name, environment.slug)
+    if len(function_name) <= names.LAMBDA_NAME_MAX:
+        return []
+    return [
+        (
+            "name",
+            f"The function name {function_name!r} would be longer than "
+            f"{names.LAMBDA_NAME_MAX} characters.",
+        )
+    ]

@@ -86,7 +86,7 @@ def test_valid_form_builds_the_spec(personas):
         ("FETCH /orders -> orders-fn", "Line 1: FETCH is not an HTTP method"),
         ("GET orders -> orders-fn", "Line 1: orders is not a valid path"),
         ("GET /a//b -> orders-fn", "is not a valid path"),
-        ("GET /{proxy+}/x -> orders-fn", "a greedy {name+} must come last"),
+        ("GET /{proxy+}/x -> orders-fn", "Line 1: A greedy {name+} must come last"),
         ("GET /a -> orders-fn\nGET /a -> orders-fn", "Line 2: GET /a is listed twice"),
         ("", "This field is required"),
         ("# only a comment", "Add at least one route"),
@@ -206,8 +206,9 @@ def test_scale_form_changes_only_throttling(personas):
 
 
 def test_parse_routes_keeps_line_numbers():
-    routes = parse_routes("\nGET / -> a1\n")
-    assert routes == [{"method": "GET", "path": "/", "target": "a1", "line": 2}]
+    routes, lines = parse_routes("\nget / -> a1\n")
+    assert routes == [{"method": "GET", "path": "/", "target": "a1"}]
+    assert lines == [2]
 
 
 # --- through the view: errors next to the field, nothing created ---------------------------------

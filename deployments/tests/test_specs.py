@@ -227,7 +227,11 @@ def test_ecs_load_balancer_is_stored_as_one_key():
             "routes",
             "At most 50 routes per API.",
         ),
-        ({"routes": [{"method": "FETCH", "path": "/a", "target": "a"}]}, "routes.0.method", ""),
+        (
+            {"routes": [{"method": "FETCH", "path": "/a", "target": "a"}]},
+            "routes.0.method",
+            "FETCH is not an HTTP method",
+        ),
         (
             {"routes": [{"method": "GET", "path": "a", "target": "a"}]},
             "routes.0.path",
@@ -240,7 +244,7 @@ def test_ecs_load_balancer_is_stored_as_one_key():
         ),
         (
             {"routes": [{"method": "GET", "path": "/a", "target": "a"}] * 2},
-            "routes",
+            "routes.1",
             "GET /a is listed twice.",
         ),
         ({"throttle": {"rate": -1, "burst": 1}}, "throttle.rate", "greater than or equal to 0"),
