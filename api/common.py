@@ -69,9 +69,6 @@ def form_errors(form) -> dict[str, list[str]]:
     return {field: [str(e) for e in errs] for field, errs in form.errors.items()}
 
 
-KIND_TAGS = ("lambda", "ecs", "apigateway")
-
-
 def error_key(loc) -> str:
     """A dotted field path for an error location ("spec.memory_size"), without the request
     part ("body", the parameter's name) or the kind a discriminated union adds."""
@@ -80,8 +77,10 @@ def error_key(loc) -> str:
         parts = parts[2:]
     elif parts[:1] in (["query"], ["path"]):
         parts = parts[1:]
+    from deployments.specs import SPECS
+
     cleaned = [
-        p for i, p in enumerate(parts) if not (i > 0 and parts[i - 1] == "spec" and p in KIND_TAGS)
+        p for i, p in enumerate(parts) if not (i > 0 and parts[i - 1] == "spec" and p in SPECS)
     ]
     return ".".join(str(p) for p in cleaned) or "__all__"
 

@@ -11,50 +11,53 @@ of every kind with its limits, and a request is checked by the same rules as the
 
 from __future__ import annotations
 
+from functools import reduce
+from operator import or_
 from typing import Annotated, Any, Literal
 
 from ninja import Field, Schema
 from pydantic import BaseModel, ConfigDict, create_model
 
 from deployments.specs import INPUTS
-from deployments.specs.apigateway import SCALE_FIELDS as APIGATEWAY_SCALE
-from deployments.specs.ecs import SCALE_FIELDS as ECS_SCALE
-from deployments.specs.lambda_ import SCALE_FIELDS as LAMBDA_SCALE
 
-SCALE_FIELDS = {"lambda": LAMBDA_SCALE, "ecs": ECS_SCALE, "apigateway": APIGATEWAY_SCALE}
-# Fields fixed once a service exists, or set by Slipway rather than the caller.
-NOT_UPDATABLE = {"kind", "api_type", "stage", "code_sha256"}
-LABELS = {"lambda": "Lambda", "ecs": "Ecs", "apigateway": "ApiGateway"}
+# Set by Slipway rather than the caller, on every kind.
+SERVER_FIELDS = {"kind", "code_sha256"}
 
 
 class _Changes(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _changes_model(kind: str, name: str, fields: tuple[str, ...] | None) -> type[BaseModel]:
+def _label(kind: str) -> str:
+    return INPUTS[kind].__name__.removesuffix("Input").removesuffix("Spec")
+
+
+def _changes_model(kind: str, suffix: str, fields: tuple[str, ...] | None) -> type[BaseModel]:
     """A model of the kind's input fields, each optional (omitted = keep the applied value)."""
     source = INPUTS[kind]
+    left_out = SERVER_FIELDS | set(source.fixed_fields)
     definitions: dict[str, Any] = {"kind": (Literal[kind], Field(..., description="The kind."))}
     for field, info in source.model_fields.items():
-        if field in NOT_UPDATABLE or (fields is not None and field not in fields):
+        if field in left_out or (fields is not None and field not in fields):
             continue
-        annotation = (
-            Annotated[info.annotation, *info.metadata] if info.metadata else info.annotation
-        )
+        annotation = info.annotation
+        if info.metadata:  # keep the limits (ge, le, max_length) in the documented schema
+            annotation = Annotated[annotation, *info.metadata]
         definitions[field] = (annotation | None, Field(None, description=info.description))
-    model = create_model(name, __base__=_Changes, **definitions)
+    model = create_model(f"{_label(kind)}{suffix}", __base__=_Changes, **definitions)
     model.__doc__ = f"{'Scaling fields' if fields else 'Fields'} of a {kind} service to change."
     return model
 
 
 def _union(models: list[type[BaseModel]]):
-    return Annotated[models[0] | models[1] | models[2], Field(discriminator="kind")]
+    """One of `models`, picked by their `kind`."""
+    return Annotated[reduce(or_, models), Field(discriminator="kind")]
 
 
-KINDS = ("lambda", "ecs", "apigateway")
+KINDS = tuple(INPUTS)
 LaunchSpec = _union([INPUTS[k] for k in KINDS])
-UpdateSpec = _union([_changes_model(k, f"{LABELS[k]}Changes", None) for k in KINDS])
-ScaleSpec = _union([_changes_model(k, f"{LABELS[k]}Scale", SCALE_FIELDS[k]) for k in KINDS])
+UpdateSpec = _union([_changes_model(k, "Changes", None) for k in KINDS])
+ScaleSpec = _union([_changes_model(k, "Scale", INPUTS[k].scale_fields) for k in KINDS])
 
 
 class LaunchIn(Schema):

@@ -10,7 +10,7 @@ the catalog, so it is checked by the form and the API with the environment at ha
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -95,6 +95,9 @@ class UsagePlan(_Part):
 
 class ApiGatewayFields(Spec):
     """The fields a user chooses on every path."""
+
+    scale_fields: ClassVar[tuple[str, ...]] = ("throttle",)
+    fixed_fields: ClassVar[tuple[str, ...]] = ("api_type", "stage")
 
     kind: Literal["apigateway"] = "apigateway"
     api_type: Literal["rest", "http"] = Field(
@@ -185,6 +188,3 @@ def target_errors(routes: list[dict], environment) -> list[tuple[int, str]]:
             continue
         errors.append((index, message))
     return errors
-
-
-SCALE_FIELDS = ("throttle",)

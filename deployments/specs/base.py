@@ -12,7 +12,7 @@ form shows it next to that field and the API names it in its 422 answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic_core import PydanticCustomError
@@ -26,6 +26,10 @@ class Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_default=False)
 
     kind: str
+    # The fields a scale changes (the API's scale body; the rest stays as applied).
+    scale_fields: ClassVar[tuple[str, ...]] = ()
+    # Fields fixed once the service exists, beyond `kind` (the API's update body leaves them out).
+    fixed_fields: ClassVar[tuple[str, ...]] = ()
 
     def to_json(self) -> dict:
         """The JSON dict stored on rows and read by the provisioners."""

@@ -11,7 +11,7 @@ global_secondary_indexes [{name, partition_key, sort_key, projection}].
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -83,6 +83,13 @@ class TableAutoscaling(_Part):
 
 class DynamoDbSpec(Spec):
     """A DynamoDB table owned by one service in one environment."""
+
+    scale_fields: ClassVar[tuple[str, ...]] = (
+        "billing_mode",
+        "read_capacity",
+        "write_capacity",
+        "autoscaling",
+    )
 
     kind: Literal["dynamodb"] = "dynamodb"
     partition_key: Key

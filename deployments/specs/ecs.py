@@ -10,7 +10,7 @@ cpu/memory pairs, image references, secret ARNs.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import (
     BaseModel,
@@ -143,6 +143,8 @@ class Autoscaling(_Part):
 class EcsSpec(Spec):
     """An ECS Fargate service as stored on deployments and instances."""
 
+    scale_fields: ClassVar[tuple[str, ...]] = ("desired_count", "autoscaling")
+
     kind: Literal["ecs"] = "ecs"
     image: str = Field(
         max_length=255,
@@ -247,9 +249,6 @@ class EcsSpec(Spec):
         if scaling.metric == "requests" and self.load_balancer is None:
             raise invalid("Scaling on requests needs a load balancer.", field="autoscaling.metric")
         return self
-
-
-SCALE_FIELDS = ("desired_count", "autoscaling")
 
 
 def environment_errors(spec: EcsSpec, environment) -> list[tuple[str, str]]:

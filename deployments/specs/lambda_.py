@@ -13,7 +13,7 @@ import ipaddress
 import json
 import re
 import zipfile
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     AfterValidator,
@@ -209,6 +209,8 @@ Concurrency = Annotated[int, Field(ge=0, le=MAX_CONCURRENCY)]
 class LambdaFields(Spec):
     """The fields a user chooses (every path), with their limits and cross-field rules."""
 
+    scale_fields: ClassVar[tuple[str, ...]] = ("reserved_concurrency", "provisioned_concurrency")
+
     kind: Literal["lambda"] = "lambda"
     description: str = Field("", max_length=256)
     runtime: Runtime = "python3.12"
@@ -365,9 +367,6 @@ def deterministic_zip(filename: str, source: str) -> bytes:
         info.external_attr = 0o644 << 16
         archive.writestr(info, source)
     return buffer.getvalue()
-
-
-SCALE_FIELDS = ("reserved_concurrency", "provisioned_concurrency")
 
 
 def environment_errors(spec: LambdaSpec, *, environment, name: str | None) -> list[tuple[str, str]]:
