@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import urlencode
 
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.http import Http404
 from ninja import Field, Query, Router, Schema, Status
@@ -27,6 +26,7 @@ from catalog import services as catalog_services
 from catalog.access import get_instance_for_user, get_service_for_user
 from catalog.models import Environment, Service, ServiceInstance, Team
 from catalog.search import CatalogQuery
+from catalog.specs import normalized_words, resolve_dependencies
 
 router = Router(tags=["catalog"])
 
@@ -184,12 +184,8 @@ def update_service(request, slug: str, payload: ServicePatch):
         }
         wanted = {k: v for k, v in changes.items() if v is not None}
         if "depends_on" in wanted:
-            slugs = wanted["depends_on"]
-            found = list(Service.objects.filter(slug__in=slugs))
-            missing = sorted(set(slugs) - {s.slug for s in found})
-            if missing:
-                raise ValidationError({"depends_on": f"No such services: {', '.join(missing)}."})
-            wanted["depends_on"] = found
+            slugs = normalized_words(wanted["depends_on"])
+            wanted["depends_on"] = resolve_dependencies(service=service, slugs=slugs)
         catalog_services.service_update(service=service, user=request.user, **{**current, **wanted})
         out["after"] = {k: v for k, v in changes.items() if k != "depends_on"}
     return Status(200, _service_detail(slug))

@@ -4,8 +4,10 @@ from datetime import datetime
 from typing import Any, Literal
 
 from ninja import Field, Schema
+from pydantic import model_validator
 
-from deployments.specs import redacted
+from catalog.specs import MAX_DEPENDENCIES, MAX_DESCRIPTION, Tags
+from deployments.specs import invalid, redacted
 
 
 class Error(Schema):
@@ -77,9 +79,9 @@ class ServiceIn(Schema):
     kind: Literal["lambda", "ecs", "apigateway"]
     owner: str = Field(..., max_length=50, description="Owner team slug.")
     name: str = Field("", max_length=100)
-    description: str = Field("", max_length=2000)
+    description: str = Field("", max_length=MAX_DESCRIPTION)
     lifecycle: Literal["experimental", "production", "deprecated"] = "experimental"
-    tags: list[str] = Field(default_factory=list, max_length=50)
+    tags: Tags = Field(default_factory=list)
 
 
 class StepOut(Schema):
@@ -111,16 +113,28 @@ class DeploymentDetailOut(DeploymentOut):
 
 
 class ServicePatch(Schema):
-    """Catalog fields to change; omitted ones keep their values."""
+    """Catalog fields to change; omitted ones keep their values. The rules are those of the
+    settings page (catalog/specs.py ServiceSettings), with the same messages."""
 
     name: str | None = Field(None, max_length=100)
-    description: str | None = Field(None, max_length=2000)
+    description: str | None = Field(None, max_length=MAX_DESCRIPTION)
     lifecycle: Literal["experimental", "production", "deprecated"] | None = None
     system: str | None = Field(None, max_length=100)
-    repo_url: str | None = Field(None, max_length=200)
-    docs_url: str | None = Field(None, max_length=200)
-    tags: list[str] | None = Field(None, max_length=50)
-    depends_on: list[str] | None = Field(None, max_length=100, description="Service slugs.")
+    repo_url: str | None = Field(None, max_length=200, description="http(s) URL.")
+    docs_url: str | None = Field(None, max_length=200, description="http(s) URL.")
+    tags: Tags | None = None
+    depends_on: list[str] | None = Field(
+        None, max_length=MAX_DEPENDENCIES, description="Service slugs."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _an_object(cls, data):
+        # ninja reads attributes off any value, so a JSON array would otherwise pass as "no
+        # changes" (and be audited as one).
+        if not isinstance(getattr(data, "_obj", data), dict):  # ninja wraps what it validates
+            raise invalid("Send a JSON object of the fields to change.")
+        return data
 
 
 class MetricSummaryOut(Schema):

@@ -5,14 +5,13 @@ from __future__ import annotations
 import re
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from catalog.models import Service
+from catalog.specs import resolve_dependencies, settings_checked
 from portal import forms as portal_forms
 
-TAG_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,39}$")
 SPLIT_RE = re.compile(r"[\s,]+")
-MAX_TAGS = 20
-MAX_DEPENDENCIES = 50
 
 
 def _words(text: str) -> list[str]:
@@ -26,14 +25,12 @@ class ServiceSettingsForm(portal_forms.Form):
     catalog of 50,000 services cannot be a <select>, and typing slugs works without JavaScript.
     """
 
-    name = forms.CharField(max_length=100, help_text="Display name; the slug stays the same.")
+    name = forms.CharField(help_text="Display name; the slug stays the same.")
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), required=False)
     lifecycle = forms.ChoiceField(choices=Service.Lifecycle.choices)
-    system = forms.CharField(
-        max_length=100, required=False, help_text="The larger system this is part of."
-    )
-    repo_url = forms.URLField(label="Repository URL", required=False, assume_scheme="https")
-    docs_url = forms.URLField(label="Documentation URL", required=False, assume_scheme="https")
+    system = forms.CharField(required=False, help_text="The larger system this is part of.")
+    repo_url = forms.CharField(label="Repository URL", required=False)
+    docs_url = forms.CharField(label="Documentation URL", required=False)
     tags = forms.CharField(
         required=False,
         help_text="Lowercase words separated by commas or spaces, e.g. pci, python, batch.",
@@ -60,27 +57,24 @@ class ServiceSettingsForm(portal_forms.Form):
         super().__init__(*args, **kwargs)
 
     def clean_tags(self) -> list[str]:
-        tags = [tag.lower() for tag in _words(self.cleaned_data["tags"])]
-        bad = [tag for tag in tags if not TAG_RE.match(tag)]
-        if bad:
-            raise forms.ValidationError(
-                f"Not a tag: {', '.join(bad)}. Use up to 40 letters, digits, dots, hyphens "
-                "or underscores."
-            )
-        if len(set(tags)) > MAX_TAGS:
-            raise forms.ValidationError(f"At most {MAX_TAGS} tags.")
-        return tags
+        return _words(self.cleaned_data["tags"])
 
-    def clean_depends_on(self) -> list[Service]:
-        slugs = list(
-            dict.fromkeys(word.lower() for word in _words(self.cleaned_data["depends_on"]))
-        )
-        if len(slugs) > MAX_DEPENDENCIES:
-            raise forms.ValidationError(f"At most {MAX_DEPENDENCIES} dependencies.")
-        if self.service.slug in slugs:
-            raise forms.ValidationError("A service cannot depend on itself.")
-        found = {s.slug: s for s in Service.objects.filter(slug__in=slugs)}
-        missing = [slug for slug in slugs if slug not in found]
-        if missing:
-            raise forms.ValidationError(f"No service named {', '.join(missing)} in the catalog.")
-        return [found[slug] for slug in slugs]
+    def clean_depends_on(self) -> list[str]:
+        return _words(self.cleaned_data["depends_on"])
+
+    def clean(self):
+        """Check the typed words through `ServiceSettings` (catalog/specs.py), the rules the
+        API and catalog.services use too, and put each error next to its field."""
+        cleaned = super().clean()
+        fields = [name for name in self.fields if name in cleaned]
+        try:
+            checked = settings_checked({name: cleaned[name] for name in fields})
+            cleaned.update(checked.model_dump())
+            cleaned["depends_on"] = resolve_dependencies(
+                service=self.service, slugs=checked.depends_on
+            )
+        except ValidationError as exc:
+            for field, messages in exc.message_dict.items():
+                if field not in self.errors:
+                    self.add_error(field if field in self.fields else None, messages)
+        return cleaned

@@ -7,6 +7,7 @@ from django.db import transaction
 from audit.services import audit_record
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from catalog.search import catalog_changed
+from catalog.specs import check_tags, settings_checked
 
 
 def _catalog_fields(service: Service) -> dict:
@@ -84,7 +85,7 @@ def service_create(
         owner=owner,
         description=description,
         lifecycle=lifecycle,
-        tags=tags or [],
+        tags=check_tags(tags or []),
     )
     service.full_clean()
     service.save()
@@ -102,16 +103,6 @@ def instance_get_or_create(*, service: Service, environment: Environment) -> Ser
     if created:
         _changed()
     return instance
-
-
-def _parse_tags(tags: list[str]) -> list[str]:
-    """Tags are short lowercase words, kept once each in the order given."""
-    seen: list[str] = []
-    for tag in tags:
-        tag = tag.strip().lower()
-        if tag and tag not in seen:
-            seen.append(tag)
-    return seen
 
 
 @transaction.atomic
@@ -137,14 +128,27 @@ def service_update(
     depends_on = list(depends_on or [])
     if any(other.pk == service.pk for other in depends_on):
         raise ValidationError({"depends_on": "A service cannot depend on itself."})
+    # The same typed rules as the settings form and the API (catalog/specs.py).
+    checked = settings_checked(
+        {
+            "name": name,
+            "description": description,
+            "lifecycle": lifecycle,
+            "system": system,
+            "repo_url": repo_url,
+            "docs_url": docs_url,
+            "tags": list(tags or []),
+            "depends_on": [other.slug for other in depends_on],
+        }
+    )
     before = _catalog_fields(service)
-    service.name = name.strip() or service.slug
-    service.description = description
-    service.lifecycle = lifecycle
-    service.system = system
-    service.repo_url = repo_url
-    service.docs_url = docs_url
-    service.tags = _parse_tags(tags or [])
+    service.name = checked.name.strip() or service.slug
+    service.description = checked.description
+    service.lifecycle = checked.lifecycle
+    service.system = checked.system
+    service.repo_url = checked.repo_url
+    service.docs_url = checked.docs_url
+    service.tags = checked.tags
     service.full_clean()
     service.save()
     service.depends_on.set(depends_on)
