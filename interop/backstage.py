@@ -59,7 +59,10 @@ KIND_TO_TYPE = {
     "sns": "topic",
 }
 # Slipway kinds exported as Backstage `kind: Resource` (infrastructure a component uses).
-RESOURCE_KINDS = {"dynamodb", "sns"}
+RESOURCE_KINDS = {"dynamodb", "sns", "stepfunctions"}
+# Of those, the kinds whose dependencies the deployments keep in step with the specs (table
+# access, topic subscriptions; catalog.services.service_table_uses_sync).
+SPEC_DEPENDENCY_KINDS = {"dynamodb", "sns"}
 LIFECYCLES = ("experimental", "production", "deprecated")
 
 

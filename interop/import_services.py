@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 
 from catalog.models import Service
 from interop import backstage
-from interop.backstage import RESOURCE_KINDS, Document
+from interop.backstage import RESOURCE_KINDS, SPEC_DEPENDENCY_KINDS, Document
 from interop.import_plan import _chunks, _fetch, instances_of
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ def plan_services(plan: Plan, docs: list[Document]) -> None:
         # Tables a deployed spec uses are dependencies the deployments keep in step
         # (catalog.services.service_table_uses_sync); a file that does not name them keeps them.
         for slug, (pk, kind) in held.items():
-            if kind in RESOURCE_KINDS and slug not in wanted:
+            if kind in SPEC_DEPENDENCY_KINDS and slug not in wanted:
                 wanted[slug] = Service(pk=pk, slug=slug, kind=kind)
         if set(wanted) != before:
             plan.dependencies.append((service, list(wanted.values())))
