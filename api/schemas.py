@@ -35,7 +35,13 @@ class EnvironmentOut(Schema):
 class InstanceOut(Schema):
     environment: str = Field(..., alias="environment.slug")
     status: str
-    resources: dict[str, Any]
+    resources: dict[str, str] = Field(
+        description=(
+            "The AWS resources this instance owns, role → ARN (as its kind's provisioner "
+            "defines them). The environment's shared resources (Lambda execution role, ECS "
+            "cluster, load balancer) are not the instance's and are not listed."
+        )
+    )
     applied_spec: dict[str, Any] | None = Field(
         None,
         description="The spec last applied. Environment variables and secrets are listed by "
@@ -45,6 +51,12 @@ class InstanceOut(Schema):
     @staticmethod
     def resolve_applied_spec(obj) -> dict | None:
         return redacted(obj.applied_spec)
+
+    @staticmethod
+    def resolve_resources(obj) -> dict[str, str]:
+        from deployments.selectors import owned_resources
+
+        return {r.role: r.arn for r in owned_resources(instance=obj)}
 
 
 class ServiceOut(Schema):

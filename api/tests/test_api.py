@@ -315,3 +315,20 @@ def test_docs_page_works_offline(client, db):
     page = response.content.decode()
     assert "/static/ninja/swagger-ui-bundle.js" in page and "cdn" not in page
     assert client.get("/static/ninja/swagger-ui-bundle.js").status_code == 200
+
+
+def test_instance_resources_list_only_what_the_instance_owns(client, personas):
+    """The shared execution role an older run recorded is the environment's, not shown."""
+    from catalog.models import ServiceInstance
+
+    service = catalog_services.service_create(
+        user=personas["alice"], owner=personas["payments"], slug="checkout", kind="lambda"
+    )
+    instance = catalog_services.instance_get_or_create(service=service, environment=personas["dev"])
+    function = "arn:aws:lambda:us-east-1:123456789012:function:checkout-dev"
+    role = "arn:aws:iam::123456789012:role/slipway-dev-lambda-exec"
+    ServiceInstance.objects.filter(pk=instance.pk).update(
+        resources={"function_arn": function, "role_arn": role, "function_name": "checkout-dev"}
+    )
+    detail = client.get("/api/v1/services/checkout", headers=bearer(personas["charlie"])).json()
+    assert detail["instances"][0]["resources"] == {"function_arn": function}
