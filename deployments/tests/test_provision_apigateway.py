@@ -374,8 +374,15 @@ def test_delete_removes_everything_in_reverse_order(personas, aws_clean):
         "Delete stage dev",
         "Delete REST API shop-api-dev",
         "withdraw API Gateway's permission to invoke orders-fn-dev",
+        "Delete 1 CloudWatch alarm(s)",  # the API's 5xx alarm goes with it
     ]
     run(planned)
+    assert (
+        aws_client("cloudwatch").describe_alarms(AlarmNamePrefix="slipway-dev-shop-api-")[
+            "MetricAlarms"
+        ]
+        == []
+    )
     apigw = aws_client("apigateway")
     assert apigw.get_rest_apis()["items"] == []
     assert apigw.get_usage_plans()["items"] == []
