@@ -65,11 +65,11 @@ def context_errors(spec: Spec, *, environment, name: str | None = None) -> list[
     API's route targets. The form and the API both ask here."""
     from deployments.specs import apigateway, ecs, lambda_
 
-    if spec.kind == "lambda":
+    if isinstance(spec, LambdaSpec):
         return lambda_.environment_errors(spec, environment=environment, name=name)
-    if spec.kind == "ecs":
+    if isinstance(spec, EcsSpec):
         return ecs.environment_errors(spec, environment)
-    if spec.kind == "apigateway":
+    if isinstance(spec, ApiGatewaySpec):
         routes = [route.model_dump() for route in spec.routes]
         return [
             (f"routes.{index}.target", message)
