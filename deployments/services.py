@@ -149,7 +149,10 @@ def _plan_record(
                 status=Deployment.Status.PLANNED,
             )
             _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
-    except IntegrityError as exc:  # one_planned_revert_per_person: a second Revert/Retry click
+    except IntegrityError as exc:
+        if reverts is None or "one_planned_revert_per_person" not in str(exc):
+            raise
+        # A second Revert/Retry click (or request) while the first plan is unconfirmed.
         raise DeploymentConflict(
             f"You already have a plan that goes back to deployment #{reverts.pk}'s spec; "
             "confirm or discard it."
