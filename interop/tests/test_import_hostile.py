@@ -171,3 +171,10 @@ def test_duplicate_names_are_reported_and_none_is_imported(personas):
     )
     nothing_stored()
     assert Team.objects.get(slug="payments").name == "Payments"  # untouched
+
+
+def test_a_source_location_that_is_not_a_url_is_named(personas):
+    bad = "  annotations:\n    backstage.io/source-location: 'url:https://exa mple.com/x'\n"
+    report = catalog_import(files=[("url.yaml", component(bad))], actor=None, source="cli")
+    assert report.errors == ["url.yaml#1 (Component victim): repo_url: Enter a valid URL."]
+    nothing_stored()
