@@ -14,6 +14,7 @@ fails, the page falls back to polling (static/deployments/live.js).
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator
 from functools import lru_cache
@@ -37,6 +38,34 @@ def _redis() -> redis.Redis:
     return redis.Redis.from_url(
         settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=None, health_check_interval=30
     )
+
+
+_slots_lock = threading.Lock()
+_slots_used = 0
+
+
+def stream_slot() -> Callable[[], None] | None:
+    """Reserve one of this process's DEPLOY_EVENTS_MAX_STREAMS; returns its release function.
+
+    None when all are taken: each open stream holds a web thread, and pages must still be
+    served. The caller answers 503 and the page polls until its stream reconnects.
+    """
+    global _slots_used
+    with _slots_lock:
+        if _slots_used >= settings.DEPLOY_EVENTS_MAX_STREAMS:
+            return None
+        _slots_used += 1
+    released = False
+
+    def release() -> None:
+        global _slots_used
+        nonlocal released
+        with _slots_lock:
+            if not released:
+                released = True
+                _slots_used -= 1
+
+    return release
 
 
 def _publish(deployment_id: int) -> None:

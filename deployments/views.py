@@ -2,7 +2,7 @@
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, StreamingHttpResponse
+from django.http import Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -214,9 +214,15 @@ def deployment_events(request, pk):
         )
         return html, not current.is_polling
 
+    release = live.stream_slot()
+    if release is None:
+        busy = HttpResponse("Too many live streams; the page polls instead.", status=503)
+        busy["Retry-After"] = "10"
+        return busy
     response = StreamingHttpResponse(
         live.event_stream(deployment.pk, render_fragment), content_type="text/event-stream"
     )
+    response._resource_closers.append(release)  # Django calls these when the response closes
     response["Cache-Control"] = "no-cache"
     response["X-Accel-Buffering"] = "no"  # nginx: pass each event on at once
     return response

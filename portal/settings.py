@@ -283,6 +283,9 @@ DEPLOY_DEAD_WORKER_SECONDS = env.int("SLIPWAY_DEPLOY_DEAD_WORKER_SECONDS", defau
 # the browser reconnects, so a stream never holds a web worker thread for long.
 DEPLOY_EVENTS_MAX_SECONDS = env.int("SLIPWAY_DEPLOY_EVENTS_MAX_SECONDS", default=30)
 DEPLOY_EVENTS_HEARTBEAT_SECONDS = 10
+# Open streams per web process (each holds a thread); beyond it the page polls. Keep it below
+# the server's threads per process so pages are still served.
+DEPLOY_EVENTS_MAX_STREAMS = env.int("SLIPWAY_DEPLOY_EVENTS_MAX_STREAMS", default=4)
 DEPLOY_WAIT_TIMEOUT_SECONDS = env.int("SLIPWAY_DEPLOY_WAIT_TIMEOUT_SECONDS", default=900)
 # An approval request not decided within this many hours is cancelled.
 APPROVAL_EXPIRY_HOURS = env.int("SLIPWAY_APPROVAL_EXPIRY_HOURS", default=24)

@@ -99,3 +99,22 @@ def test_events_need_a_login_and_are_read_only(client, personas):
     client.force_login(personas["alice"])
     assert client.get(url).status_code == 404
     assert client.post(url).status_code == 405
+
+
+@pytest.mark.integration
+def test_streams_per_process_are_capped_and_free_again_when_closed(
+    client, personas, aws_emulator, settings
+):
+    settings.DEPLOY_EVENTS_MAX_STREAMS = 1
+    settings.DEPLOY_EVENTS_MAX_SECONDS = 0.3
+    deployment = launch_lambda(personas, "busy")
+    client.force_login(personas["alice"])
+    url = reverse("deployments:events", args=[deployment.pk])
+    first = client.get(url)
+    assert first.status_code == 200
+    busy = client.get(url)
+    assert busy.status_code == 503 and busy["Retry-After"] == "10"
+    b"".join(first.streaming_content)  # the stream ends (time limit) and is closed
+    again = client.get(url)
+    assert again.status_code == 200
+    assert b"event: deployment" in b"".join(again.streaming_content)
