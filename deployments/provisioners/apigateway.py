@@ -34,6 +34,7 @@ from deployments.provisioners.base import (
     WaitResult,
     owned_from,
 )
+from deployments.specs import checked_spec
 from portal.aws import aws_client, is_not_found
 
 TYPES = {"rest": apigateway_rest, "http": apigateway_http}
@@ -210,6 +211,7 @@ def _function_name(function_arn: str) -> str:
 # --- plan ----------------------------------------------------------------------------------------
 def plan(spec: dict, observed: Observed) -> list[Change]:
     """The changes that take AWS from `observed` to `spec`, in dependency order."""
+    checked_spec(spec)  # the typed spec's rules (deployments/specs/apigateway.py); ValueError
     values = observed.values
     api_type = spec["api_type"]
     module = TYPES[api_type]

@@ -28,6 +28,7 @@ from deployments.provisioners.base import (
 )
 from deployments.provisioners.ecs_aws import task_values
 from deployments.provisioners.ecs_handlers import HANDLERS
+from deployments.specs import checked_spec
 
 # Task definition spec fields → (label in the diff, unit).
 TASK_FIELDS = {
@@ -151,6 +152,7 @@ def _want_rule(spec: dict) -> dict | None:
 
 def plan(spec: dict, observed: Observed) -> list[Change]:
     """The changes that take AWS from `observed` to `spec`, in dependency order (pure)."""
+    checked_spec(spec)  # the typed spec's rules (deployments/specs/ecs.py); raises ValueError
     values = observed.values
     name = values["service_name"]
     changes: list[Change] = []

@@ -31,6 +31,7 @@ from deployments.provisioners.base import (
     field_diff,
     owned_from,
 )
+from deployments.specs import checked_spec
 from portal.aws import is_not_found
 
 # Spec field → (label in the diff, unit).
@@ -147,6 +148,7 @@ def observe(ctx: Context) -> Observed:
 # --- plan ----------------------------------------------------------------------------------------
 def plan(spec: dict, observed: Observed) -> list[Change]:
     """The changes that take AWS from `observed` to `spec` (empty: nothing to do). Pure."""
+    checked_spec(spec)  # the typed spec's rules (deployments/specs/lambda_.py); raises ValueError
     spec = normalized(spec)
     values = observed.values
     changes = []

@@ -59,6 +59,24 @@ def parse_spec(data: dict) -> Spec:
     return _any_spec.validate_python(data)
 
 
+class InvalidSpec(ValueError):
+    """A spec a provisioner was given that its kind's typed spec refuses (message for people)."""
+
+
+def checked_spec(data: dict) -> Spec:
+    """`parse_spec` for a provisioner's input: a refusal is an InvalidSpec naming each field."""
+    from pydantic import ValidationError
+
+    try:
+        return parse_spec(data)
+    except ValidationError as exc:
+        parts = [
+            f"{'.'.join(map(str, loc))}: {message}" if loc else message
+            for loc, message in spec_errors(exc.errors())
+        ]
+        raise InvalidSpec("; ".join(parts)) from None
+
+
 def context_errors(spec: Spec, *, environment, name: str | None = None) -> list[tuple[str, str]]:
     """(field path, message) for rules that need the catalog or the environment: a new
     function's name length (`name` is the new service's slug), an ECS service's network, an
@@ -93,6 +111,8 @@ __all__ = [
     "INPUTS",
     "SPECS",
     "AnySpec",
+    "InvalidSpec",
+    "checked_spec",
     "context_errors",
     "Spec",
     "error_message",

@@ -12,6 +12,7 @@ form shows it next to that field and the API names it in its 422 answer.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
@@ -83,7 +84,7 @@ MESSAGES = {
 }
 
 
-def error_message(error: dict) -> str:
+def error_message(error: Mapping[str, Any]) -> str:
     """The user-facing text of one pydantic error dict (from `ValidationError.errors()`)."""
     ctx = error.get("ctx") or {}
     kind = error.get("type", "")  # errors ninja makes itself (an unreadable body) have none
@@ -105,7 +106,7 @@ def location(path: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in path.split("."))
 
 
-def error_location(error: dict) -> tuple:
+def error_location(error: Mapping[str, Any]) -> tuple:
     """Where an error belongs: its `loc`, extended by the field a model-level rule names."""
     loc = tuple(error.get("loc") or ())
     field = (error.get("ctx") or {}).get("field")
@@ -114,6 +115,6 @@ def error_location(error: dict) -> tuple:
     return loc
 
 
-def spec_errors(errors: list[dict]) -> list[tuple[tuple, str]]:
+def spec_errors(errors: Sequence[Mapping[str, Any]]) -> list[tuple[tuple, str]]:
     """(location, message) for each error, in pydantic's order."""
     return [(error_location(e), error_message(e)) for e in errors]

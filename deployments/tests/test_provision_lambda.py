@@ -297,7 +297,9 @@ def test_delete_removes_everything_the_instance_owns(instance, aws_clean):
 def test_missing_bucket_is_named_in_the_plan_and_the_step_fails(instance, aws_clean):
     from botocore.exceptions import ClientError
 
-    spec = base_spec(triggers={"s3": [{"bucket": "no-such-bucket", "events": []}]})
+    spec = base_spec(
+        triggers={"s3": [{"bucket": "no-such-bucket", "events": ["s3:ObjectCreated:*"]}]}
+    )
     deploy(instance, base_spec())
     changes = replan(instance, spec)
     assert "bucket not found" in details(changes)[0]
