@@ -43,9 +43,22 @@ def _values(kind: str, spec: dict | None) -> dict[str, int]:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def check(*, environment: Environment, kind: str, before: dict | None, after: dict) -> None:
-    """Raise GuardrailViolation naming every broken rule (all of them, not just the first)."""
+def check(
+    *,
+    environment: Environment,
+    kind: str,
+    before: dict | None,
+    after: dict,
+    restoring: dict | None = None,
+) -> None:
+    """Raise GuardrailViolation naming every broken rule (all of them, not just the first).
+
+    `restoring` is a spec whose numbers were live before (a timed scale-up going back): a value
+    returning exactly to its number there is not held to the step rule; caps and the zero rule
+    still hold.
+    """
     old, new = _values(kind, before), _values(kind, after)
+    earlier = _values(kind, restoring) if restoring else {}
     problems = []
     for key, value in new.items():
         label = LABELS.get(key, key)
@@ -58,7 +71,7 @@ def check(*, environment: Environment, kind: str, before: dict | None, after: di
             # Scaling to zero is its own rule: allowed outright, or forbidden outright.
             if not environment.allow_scale_to_zero:
                 problems.append(f"{environment.name} does not allow scaling {label} to zero.")
-        elif previous and value < previous:
+        elif previous and value < previous and earlier.get(key) != value:
             cut = 100 * (previous - value) / previous
             if cut > environment.max_scale_down_percent:
                 floor = previous - previous * environment.max_scale_down_percent // 100

@@ -25,6 +25,16 @@ class CodeArtifact(models.Model):
         return hashlib.sha256(content).hexdigest()
 
 
+class TimedRevert(models.TextChoices):
+    """Where a timed scale-up's automatic revert stands."""
+
+    NONE = "", "none"  # not a timed scale
+    SCHEDULED = "scheduled"  # beat reverts it when the time comes
+    REVERTED = "reverted"  # the revert was planned (its deployment points back here)
+    CANCELLED = "cancelled"  # an owner kept the scale
+    REFUSED = "refused"  # the state changed since, or the revert could not be planned
+
+
 class Deployment(models.Model):
     """One requested change (create/update/scale/delete/revert) to a service instance.
 
@@ -84,6 +94,12 @@ class Deployment(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     wait_started_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # A timed scale-up: after `revert_after` from success, beat plans going back (timed.py).
+    revert_after = models.DurationField(null=True, blank=True)
+    timed_revert = models.CharField(
+        max_length=20, choices=TimedRevert.choices, default=TimedRevert.NONE, blank=True
+    )
+    timed_revert_note = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-created_at", "-pk"]
@@ -125,6 +141,13 @@ class Deployment(models.Model):
             self.Status.QUEUED,
             self.Status.RUNNING,
         )
+
+    @property
+    def revert_at(self):
+        """When a scheduled timed revert is due (None: not a timed scale, or not finished)."""
+        if self.revert_after is None or self.finished_at is None:
+            return None
+        return self.finished_at + self.revert_after
 
     @property
     def spec_kind(self) -> str:

@@ -85,6 +85,7 @@ def deployment_plan(
     action: str = Deployment.Action.UPDATE,
     reverts: Deployment | None = None,
     source: str = "web",
+    restoring: dict | None = None,
 ) -> Deployment:
     """Check permissions and guardrails, read AWS, and store the plan for the user to confirm.
 
@@ -92,7 +93,9 @@ def deployment_plan(
     when the environment forbids the change, PlanFailed when AWS cannot be read. AWS is read
     before any transaction opens; the rows are written afterwards.
     """
-    changes = _plan_checked(instance=instance, spec=spec, user=user, action=action)
+    changes = _plan_checked(
+        instance=instance, spec=spec, user=user, action=action, restoring=restoring
+    )
     return _plan_record(
         instance=instance,
         spec=spec,
@@ -105,7 +108,12 @@ def deployment_plan(
 
 
 def _plan_checked(
-    *, instance: ServiceInstance, spec: dict, user: AbstractBaseUser, action: str
+    *,
+    instance: ServiceInstance,
+    spec: dict,
+    user: AbstractBaseUser,
+    action: str,
+    restoring: dict | None = None,
 ) -> list[Change]:
     """The read half of a plan: who may, what the guardrails allow, and the diff from AWS.
     Writes nothing, so it runs outside any transaction."""
@@ -118,6 +126,7 @@ def _plan_checked(
             kind=instance.service.kind,
             before=instance.applied_spec,
             after=spec,
+            restoring=restoring,
         )
     changes = _plan_changes(instance=instance, spec=spec, user=user, action=action)
     if not changes:

@@ -80,3 +80,11 @@ def sweep_deployment_events() -> None:
 
     for deployment_id in events.deployment_events_stale():
         publish_deployment_events.delay(deployment_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=120, time_limit=180)
+def revert_timed_scales() -> None:
+    """Beat: plan the reverts of timed scale-ups whose time has come (deployments/timed.py)."""
+    from deployments import timed
+
+    timed.timed_reverts_run_due()

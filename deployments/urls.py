@@ -1,6 +1,6 @@
 from django.urls import path
 
-from deployments import lifecycle_views, views
+from deployments import lifecycle_views, timed_views, views
 
 app_name = "deployments"
 urlpatterns = [
@@ -29,5 +29,15 @@ urlpatterns = [
     path("<int:pk>/reject/", views.deployment_reject, name="reject"),
     path("<int:pk>/cancel/", views.deployment_cancel, name="cancel"),
     path("<int:pk>/revert/", views.deployment_revert, name="revert"),
+    path(
+        "<int:pk>/timed-revert/extend/",
+        timed_views.timed_revert_extend,
+        name="timed_revert_extend",
+    ),
+    path(
+        "<int:pk>/timed-revert/cancel/",
+        timed_views.timed_revert_cancel,
+        name="timed_revert_cancel",
+    ),
     path("<int:pk>/retry/", lifecycle_views.deployment_retry, name="retry"),
 ]

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog import selectors as catalog_selectors
 from catalog.access import get_deployment_for_user, get_instance_for_user, get_service_for_user
-from deployments import kinds, live, selectors, services
+from deployments import kinds, live, selectors, services, timed
 from deployments.guardrails import GuardrailViolation
 from deployments.models import Deployment
 
@@ -106,10 +106,18 @@ def instance_scale(request, slug, environment):
     if form_class is None or not instance.applied_spec:
         raise Http404("There is nothing deployed to scale here.")
     form = form_class(request.POST or None, spec=instance.applied_spec)
-    return _spec_change(request, form, instance, Deployment.Action.SCALE, "Scale")
+
+    def time_it(deployment):
+        hours = form.cleaned_data.get("revert_after_hours")
+        if hours:
+            timed.timed_revert_schedule(deployment=deployment, hours=hours)
+
+    return _spec_change(
+        request, form, instance, Deployment.Action.SCALE, "Scale", after_plan=time_it
+    )
 
 
-def _spec_change(request, form, instance, action, verb):
+def _spec_change(request, form, instance, action, verb, after_plan=None):
     if request.method == "POST" and form.is_valid():
         spec = form.spec()
         code = form.cleaned_data.get("code")
@@ -119,6 +127,8 @@ def _spec_change(request, form, instance, action, verb):
         if result == "nothing":
             return redirect(instance.service)
         if result is not None:
+            if after_plan is not None:
+                after_plan(result)
             return redirect(result)
     title = f"{verb} {instance.service.name} in {instance.environment.name}"
     return _form_page(request, form, title=title, submit="Review plan", instance=instance)

@@ -203,6 +203,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.tasks.expire_approvals",
         "schedule": 300,
     },
+    "revert-timed-scales": {
+        "task": "deployments.tasks.revert_timed_scales",
+        "schedule": 60,
+    },
     "check-drift": {
         "task": "deployments.tasks.check_drift",
         "schedule": env.int("SLIPWAY_DRIFT_CHECK_EVERY", default=600),

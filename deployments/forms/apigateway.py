@@ -12,7 +12,7 @@ import re
 from django import forms
 
 from catalog.models import Environment
-from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.forms.common import NewServiceFields, SpecForm, TimedRevertField
 from deployments.specs import context_errors
 from deployments.specs.apigateway import ApiGatewaySpec
 
@@ -220,7 +220,7 @@ class ApiGatewayUpdateForm(_SpecFields):
         return self.current["stage"]
 
 
-class ApiGatewayScaleForm(_Throttle):
+class ApiGatewayScaleForm(_Throttle, TimedRevertField):
     """Stage throttling only: the numbers the environment's guardrails check."""
 
     def __init__(self, *args, spec: dict, **kwargs):

@@ -123,3 +123,16 @@ class SpecForm(portal_forms.Form):
         if lines and index is not None and index < len(lines):
             message = f"Line {lines[index]}: {message}"
         self.add_error(field, message)
+
+
+class TimedRevertField(forms.Form):
+    """The optional "revert after N hours" of every scale form (deployments/timed.py)."""
+
+    revert_after_hours = forms.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=7 * 24,
+        label="Revert after (hours)",
+        help_text="Optional: go back to today's numbers after this many hours, through a "
+        "normal, audited deployment (refused if someone changes the scaling meanwhile).",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.forms.common import NewServiceFields, SpecForm, TimedRevertField
 from deployments.specs.dynamodb import DynamoDbSpec
 
 KEY_TYPES = [("S", "String"), ("N", "Number"), ("B", "Binary")]
@@ -208,7 +208,7 @@ class DynamoDbUpdateForm(TableFields):
             self.fields[field].help_text = "Fixed for the table's life."
 
 
-class DynamoDbScaleForm(CapacityFields):
+class DynamoDbScaleForm(CapacityFields, TimedRevertField):
     """Only billing and capacity; everything else stays as applied."""
 
     def __init__(self, data=None, *, spec: dict, **kwargs):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django import forms
 
-from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.forms.common import NewServiceFields, SpecForm, TimedRevertField
 from deployments.forms.dynamodb import format_table_access, parse_table_access, tables_field
 from deployments.specs.ecs import FARGATE_MEMORY, EcsSpec, environment_errors
 
@@ -235,7 +235,7 @@ class EcsUpdateForm(EcsSpecFields):
         super().__init__(data, files, initial=initial, **kwargs)
 
 
-class EcsScaleForm(ScalingFields):
+class EcsScaleForm(ScalingFields, TimedRevertField):
     """Only the scaling numbers; everything else stays as applied."""
 
     def __init__(self, data=None, *, spec: dict, **kwargs):

@@ -10,7 +10,7 @@ import json
 from django import forms
 from pydantic_core import PydanticCustomError
 
-from deployments.forms.common import NewServiceFields, SpecForm
+from deployments.forms.common import NewServiceFields, SpecForm, TimedRevertField
 from deployments.forms.dynamodb import format_table_access, parse_table_access, tables_field
 from deployments.forms.lambda_fields import (
     ConcurrencyFields,
@@ -326,7 +326,7 @@ class LambdaUpdateForm(LambdaSpecFields):
         return cleaned
 
 
-class LambdaScaleForm(SpecForm, ConcurrencyFields):
+class LambdaScaleForm(SpecForm, ConcurrencyFields, TimedRevertField):
     """Only the concurrency numbers; the environment's guardrails check them."""
 
     def __init__(self, data=None, *, spec: dict, **kwargs):
