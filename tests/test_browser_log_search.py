@@ -46,7 +46,7 @@ def test_search_a_request_id_across_three_services_and_open_its_lines(
 
     page = browser_page
     sign_in(page, "bob", PASSWORD)
-    page.get_by_role("link", name="Logs", exact=True).click()
+    page.get_by_role("link", name="Log search").click()
     page.get_by_label("Find").fill(REQUEST)
     page.get_by_label("Services", exact=True).select_option(label="storefront")
     page.get_by_label("and the services they depend on").check()

@@ -148,6 +148,7 @@ def url_for(route: Route, world) -> str:
         "team_slug": world["payments"].slug,
         "pk": str(world["deployment"].pk),
         "id": str(world["deployment"].pk),
+        "name": "no-such-execution",  # a workflow execution's name
     }
     if route.name.startswith("api:token"):  # the web tokens page: pk is a token
         values["pk"] = str(world["token"].pk)
