@@ -5,7 +5,9 @@ Steps:
    start one under honcho (stopped with Ctrl-C like the rest). Otherwise stop with the fix.
 2. Embedded mode (the default) adds the AWS emulator; `SLIPWAY_AWS=real` leaves it out and
    talks to real AWS through the standard credential chain.
-3. exec honcho with the Procfile and the chosen process names.
+3. The web server: gunicorn (threads, WhiteNoise for static files; portal/gunicorn.conf.py), as
+   production serves; `make run DEBUG=1` uses runserver instead (debug pages, auto-reload).
+4. exec honcho with the Procfile and the chosen process names.
 """
 
 import os
@@ -41,7 +43,8 @@ def main() -> None:
     processes = redis_processes()
     if os.environ.get("SLIPWAY_AWS", "embedded") != "real":
         processes.append("emulator")
-    processes += ["worker", "beat", "web", "ready"]
+    debug = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes", "on")
+    processes += ["worker", "beat", "web-debug" if debug else "web", "ready"]
     honcho = str(ROOT / ".venv" / "bin" / "honcho")
     os.execv(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start", *processes])
 
