@@ -7,8 +7,9 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 
+from catalog.filters import SORTS, CatalogQuery  # noqa: F401
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
-from catalog.search import PAGE_SIZE, SORTS, CatalogQuery, catalog_page  # noqa: F401
+from catalog.search import PAGE_SIZE, catalog_page  # noqa: F401
 
 # --- smaller reads -----------------------------------------------------------------------------
 

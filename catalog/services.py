@@ -5,8 +5,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
+from catalog.facets import catalog_changed
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
-from catalog.search import catalog_changed
 from catalog.specs import check_tags, settings_checked
 
 

@@ -11,7 +11,6 @@ from catalog import selectors, services
 from catalog.access import get_service_for_user
 from catalog.forms import ServiceSettingsForm
 from deployments import selectors as deployment_selectors
-from monitoring.selectors import summaries_prefetch
 
 
 @require_GET
@@ -19,8 +18,6 @@ def service_list(request):
     """The catalog. htmx asks for #results while the user types, #catalog for facet clicks."""
     query = selectors.CatalogQuery.from_params(request.GET)
     page = selectors.catalog_page(query=query)
-    # The monitoring strips on every row: one cache read for the page, not one per row.
-    summaries_prefetch(i for row in page.rows for i in row.service.instances.all())
     base = reverse("catalog:service_list")
     for facet in page.facets:
         for option in facet.options:

@@ -217,6 +217,12 @@ def _summary_cache_key(instance: ServiceInstance) -> str:
     return f"monitoring:summary:{instance.pk}"
 
 
+def summaries_by_pk(pks) -> dict[int, Summary]:
+    """The cached summaries of many instances by pk, in one cache round trip (list pages)."""
+    keys = {f"monitoring:summary:{pk}": pk for pk in pks}
+    return {keys[key]: summary for key, summary in cache.get_many(list(keys)).items()}
+
+
 def summary_cached(*, instance: ServiceInstance) -> Summary | None:
     """The summary if one was computed in the last minute (no AWS call), else None.
 

@@ -188,3 +188,42 @@ def test_rows_inherit_no_htmx_target(client, catalog):
     html = client.get(URL).content.decode()
     assert '<div id="results" class="catalog-body">' in html
     assert '<div class="table-wrap">' in html
+
+
+def test_rows_escape_catalog_text(client, catalog):
+    """The rows are rendered by a Jinja2 template: its autoescape must cover every value."""
+    services.service_update(
+        service=catalog["ledger"],
+        user=catalog["alice"],
+        name="<b>Ledger</b>",
+        description="Books & <script>alert(1)</script>",
+        tags=["<i>x</i>"],
+    )
+    client.force_login(catalog["alice"])
+    html = client.get(URL).content.decode()
+    assert "&lt;b&gt;Ledger&lt;/b&gt;" in html
+    assert "Books &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "&lt;i&gt;x&lt;/i&gt;" in html
+    assert "<script>alert" not in html and "<b>Ledger" not in html
+
+
+def test_rows_show_a_cached_monitoring_summary_without_loading_it(client, catalog, personas):
+    from django.core.cache import cache
+
+    from catalog.models import ServiceInstance
+    from monitoring.selectors import Summary
+
+    instance = ServiceInstance.objects.create(
+        service=catalog["ledger"], environment=personas["dev"], status="healthy"
+    )
+    cache.set(
+        f"monitoring:summary:{instance.pk}",
+        Summary(label="CPU", value="42 %", state="ALARM", environment="dev"),
+        60,
+    )
+    client.force_login(catalog["alice"])
+    html = client.get(URL).content.decode()
+    row = html.split(">ledger</a>", 1)[1].split("</tr>", 1)[0]
+    assert 'href="/monitoring/services/ledger/metrics/?env=dev"' in row
+    assert "dev · CPU 42 % · in alarm" in row and 'class="mon-summary alarm-alarm"' in row
+    assert "hx-trigger" not in row  # nothing left to load

@@ -3,13 +3,21 @@
 Usage in any template:
     {% load monitoring %}
     {% monitoring_summary service environment %}
-`environment` is an Environment (or its slug). On the catalog list, pass services whose
-`instances` are prefetched (catalog.selectors.service_list does) and the tag makes no query.
+`environment` is an Environment (or its slug). Pass services whose `instances` are prefetched
+and the tag makes no query.
+
+The strip's markup has one home, `strip_html()`: the tag, the lazy-load view and the catalog
+rows all print it. The catalog (50 rows, ~120 strips a page) calls `strip_html` directly while
+shaping its rows, with no template, context or URL reversal per strip.
 """
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from django import template
+from django.urls import get_script_prefix, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from catalog.models import ServiceInstance
 from monitoring import charts, selectors
@@ -45,6 +53,55 @@ def _instance_of(service, environment):
         if env_id is None and instance.environment.slug == environment:
             return instance
     return None
+
+
+@lru_cache(maxsize=8)
+def _url_patterns(script_prefix: str) -> tuple[str, str]:
+    """The metrics and summary URLs with a `{}` where the slug / pk goes (reversed once)."""
+    metrics = reverse("monitoring:metrics", args=["slug-here"]).replace("slug-here", "{}")
+    summary = reverse("monitoring:summary", args=[999999999]).replace("999999999", "{}")
+    return metrics, summary
+
+
+def strip_html(*, service_slug: str, instance_pk: int, summary, compact: bool) -> SafeString:
+    """One summary strip: the cached `summary` coloured by alarm state, or (None) a placeholder
+    that htmx loads when it scrolls into view."""
+    metrics_url, summary_url = _url_patterns(get_script_prefix())
+    if summary is None:
+        return format_html(
+            '<span class="mon-summary loading" hx-get="{}{}" hx-trigger="revealed" '
+            'hx-swap="outerHTML">…</span>',
+            summary_url.format(instance_pk),
+            "?compact=1" if compact else "",
+        )
+    state = summary.state
+    if summary.error:
+        title = summary.error
+    elif state:
+        title = f"alarms {state}"
+    else:
+        title = "no alarms"
+    return format_html(
+        '<a class="mon-summary alarm-{}" href="{}?env={}" title="{}: {}" data-state="{}">'
+        '<span class="mon-dot" aria-hidden="true"></span>{}{} {}{}</a>',
+        (state or "none").lower(),
+        metrics_url.format(service_slug),
+        summary.environment,
+        summary.environment,
+        title,
+        state,
+        f"{summary.environment} · " if compact else "",
+        summary.label,
+        summary.value,
+        " · in alarm" if state == "ALARM" else "",
+    )
+
+
+@register.simple_tag
+def monitoring_strip(service, instance, summary, compact=False) -> SafeString:
+    return strip_html(
+        service_slug=service.slug, instance_pk=instance.pk, summary=summary, compact=compact
+    )
 
 
 @register.inclusion_tag("monitoring/_summary.html")
