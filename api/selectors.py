@@ -32,14 +32,13 @@ def service_page(*, query: search.CatalogQuery, limit: int) -> ServicePage:
         team = Team.objects.filter(slug=query.team).only("pk", "slug", "name").first()
     team_id = team.pk if team else -1  # an unknown team matches nothing
 
-    qs = Service.objects.filter(search._service_q(query, team_id=team_id), search._after_q(query))
-    qs = search._with_instance_filter(qs, query, env_id)
-    rows = list(qs.select_related("owner").order_by(*search.ORDERINGS[query.sort])[: limit + 1])
+    qs = search.matching(query, team_id=team_id, environment_id=env_id)
+    rows = list(qs.select_related("owner")[: limit + 1])
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = search._cursor(rows[-1], query.sort)
-    facets, total = search._cached_facets(
+        next_cursor = search.cursor_for(rows[-1], query.order)
+    facets, total = search.cached_facets(
         query, team=team, team_id=team_id, environments=environments, env_id=env_id
     )
     return ServicePage(results=rows, next_cursor=next_cursor, count=total, facets=facets)

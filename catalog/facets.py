@@ -56,7 +56,7 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     """
     version = cache.get(_VERSION_KEY, 0)
     filters = (query.q.lower(), query.team, query.kind, query.lifecycle)
-    filters += (query.environment, query.status)
+    filters += (query.environment, query.status, query.fuzzy)
     digest = hashlib.sha1(repr((version, filters)).encode(), usedforsecurity=False).hexdigest()
     key = f"catalog:facets:{digest}"
     cached = cache.get(key)

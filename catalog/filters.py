@@ -5,10 +5,16 @@ Shared by the rows (catalog/search.py) and the filter counts (catalog/facets.py)
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.contrib.postgres.lookups import TrigramWordSimilar
+from django.contrib.postgres.search import TrigramWordSimilarity
+from django.db import connection
+from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast
 
+from catalog.fields import Rank
 from catalog.models import Service, ServiceInstance
 
 # An instance in one of these states has something running (or trying to) in AWS.
@@ -19,6 +25,7 @@ DEPLOYED = (
     ServiceInstance.Status.DRIFTED,
 )
 SORTS = {
+    "relevance": "Best match",
     "name": "Name A–Z",
     "-name": "Name Z–A",
     "newest": "Newest first",
@@ -38,6 +45,9 @@ class CatalogQuery:
     status: str = ""
     sort: str = "name"
     after: str = ""
+    # Set by the catalog when no service matches the words: close matches by trigram
+    # similarity instead (a typo), never from the query string.
+    fuzzy: bool = False
 
     @classmethod
     def from_params(cls, params) -> CatalogQuery:
@@ -45,43 +55,75 @@ class CatalogQuery:
             value = params.get(name, "").strip()
             return value if value in allowed else ""
 
-        sort = params.get("sort", "name")
+        q = " ".join(params.get("q", "").split())[:100]
+        sort = params.get("sort", "")
+        if sort not in SORTS:
+            sort = "relevance"  # best matches first when searching, else by name (see order)
         return cls(
-            q=" ".join(params.get("q", "").split())[:100],
+            q=q,
             team=params.get("team", "").strip()[:50],
             kind=pick("kind", Service.Kind.values),
             lifecycle=pick("lifecycle", Service.Lifecycle.values),
             environment=params.get("environment", "").strip()[:50],
             status=pick("status", ServiceInstance.Status.values),
-            sort=sort if sort in SORTS else "name",
+            sort=sort,
             after=params.get("after", "").strip()[:120],
         )
+
+    @property
+    def order(self) -> str:
+        """The sort in effect: "Best match" without search words is the name order."""
+        if self.sort == "relevance" and not search_tokens(self.q):
+            return "name"
+        return self.sort
 
     @property
     def is_filtered(self) -> bool:
         return any([self.q, self.team, self.kind, self.lifecycle, self.environment, self.status])
 
 
-def search_q(text: str) -> Q:
-    """Every word must appear in the slug, name, description or tags (case-insensitive).
+def search_tokens(text: str) -> list[str]:
+    """The words of a search as letters and digits only ("tier-1" → tier, 1), at most 8."""
+    return re.findall(r"[^\W_]+", text.lower())[:8]
 
-    On PostgreSQL each of these lookups is served by a pg_trgm GIN index (migration 0003), so
-    a search reads only candidate rows; on SQLite it is a scan, fine at development sizes.
+
+def tsquery(text: str) -> str:
+    """Every word, as a prefix: "ledg pay" → "ledg:* & pay:*" (only letters and digits reach
+    to_tsquery, so no input can be a tsquery syntax error)."""
+    return " & ".join(f"{token}:*" for token in search_tokens(text))
+
+
+def search_q(text: str, *, fuzzy: bool = False) -> Q:
+    """Services whose slug, name, tags or description contain every word (as a word prefix).
+
+    PostgreSQL: the GIN-indexed `tsvector` (catalog/fields.py); with `fuzzy`, names with a
+    word close to the text (pg_trgm word similarity, GIN-indexed) for typos. SQLite (the
+    development default): LIKE on the lowercased document, one per word.
     """
-    condition = Q()
-    for word in text.split()[:5]:
-        condition &= (
-            Q(slug__icontains=word)
-            | Q(name__icontains=word)
-            | Q(description__icontains=word)
-            | Q(tags__icontains=word)
-        )
-    return condition
+    tokens = search_tokens(text)
+    if not tokens:
+        return Q()
+    if connection.vendor != "postgresql":
+        condition = Q()
+        for token in tokens:
+            condition &= Q(search_document__contains=token)
+        return condition
+    if fuzzy:
+        return Q(TrigramWordSimilar(F("name"), Value(text)))
+    return Q(search_document__matches=tsquery(text))
+
+
+def rank(query: CatalogQuery):
+    """How well a service matches the search (PostgreSQL), for the "Best match" sort."""
+    if query.fuzzy:
+        # A double, as Rank: the keyset cursor compares it for equality.
+        return Cast(TrigramWordSimilarity(Value(query.q), F("name")), FloatField())
+    return Rank(F("search_document"), tsquery(query.q))
 
 
 def service_q(query: CatalogQuery, *, team_id, skip: tuple[str, ...] = ()) -> Q:
     """Conditions on Service columns: search, team, kind, lifecycle (minus the skipped ones)."""
-    condition = search_q(query.q) if query.q else Q()
+    condition = search_q(query.q, fuzzy=query.fuzzy) if query.q else Q()
     if query.team and "team" not in skip:
         condition &= Q(owner_id=team_id)
     if query.kind and "kind" not in skip:

@@ -6,6 +6,8 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.urls import reverse
 
+from catalog.fields import SearchDocument, SearchDocumentField
+
 slug_validator = RegexValidator(
     r"^[a-z][a-z0-9-]{0,38}[a-z0-9]$",
     "Use 2–40 lowercase letters, digits and hyphens, starting with a letter and not ending "
@@ -141,6 +143,10 @@ class Service(models.Model):
         "self", symmetrical=False, blank=True, related_name="dependents"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # What the catalog search reads (catalog/fields.py): generated and kept by the database.
+    search_document = models.GeneratedField(
+        expression=SearchDocument(), output_field=SearchDocumentField(), db_persist=True
+    )
 
     class Meta:
         ordering = ["slug"]

@@ -9,21 +9,32 @@ strips are rendered by `strip_html` from one cache read for the page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 
-from django.db.models import Max, Q
+from django.db import connection
+from django.db.models import FloatField, Max, Q, QuerySet, Value
 from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 from django.utils.text import Truncator
 
-from catalog.facets import cached_facets, catalog_changed  # noqa: F401 — catalog_changed re-exported
-from catalog.filters import SORTS, CatalogQuery, service_q, with_instance_filter  # noqa: F401
+# Facet, FacetOption and catalog_changed are re-exported (the API and the services use them).
+from catalog.facets import Facet, FacetOption, cached_facets, catalog_changed  # noqa: F401
+from catalog.filters import (  # noqa: F401 — SORTS re-exported
+    SORTS,
+    CatalogQuery,
+    rank,
+    search_q,
+    search_tokens,
+    service_q,
+    with_instance_filter,
+)
 from catalog.models import Environment, Service, ServiceInstance, Team
 
 PAGE_SIZE = 50
+FUZZY_THRESHOLD = 0.5  # pg_trgm word similarity of a close match (a typo)
 
 
 @dataclass
@@ -33,6 +44,7 @@ class CatalogPage:
     total: int
     next_cursor: str = ""
     environments: list[Environment] = field(default_factory=list)
+    fuzzy: bool = False  # no exact match: these are close matches (a typo?)
 
     @property
     def rows_html(self) -> str:
@@ -71,38 +83,80 @@ def ago(when: datetime | None, now: datetime) -> str:
     return when.strftime("%Y-%m-%d")
 
 
-def _cursor(service: dict, sort: str) -> str:
+def cursor_for(service, sort: str) -> str:
+    """The keyset cursor after `service` (a Service, or a row dict) in the `sort` order."""
+
+    def get(name):
+        return service[name] if isinstance(service, dict) else getattr(service, name)
+
     if sort in ("name", "-name"):
-        return service["slug"]
-    micros = int(service["created_at"].timestamp() * 1_000_000)
-    return f"{micros}.{service['pk']}"
+        return get("slug")
+    if sort == "relevance":
+        return f"{get('rank')!r}~{get('slug')}"
+    micros = int(get("created_at").timestamp() * 1_000_000)
+    return f"{micros}.{get('pk')}"
 
 
 def _after_q(query: CatalogQuery) -> Q:
     """Keyset pagination: rows strictly after the cursor in the chosen order (no OFFSET)."""
     if not query.after:
         return Q()
-    if query.sort == "name":
+    sort = query.order
+    if sort == "name":
         return Q(slug__gt=query.after)
-    if query.sort == "-name":
+    if sort == "-name":
         return Q(slug__lt=query.after)
+    if sort == "relevance":
+        rank, _, slug = query.after.partition("~")
+        try:
+            rank = float(rank)
+        except ValueError:
+            return Q()
+        return Q(rank__lt=rank) | Q(rank=rank, slug__gt=slug)
     micros, _, pk = query.after.partition(".")
     try:
         created = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
         pk = int(pk)
     except (ValueError, OverflowError):
         return Q()
-    if query.sort == "newest":
+    if sort == "newest":
         return Q(created_at__lt=created) | Q(created_at=created, pk__lt=pk)
     return Q(created_at__gt=created) | Q(created_at=created, pk__gt=pk)
 
 
 ORDERINGS = {
+    "relevance": ["-rank", "slug"],
     "name": ["slug"],
     "-name": ["-slug"],
     "newest": ["-created_at", "-pk"],
     "oldest": ["created_at", "pk"],
 }
+
+
+def matching(query: CatalogQuery, *, team_id, environment_id) -> QuerySet[Service]:
+    """Services matching `query`, after its cursor, in its order (the page and the API)."""
+    qs = Service.objects.filter(service_q(query, team_id=team_id))
+    qs = with_instance_filter(qs, query, environment_id)
+    if query.order == "relevance":
+        # SQLite has no ranking: its "best match" is the name order.
+        ranked = connection.vendor == "postgresql"
+        qs = qs.annotate(rank=rank(query) if ranked else Value(0.0, output_field=FloatField()))
+    return qs.filter(_after_q(query)).order_by(*ORDERINGS[query.order])
+
+
+def _no_exact_match(query: CatalogQuery) -> bool:
+    """True when no service has every word of the search (then close matches are shown)."""
+    if not query.q or query.fuzzy or connection.vendor != "postgresql":
+        return False
+    if not search_tokens(query.q):
+        return False
+    if Service.objects.filter(search_q(query.q)).exists():
+        return False
+    with connection.cursor() as cursor:
+        # pg_trgm's default (0.6) misses one-letter typos in short words ("chekout" is 0.55
+        # from "Checkout"); 0.5 still keeps unrelated names out. Only `%>` reads it.
+        cursor.execute("SET pg_trgm.word_similarity_threshold = %s", [FUZZY_THRESHOLD])
+    return True
 
 
 def catalog_page(*, query: CatalogQuery) -> CatalogPage:
@@ -117,27 +171,30 @@ def catalog_page(*, query: CatalogQuery) -> CatalogPage:
     environment_id = environment.pk if environment else -1
 
     services = _services(query, team_id=team_id, environment_id=environment_id)
+    if not services and _no_exact_match(query):  # a typo? names that come close, best first
+        query = replace(query, fuzzy=True)
+        services = _services(query, team_id=team_id, environment_id=environment_id)
     facets, total = cached_facets(
         query, team=team, team_id=team_id, environments=environments, env_id=environment_id
     )
     next_cursor = ""
     if len(services) > PAGE_SIZE:
         services = services[:PAGE_SIZE]
-        next_cursor = _cursor(services[-1], query.sort)
+        next_cursor = cursor_for(services[-1], query.order)
     return CatalogPage(
         rows=_shape(services, environments),
         facets=facets,
         total=total,
         next_cursor=next_cursor,
         environments=environments,
+        fuzzy=query.fuzzy,
     )
 
 
 def _services(query: CatalogQuery, *, team_id, environment_id) -> list[dict]:
     """The page's services as dicts (no model instances: ~4x cheaper for 50 rows)."""
-    qs = Service.objects.filter(service_q(query, team_id=team_id), _after_q(query))
-    qs = with_instance_filter(qs, query, environment_id)
-    qs = qs.order_by(*ORDERINGS[query.sort]).values(*_ROW_FIELDS)
+    fields = (*_ROW_FIELDS, "rank") if query.order == "relevance" else _ROW_FIELDS
+    qs = matching(query, team_id=team_id, environment_id=environment_id).values(*fields)
     return list(qs[: PAGE_SIZE + 1])
 
 

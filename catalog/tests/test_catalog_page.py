@@ -227,3 +227,41 @@ def test_rows_show_a_cached_monitoring_summary_without_loading_it(client, catalo
     assert 'href="/monitoring/services/ledger/metrics/?env=dev"' in row
     assert "dev · CPU 42 % · in alarm" in row and 'class="mon-summary alarm-alarm"' in row
     assert "hx-trigger" not in row  # nothing left to load
+
+
+def test_search_matches_word_prefixes_best_match_first(client, catalog, personas):
+    services.service_create(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="reports",
+        kind="lambda",
+        description="Monthly ledger exports for finance.",
+    )
+    client.force_login(catalog["alice"])
+    # "ledg" is a prefix of a word in both; the one named ledger ranks above the one that
+    # only mentions it in its description.
+    response = client.get(URL, {"q": "ledg"})
+    assert names(response) == ["ledger", "reports"]
+    assert "<strong>2</strong> services" in response.content.decode()
+    # Sorting by name stays available.
+    assert names(client.get(URL, {"q": "ledg", "sort": "-name"})) == ["reports", "ledger"]
+
+
+def test_a_typo_shows_close_names(client, catalog):
+    client.force_login(catalog["alice"])
+    response = client.get(URL, {"q": "chekout"})
+    assert names(response) == ["Checkout"]
+    html = response.content.decode()
+    assert "no exact match, close names shown" in html
+    assert facet_count(response, "team", "Payments") == 1  # counts follow the close matches
+    assert names(client.get(URL, {"q": "zzzzqqq"})) == []
+
+
+def test_relevance_pages_continue_after_the_cursor(client, personas):
+    make_services(personas, PAGE_SIZE + 5, prefix="orders")
+    client.force_login(personas["alice"])
+    first = client.get(URL, {"q": "orders"})
+    next_url = re.search(r'rel="next" href="([^"]+)"', first.content.decode()).group(1)
+    second = client.get(next_url.replace("&amp;", "&"))
+    seen = names(first) + names(second)
+    assert len(seen) == len(set(seen)) == PAGE_SIZE + 5
