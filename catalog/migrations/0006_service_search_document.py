@@ -40,7 +40,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0003_catalog_search_indexes"),
+        ("catalog", "0005_stepfunctions_kind"),
     ]
 
     operations = [
