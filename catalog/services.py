@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
-from catalog.facets import catalog_changed
+from catalog.facets import catalog_changed, catalog_refreshed
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from catalog.specs import check_tags, settings_checked
 
@@ -30,9 +30,10 @@ def _catalog_fields(service: Service) -> dict:
 
 def _changed() -> None:
     """Drop cached facet counts now (this process sees the write) and again after commit (so
-    a page computed by someone else in between is not kept)."""
+    a page computed by someone else in between is not kept), recomputing the catalog-wide
+    counts then (catalog.facets.Cube) so the next page does not."""
     catalog_changed()
-    transaction.on_commit(catalog_changed)
+    transaction.on_commit(catalog_refreshed)
 
 
 def catalog_refresh() -> None:
