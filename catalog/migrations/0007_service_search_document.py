@@ -40,7 +40,7 @@ def drop(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("catalog", "0005_stepfunctions_kind"),
+        ("catalog", "0006_sns_kind"),
     ]
 
     operations = [
