@@ -39,12 +39,17 @@ def redis_processes() -> list[str]:
     )
 
 
-def main() -> None:
-    processes = redis_processes()
-    if os.environ.get("SLIPWAY_AWS", "embedded") != "real":
+def app_processes(environ) -> list[str]:
+    """The Procfile entries to start besides Redis."""
+    processes = []
+    if environ.get("SLIPWAY_AWS", "embedded") != "real":
         processes.append("emulator")
-    debug = os.environ.get("DEBUG", "0").lower() in ("1", "true", "yes", "on")
-    processes += ["worker", "beat", "web-debug" if debug else "web", "ready"]
+    debug = environ.get("DEBUG", "0").lower() in ("1", "true", "yes", "on")
+    return [*processes, "worker", "beat", "web-debug" if debug else "web", "ready"]
+
+
+def main() -> None:
+    processes = redis_processes() + app_processes(os.environ)
     honcho = str(ROOT / ".venv" / "bin" / "honcho")
     os.execv(honcho, [honcho, "-f", str(ROOT / "Procfile"), "start", *processes])
 
