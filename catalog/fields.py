@@ -31,10 +31,17 @@ class SearchDocument(models.Func):
         slug, name, tags, description = (
             compiler.compile(e)[0] for e in self.get_source_expressions()
         )
+
+        # Hyphens and underscores become spaces first: the parser reads "comp-050" as "comp"
+        # and the signed number "-050", which the prefix "05:*" would never match.
+        def words(text: str) -> str:
+            return f"to_tsvector('simple'::regconfig, translate({text}, '-_', '  '))"
+
+        names = f"{slug} || ' ' || {name}"
         sql = (
-            f"setweight(to_tsvector('simple'::regconfig, {slug} || ' ' || {name}), 'A') || "
-            f"setweight(to_tsvector('simple'::regconfig, ({tags})::text), 'B') || "
-            f"setweight(to_tsvector('simple'::regconfig, {description}), 'C')"
+            f"setweight({words(names)}, 'A') || "
+            f"setweight({words(f'({tags})::text')}, 'B') || "
+            f"setweight({words(description)}, 'C')"
         )
         return sql, ()
 

@@ -18,7 +18,6 @@ from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.safestring import mark_safe
-from django.utils.text import Truncator
 
 # Facet, FacetOption and catalog_changed are re-exported (the API and the services use them).
 from catalog.facets import Facet, FacetOption, cached_facets, catalog_changed  # noqa: F401
@@ -212,6 +211,11 @@ _ROW_FIELDS = (
 )
 
 
+def _truncate(text: str, length: int) -> str:
+    """As the truncatechars filter (length counts the ellipsis), without its per-call setup."""
+    return text if len(text) <= length else text[: length - 1] + "…"
+
+
 def _pattern(name: str) -> str:
     """A URL pattern with `{}` where the slug goes: reverse() once per page, not per row."""
     return reverse(name, args=["slug-here"]).replace("slug-here", "{}")
@@ -221,7 +225,7 @@ def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
     """Rows for the template: every value ready to print, strips rendered (one cache read)."""
     from deployments.models import Deployment
     from monitoring.selectors import summaries_by_pk
-    from monitoring.templatetags.monitoring import strip_html
+    from monitoring.templatetags.monitoring import strip_html, strip_patterns
 
     if not services:
         return []
@@ -245,6 +249,7 @@ def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
     )
     now = timezone.now()
     service_url, team_url = _pattern("catalog:service_detail"), _pattern("catalog:team_detail")
+    patterns = strip_patterns()
     rows = []
     for service in services:
         found = sorted(instances[service["pk"]])  # (env order, env id, status, instance pk)
@@ -263,7 +268,7 @@ def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
             {
                 "name": service["name"],
                 "url": service_url.format(service["slug"]),
-                "description": Truncator(service["description"]).chars(90),
+                "description": _truncate(service["description"], 90),
                 "tags": service["tags"][:4],
                 "kind": kind,
                 "kind_label": _KIND_LABELS.get(kind, kind),
@@ -281,6 +286,7 @@ def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
                         instance_pk=pk,
                         summary=summaries.get(pk),
                         compact=True,
+                        patterns=patterns,
                     )
                     for _, _, status, pk in found
                     if status not in _NO_STRIP

@@ -63,10 +63,17 @@ def _url_patterns(script_prefix: str) -> tuple[str, str]:
     return metrics, summary
 
 
-def strip_html(*, service_slug: str, instance_pk: int, summary, compact: bool) -> SafeString:
+def strip_patterns() -> tuple[str, str]:
+    """For `strip_html(patterns=...)` in a loop: look the URL patterns up once."""
+    return _url_patterns(get_script_prefix())
+
+
+def strip_html(
+    *, service_slug: str, instance_pk: int, summary, compact: bool, patterns=None
+) -> SafeString:
     """One summary strip: the cached `summary` coloured by alarm state, or (None) a placeholder
     that htmx loads when it scrolls into view."""
-    metrics_url, summary_url = _url_patterns(get_script_prefix())
+    metrics_url, summary_url = patterns or strip_patterns()
     if summary is None:
         return format_html(
             '<span class="mon-summary loading" hx-get="{}{}" hx-trigger="revealed" '
