@@ -324,8 +324,8 @@ def catalog_bulk_done(*, also: list | None = None) -> None:
 
     PostgreSQL plans the catalog's searches from table statistics that autovacuum refreshes
     only later; after 20,000 new rows, the next searches would scan. ANALYZE now (it reads a
-    sample, a fraction of a second), and drop cached facet counts again, so the next page
-    counts from the committed rows. `also`: the caller's own bulk-written models.
+    sample, a fraction of a second), and recompute the catalog-wide counts (catalog.facets),
+    so the next page counts from the committed rows. `also`: the caller's own bulk models.
     """
     from django.db import connection
 
@@ -334,4 +334,4 @@ def catalog_bulk_done(*, also: list | None = None) -> None:
         with connection.cursor() as cursor:
             for model in tables:
                 cursor.execute(f'ANALYZE "{model._meta.db_table}"')
-    catalog_changed()
+    catalog_refreshed()
