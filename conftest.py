@@ -307,3 +307,12 @@ def field_html(response, field: str) -> str:
     """One field's rendered block (label, widget, help, errors): where the user is looking."""
     html = response.content.decode()
     return html.split(f'id="field-{field}"', 1)[1].split('<div class="field', 1)[0]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_catalog_counts():
+    """Each test starts with no catalog counts cached: a rolled-back database is not a catalog
+    write, so nothing else would tell the cache (shared by the tests) that its counts are gone."""
+    from catalog.facets import catalog_changed
+
+    catalog_changed()

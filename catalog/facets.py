@@ -7,6 +7,7 @@ them would give.
 from __future__ import annotations
 
 import hashlib
+import time
 from collections import Counter
 from dataclasses import dataclass
 
@@ -105,9 +106,12 @@ def _compute_deployed() -> dict[int, tuple]:
 
 def _cached_part(version, part: str, compute):
     key = _cube_key(version, part)
-    if _memo.get("version") != version:
+    # Instance statuses change without a new version (the deployment workers write them):
+    # this process keeps its copy no longer than the shared cache keeps its own.
+    now = time.monotonic()
+    if _memo.get("version") != version or now - _memo["since"] > FACET_CACHE_SECONDS:
         _memo.clear()
-        _memo["version"] = version
+        _memo.update(version=version, since=now)
     if key not in _memo:
         found = cache.get(key)
         if found is None:

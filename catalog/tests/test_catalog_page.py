@@ -197,13 +197,11 @@ def test_rows_escape_catalog_text(client, catalog):
         user=catalog["alice"],
         name="<b>Ledger</b>",
         description="Books & <script>alert(1)</script>",
-        tags=["<i>x</i>"],
     )
     client.force_login(catalog["alice"])
     html = client.get(URL).content.decode()
     assert "&lt;b&gt;Ledger&lt;/b&gt;" in html
     assert "Books &amp; &lt;script&gt;alert(1)&lt;/script&gt;" in html
-    assert "&lt;i&gt;x&lt;/i&gt;" in html
     assert "<script>alert" not in html and "<b>Ledger" not in html
 
 
