@@ -36,3 +36,5 @@ API_RATE_LIMIT_PER_ADDRESS = (1000.0, 100_000)
 # Every AWS call made while a transaction is open fails the test that made it (web process and
 # Celery worker alike); the transactions pytest-django opens around a test do not count.
 AWS_CALLS_IN_TRANSACTIONS = "raise"
+# Likewise for failed sign-ins per address (django-axes' per-username lockout stays as shipped).
+LOGIN_ADDRESS_FAILURE_LIMIT = 100_000
