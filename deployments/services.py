@@ -120,7 +120,8 @@ def _plan_checked(
     _require_owner(instance, user)
     if action == Deployment.Action.DELETE:
         refuse_if_routed_to(instance)
-    if action != Deployment.Action.DELETE and instance.applied_spec is not None:
+    if action != Deployment.Action.DELETE:
+        # A first deploy (or a promotion) has no step to check, but the caps still hold.
         guardrails.check(
             environment=instance.environment,
             kind=instance.service.kind,
