@@ -52,6 +52,7 @@ def service_detail(request, slug):
     overview = selectors.service_overview(service=service)
     for instance in overview["instances"]:
         instance.owned_resources = deployment_selectors.owned_resources(instance=instance)
+        instance.api_routes = deployment_selectors.route_protection(instance=instance)
     can_change = service.owned_by(request.user)
     return render(
         request,

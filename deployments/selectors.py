@@ -44,6 +44,31 @@ def owned_resources(*, instance: ServiceInstance) -> list[OwnedResource]:
     return kinds.get(instance.service.kind).provisioner.owned_resources(recorded)
 
 
+@dataclass(frozen=True)
+class RouteProtection:
+    route: str
+    target: str
+    protection: str
+
+
+def route_protection(*, instance: ServiceInstance) -> list[RouteProtection]:
+    """An API's routes as applied, each with how it is protected ("JWT (orders.read)")."""
+    from deployments.specs.apigateway import protection
+
+    spec = instance.applied_spec or {}
+    if spec.get("kind") != "apigateway":
+        return []
+    authorizers = spec.get("authorizers") or []
+    return [
+        RouteProtection(
+            route=f"{r['method']} {r['path']}",
+            target=r["target"],
+            protection=protection(r, authorizers),
+        )
+        for r in spec.get("routes") or []
+    ]
+
+
 def apis_routing_to(*, instance: ServiceInstance) -> list[ServiceInstance]:
     """The deployed APIs in `instance`'s environment with a route to its service.
 

@@ -9,6 +9,10 @@ What it does: `PATCH /v2/apis/{api}/stages/{stage}` updates the fields AWS lets 
 change (auto-deploy, default and per-route settings, stage variables, access logs,
 description, client certificate) and answers the stage, as AWS does. An unknown API or stage
 is AWS's `NotFoundException` (404).
+
+Also `GetAuthorizers` for HTTP APIs (moto 5.2.5 implements `GetAuthorizer` by id but not the
+list, which answers 500): `GET /v2/apis/{api}/authorizers` lists the API's authorizers in AWS's
+shape, in one page, so the provisioner finds its authorizers by name as it would on AWS.
 """
 
 from __future__ import annotations
@@ -54,5 +58,12 @@ def install() -> None:
         stage.updated = utcnow()
         return 200, {}, json.dumps(stage.to_json())
 
+    def get_authorizers(self: ApiGatewayV2Response):
+        api_id = self.path.rstrip("/").split("/")[-2]
+        api = self.apigatewayv2_backend.get_api(api_id)
+        items = [authorizer.to_json() for authorizer in api.authorizers.values()]
+        return 200, {}, json.dumps({"items": items})
+
     ApiGatewayV2Response.update_stage = update_stage
+    ApiGatewayV2Response.get_authorizers = get_authorizers
     _installed = True

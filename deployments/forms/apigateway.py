@@ -3,6 +3,10 @@
 Routes are typed one per line, `GET /orders -> orders-svc`; every target must be a Lambda
 function or ECS service already deployed in the API's environment, which the form checks
 against the catalog so a mistake is shown next to the field, before anything is planned.
+A route's protection follows a `|`: `GET /orders -> orders-svc | users orders.read` (an
+authorizer and its scopes), `| iam` or `| public`. Authorizers are typed one per line too:
+`users jwt https://issuer aud1,aud2`, `users cognito arn:aws:cognito-idp:...`,
+`gate lambda auth-fn [token|request] [header=X-Token]`.
 """
 
 from __future__ import annotations
@@ -16,7 +20,15 @@ from deployments.forms.common import NewServiceFields, SpecForm, TimedRevertFiel
 from deployments.specs import context_errors
 from deployments.specs.apigateway import ApiGatewaySpec
 
-ROUTE_RE = re.compile(r"^(?P<method>[A-Za-z]+)\s+(?P<path>\S+)\s*(?:->|→)\s*(?P<target>\S+)$")
+ROUTE_RE = re.compile(
+    r"^(?P<method>[A-Za-z]+)\s+(?P<path>\S+)\s*(?:->|→)\s*(?P<target>\S+)"
+    r"(?:\s*\|\s*(?P<auth>\S+)(?P<scopes>(?:\s+\S+)*))?\s*$"
+)
+AUTHORIZER_HELP = (
+    "One per line: NAME jwt ISSUER-URL AUDIENCE[,AUDIENCE] (HTTP APIs; a Cognito user pool or "
+    "any OIDC issuer), NAME cognito USER-POOL-ARN (REST APIs), NAME lambda LAMBDA-SERVICE "
+    "[token|request] [header=NAME] (a Lambda service deployed in the same environment)."
+)
 API_TYPES = [("rest", "REST API (v1): API keys, usage plans"), ("http", "HTTP API (v2): cheaper")]
 QUOTA_PERIODS = [("DAY", "per day"), ("WEEK", "per week"), ("MONTH", "per month")]
 # Where each part of the spec is typed on the form.
@@ -45,15 +57,73 @@ def parse_routes(text: str) -> tuple[list[dict], list[int]]:
             raise forms.ValidationError(
                 f"Line {number}: write METHOD /path -> service, e.g. GET /orders -> orders-svc."
             )
-        routes.append(
-            {"method": match["method"].upper(), "path": match["path"], "target": match["target"]}
-        )
+        route = {
+            "method": match["method"].upper(),
+            "path": match["path"],
+            "target": match["target"],
+        }
+        if match["auth"]:
+            route["auth"] = match["auth"]
+            route["scopes"] = (match["scopes"] or "").split()
+        routes.append(route)
         lines.append(number)
     return routes, lines
 
 
 def routes_text(routes: list[dict]) -> str:
-    return "\n".join(f"{r['method']} {r['path']} -> {r['target']}" for r in routes)
+    return "\n".join(_route_line(r) for r in routes)
+
+
+def _route_line(route: dict) -> str:
+    line = f"{route['method']} {route['path']} -> {route['target']}"
+    if (route.get("auth") or "none") != "none":
+        line += " | " + " ".join([route["auth"], *(route.get("scopes") or [])])
+    return line
+
+
+def parse_authorizers(text: str) -> tuple[list[dict], list[int]]:
+    """Read authorizer lines (the spec checks what each type needs)."""
+    authorizers, lines = [], []
+    for number, line in enumerate((text or "").splitlines(), start=1):
+        words = line.split()
+        if not words or words[0].startswith("#"):
+            continue
+        if len(words) < 3 or words[1] not in ("jwt", "cognito", "lambda"):
+            raise forms.ValidationError(f"Line {number}: {AUTHORIZER_HELP}")
+        name, kind, rest = words[0], words[1], words[2:]
+        authorizer = {"name": name, "type": kind}
+        if kind == "jwt":
+            authorizer["issuer"] = rest[0]
+            authorizer["audience"] = [a for a in ",".join(rest[1:]).split(",") if a]
+        elif kind == "cognito":
+            authorizer["user_pool_arn"] = rest[0]
+        else:
+            authorizer["function"] = rest[0]
+            for word in rest[1:]:
+                if word in ("token", "request"):
+                    authorizer["lambda_type"] = word
+                elif word.startswith("header="):
+                    authorizer["header"] = word.removeprefix("header=")
+                else:
+                    raise forms.ValidationError(f"Line {number}: {AUTHORIZER_HELP}")
+        authorizers.append(authorizer)
+        lines.append(number)
+    return authorizers, lines
+
+
+def authorizers_text(authorizers: list[dict]) -> str:
+    out = []
+    for a in authorizers:
+        if a["type"] == "jwt":
+            out.append(f"{a['name']} jwt {a['issuer']} {','.join(a['audience'])}")
+        elif a["type"] == "cognito":
+            out.append(f"{a['name']} cognito {a['user_pool_arn']}")
+        else:
+            extra = f" {a.get('lambda_type') or 'token'}"
+            if (a.get("header") or "Authorization") != "Authorization":
+                extra += f" header={a['header']}"
+            out.append(f"{a['name']} lambda {a['function']}{extra}")
+    return "\n".join(out)
 
 
 def _throttle_fields() -> dict:
@@ -96,7 +166,14 @@ class _SpecFields(_Throttle):
     routes = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 5, "spellcheck": "false", "class": "code"}),
         help_text="One route per line: METHOD /path -> service (a Lambda function or ECS "
-        "service deployed in the same environment), e.g. GET /orders/{id} -> orders-svc.",
+        "service deployed in the same environment), e.g. GET /orders/{id} -> orders-svc. "
+        "Protect it after a |: an authorizer and the scopes it needs (| users orders.read), "
+        "| iam, or | public. In production every route needs one of these.",
+    )
+    authorizers = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "spellcheck": "false", "class": "code"}),
+        help_text=AUTHORIZER_HELP,
     )
     throttle_rate, throttle_burst = _throttle_fields().values()
     require_api_key = forms.BooleanField(
@@ -113,6 +190,10 @@ class _SpecFields(_Throttle):
     def clean_routes(self):
         routes, self.spec_lines["routes"] = parse_routes(self.cleaned_data["routes"])
         return routes
+
+    def clean_authorizers(self):
+        found, self.spec_lines["authorizers"] = parse_authorizers(self.cleaned_data["authorizers"])
+        return found
 
     def _environment(self) -> Environment | None:
         """The environment the routes must be deployed in (each form knows its own)."""
@@ -166,6 +247,7 @@ class _SpecFields(_Throttle):
         }
         if "routes" in data:
             spec["routes"] = data["routes"]
+        spec["authorizers"] = data.get("authorizers") or []
         return spec
 
 
@@ -198,6 +280,7 @@ class ApiGatewayUpdateForm(_SpecFields):
         usage_plan = spec.get("usage_plan") or {}
         initial = {
             "routes": routes_text(spec.get("routes", [])),
+            "authorizers": authorizers_text(spec.get("authorizers") or []),
             "throttle_rate": spec["throttle"]["rate"],
             "throttle_burst": spec["throttle"]["burst"],
             "require_api_key": spec.get("require_api_key", False),

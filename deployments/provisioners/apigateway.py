@@ -24,7 +24,12 @@ from botocore.exceptions import ClientError
 
 from deployments import names
 from deployments.errors import TargetUnavailable
-from deployments.provisioners import apigateway_http, apigateway_keys, apigateway_rest
+from deployments.provisioners import (
+    apigateway_auth,
+    apigateway_http,
+    apigateway_keys,
+    apigateway_rest,
+)
 from deployments.provisioners.base import (
     Change,
     Context,
@@ -53,7 +58,15 @@ def route_key(route: dict) -> str:
 
 # --- targets -------------------------------------------------------------------------------------
 def _target_slugs(*specs: dict | None) -> set[str]:
-    return {r["target"] for spec in specs if spec for r in spec.get("routes", [])}
+    routes = {r["target"] for spec in specs if spec for r in spec.get("routes", [])}
+    functions = {
+        a["function"]
+        for spec in specs
+        if spec
+        for a in spec.get("authorizers") or []
+        if a.get("function")
+    }
+    return routes | functions
 
 
 def _resolve_targets(ctx: Context, slugs: set[str]) -> dict[str, dict]:
@@ -117,13 +130,23 @@ def desired_routes(spec: dict, values: dict) -> dict[str, dict]:
             **route,
             "uri": module.integration_uri(route, target, values["region"]),
             "api_key_required": bool(spec.get("require_api_key")),
+            **apigateway_auth.route_auth(spec, route),
         }
     return routes
 
 
 def fingerprint(routes: dict[str, dict]) -> str:
     """A short digest of what a REST deployment must contain; stored in its description."""
-    canonical = sorted((k, r["uri"], bool(r["api_key_required"])) for k, r in routes.items())
+    canonical = sorted(
+        (k, r["uri"], bool(r["api_key_required"]))
+        # Protection joins the digest only when there is some, so older deployments still match.
+        + (
+            (r["auth_type"], r["authorizer"], r["scopes"])
+            if r.get("auth_type", "NONE") != "NONE"
+            else ()
+        )
+        for k, r in routes.items()
+    )
     return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()[:16]
 
 
@@ -224,9 +247,12 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     changes = []
     if not observed.exists:
         changes.append(Change("api.create", f"Create {TYPE_LABELS[api_type]} {values['api_name']}"))
-    changes += _route_changes(desired, values.get("routes", {}), values["targets"])
-    changes += _permission_changes(values, desired, observed.exists)
+    authorizers_first, authorizers_last = apigateway_auth.plan(spec, values)
+    changes += authorizers_first
+    changes += _route_changes(desired, values.get("routes", {}), values)
+    changes += _permission_changes(values, desired, observed.exists, spec)
     changes += module.plan_stage(spec, values, desired, observed.exists)
+    changes += authorizers_last
     if api_type == "rest":
         changes += apigateway_keys.plan(spec, values)
     return changes
@@ -250,7 +276,8 @@ def _describe_target(uri: str, targets: dict) -> str:
     return uri
 
 
-def _route_changes(desired: dict, current: dict, targets: dict) -> list[Change]:
+def _route_changes(desired: dict, current: dict, values: dict) -> list[Change]:
+    targets = values["targets"]
     changes = []
     for key, route in desired.items():
         target = _label(route["target"], targets)
@@ -258,7 +285,9 @@ def _route_changes(desired: dict, current: dict, targets: dict) -> list[Change]:
         if now is None:
             changes.append(
                 Change(
-                    f"route.create:{key}", f"new route {key} → {target}", (f"uri: {route['uri']}",)
+                    f"route.create:{key}",
+                    f"new route {key} → {target}",
+                    (f"uri: {route['uri']}", f"{key}: {route['protection']}"),
                 )
             )
             continue
@@ -268,6 +297,9 @@ def _route_changes(desired: dict, current: dict, targets: dict) -> list[Change]:
         was_required = bool(now.get("api_key_required"))
         if was_required != route["api_key_required"]:
             details.append(f"API key required {was_required} → {route['api_key_required']}")
+        if apigateway_auth.auth_differs(now, route, values):
+            was = apigateway_auth.observed_protection(now, values)
+            details.append(f"{key}: {route['protection']} (was {was})")
         if details:
             changes.append(Change(f"route.update:{key}", f"change route {key}", tuple(details)))
     for key in sorted(set(current) - set(desired)):
@@ -275,13 +307,22 @@ def _route_changes(desired: dict, current: dict, targets: dict) -> list[Change]:
     return changes
 
 
-def _permission_changes(values: dict, desired: dict, api_exists: bool) -> list[Change]:
-    """Grant every Lambda target; withdraw the grant from functions no longer routed to."""
+def _permission_changes(
+    values: dict, desired: dict, api_exists: bool, spec: dict | None = None
+) -> list[Change]:
+    """Grant every Lambda target and Lambda authorizer; withdraw the grant from functions no
+    longer used."""
     wanted = {
         values["targets"][r["target"]]["function_arn"]
         for r in desired.values()
         if values["targets"][r["target"]]["kind"] == "lambda"
     }
+    if spec is not None:
+        wanted |= {
+            config["function_arn"]
+            for config in apigateway_auth.desired_authorizers(spec, values).values()
+            if config.get("function_arn")
+        }
     changes = []
     for arn in sorted(wanted):
         grant = values["permissions"].get(arn)
@@ -356,6 +397,8 @@ def apply(ctx: Context, change: Change) -> str:
         return f"adopted existing API {values['api_id']}"
     if action != "api.create" and not observed.exists and not action.endswith(".delete"):
         raise RuntimeError(f"{values['api_name']} disappeared during the deployment")
+    if action.startswith("authorizer."):
+        return module.apply_authorizer(ctx, values, action, arg)
     desired = {} if action.endswith(".delete") else desired_routes(ctx.spec, values)
     return module.apply(ctx, values, action, arg, desired)
 

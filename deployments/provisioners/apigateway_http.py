@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from deployments.provisioners import apigateway_auth
 from deployments.provisioners.base import Change, Context, WaitResult, field_diff
 from portal.aws import aws_client, is_not_found
 
@@ -70,11 +71,15 @@ def observe(ctx: Context, values: dict) -> bool:
             "api_key_required": bool(route.get("ApiKeyRequired")),
             "route_id": route["RouteId"],
             "integration_id": integration_id,
+            "auth_type": route.get("AuthorizationType") or "NONE",
+            "authorizer_id": route.get("AuthorizerId") or None,
+            "scopes": sorted(route.get("AuthorizationScopes") or []),
         }
     # Integrations no route uses: left by a run interrupted between the two create calls.
     values["spare_integrations"] = {
         i["IntegrationUri"]: iid for iid, i in integrations.items() if iid not in used
     }
+    apigateway_auth.observe_http(v2, values, _pages)
     values["stage"] = _observe_stage(v2, api_id, values["stage_name"])
     return True
 
@@ -143,7 +148,9 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
     current = values["routes"].get(arg)
     if action == "route.create" and current:
         # Created by an earlier, interrupted run: adopt it (or retarget it below).
-        if current["uri"] == desired[arg]["uri"]:
+        if current["uri"] == desired[arg]["uri"] and not apigateway_auth.auth_differs(
+            current, desired[arg], values
+        ):
             return f"adopted existing route {arg}"
         action = "route.update"
     if action == "route.create":
@@ -151,18 +158,15 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         integration_id = values["spare_integrations"].get(route["uri"]) or _create_integration(
             v2, api_id, route
         )
-        v2.create_route(ApiId=api_id, RouteKey=arg, Target=f"integrations/{integration_id}")
-        return f"created {arg} → {route['uri']}"
-    if action == "route.update":
-        # A new integration, then the route moves to it: the type may change (Lambda ↔ HTTP),
-        # and the route never points at a half-updated integration.
-        route = desired[arg]
-        integration_id = _create_integration(v2, api_id, route)
-        v2.update_route(
-            ApiId=api_id, RouteId=current["route_id"], Target=f"integrations/{integration_id}"
+        v2.create_route(
+            ApiId=api_id,
+            RouteKey=arg,
+            Target=f"integrations/{integration_id}",
+            **apigateway_auth.route_kwargs_http(route, values),
         )
-        _delete_integration(v2, api_id, current["integration_id"])
-        return f"{arg} → {route['uri']}"
+        return f"created {arg} → {route['uri']} ({route['protection']})"
+    if action == "route.update":
+        return _update_route(v2, values, arg, current, desired[arg])
     if action == "route.delete":
         if current is None:
             return "already gone"
@@ -184,6 +188,34 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
             return "already gone"
         return "deleted"
     raise ValueError(f"Unknown HTTP API change {action!r}")
+
+
+def _update_route(v2, values: dict, key: str, current: dict, route: dict) -> str:
+    """A new integration when the target changed, then the route moves to it: the type may
+    change (Lambda ↔ HTTP), and the route never points at a half-updated integration.
+    Protection that loses its authorizer or scopes is set by recreating the route:
+    `UpdateRoute` cannot clear either (the emulator keeps them)."""
+    api_id = values["api_id"]
+    integration_id = current["integration_id"]
+    if current["uri"] != route["uri"]:
+        integration_id = _create_integration(v2, api_id, route)
+    auth = apigateway_auth.route_kwargs_http(route, values)
+    clears = (current["authorizer_id"] and not route["authorizer"]) or (
+        current["scopes"] and not route["scopes"]
+    )
+    target = f"integrations/{integration_id}"
+    if clears:
+        v2.delete_route(ApiId=api_id, RouteId=current["route_id"])
+        v2.create_route(ApiId=api_id, RouteKey=key, Target=target, **auth)
+    else:
+        v2.update_route(ApiId=api_id, RouteId=current["route_id"], Target=target, **auth)
+    if integration_id != current["integration_id"]:
+        _delete_integration(v2, api_id, current["integration_id"])
+    return f"{key} → {route['uri']} ({route['protection']})"
+
+
+def apply_authorizer(ctx: Context, values: dict, action: str, name: str) -> str:
+    return apigateway_auth.apply_http(_client(ctx), values, action, name, ctx.spec)
 
 
 def _create_integration(v2, api_id: str, route: dict) -> str:

@@ -12,6 +12,7 @@ import re
 
 from botocore.exceptions import ClientError
 
+from deployments.provisioners import apigateway_auth
 from deployments.provisioners.base import Change, Context, WaitResult, field_diff
 from portal.aws import aws_client, is_not_found
 
@@ -80,7 +81,11 @@ def observe(ctx: Context, values: dict) -> bool:
                 "uri": (detail.get("methodIntegration") or {}).get("uri", ""),
                 "api_key_required": bool(detail.get("apiKeyRequired")),
                 "resource_id": resource["id"],
+                "auth_type": detail.get("authorizationType") or "NONE",
+                "authorizer_id": detail.get("authorizerId") or None,
+                "scopes": sorted(detail.get("authorizationScopes") or []),
             }
+    apigateway_auth.observe_rest(apigw, values, pages)
     values["stage"] = _observe_stage(apigw, api_id, values["stage_name"])
     if values["stage"]:
         values["stage_arn"] = resource_arn(
@@ -204,6 +209,10 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
     return apigateway_keys.apply(ctx, apigw, values, action)
 
 
+def apply_authorizer(ctx: Context, values: dict, action: str, name: str) -> str:
+    return apigateway_auth.apply_rest(client(ctx), values, action, name, ctx.spec)
+
+
 def ignore_missing(call, **kwargs) -> str:
     try:
         call(**kwargs)
@@ -243,8 +252,8 @@ def _put_route(apigw, values: dict, route: dict, *, create: bool) -> str:
         restApiId=api_id,
         resourceId=resource_id,
         httpMethod=method,
-        authorizationType="NONE",
         apiKeyRequired=route["api_key_required"],
+        **apigateway_auth.route_kwargs_rest(route, values),
         requestParameters={f"method.request.path.{p}": True for p in params},
     )
     lambda_target = ":lambda:path/" in route["uri"]

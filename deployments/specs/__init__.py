@@ -92,7 +92,7 @@ def context_errors(spec: Spec, *, environment, name: str | None = None) -> list[
         return [
             (f"routes.{index}.target", message)
             for index, message in apigateway.target_errors(routes, environment)
-        ]
+        ] + apigateway.auth_errors(spec, environment)
     return []
 
 

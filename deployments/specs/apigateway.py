@@ -19,6 +19,7 @@ from pydantic import (
     Field,
     WithJsonSchema,
     field_validator,
+    model_serializer,
     model_validator,
 )
 
@@ -65,6 +66,33 @@ class _Part(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+# A route's protection: "none" (no choice made), "public" (chosen on purpose), "iam", or the
+# name of one of the API's authorizers.
+NONE, PUBLIC, IAM = "none", "public", "iam"
+AUTH_KINDS = {"jwt": "JWT", "lambda": "Lambda", "cognito": "Cognito", IAM: "IAM"}
+SCOPE_RE = re.compile(r"^[A-Za-z0-9._:/+-]{1,128}$")
+HEADER_RE = re.compile(r"^[A-Za-z0-9-]{1,64}$")
+ARN_POOL_RE = re.compile(r"^arn:aws[a-z-]*:cognito-idp:[a-z0-9-]+:\d{12}:userpool/[\w-]+$")
+
+
+def _scope(scope: str) -> str:
+    if not SCOPE_RE.match(scope):
+        raise invalid(f"{scope!r} is not a scope (letters, digits, . _ : / + -).")
+    return scope
+
+
+def _issuer(issuer: str) -> str:
+    if not re.match(r"^https://[^\s/]+(/\S*)?$", issuer):
+        raise invalid("The issuer is an https:// URL (a Cognito user pool or any OIDC issuer).")
+    return issuer.rstrip("/")
+
+
+def _header(header: str) -> str:
+    if not HEADER_RE.match(header):
+        raise invalid(f"{header!r} is not a header name.")
+    return header
+
+
 class Route(_Part):
     """`method path` forwarded to a Lambda function or ECS service deployed alongside."""
 
@@ -75,6 +103,74 @@ class Route(_Part):
         Field(max_length=40, description="Slug of a Lambda or ECS service in the catalog."),
         AfterValidator(_slug),
     ]
+    auth: Annotated[str, Field(max_length=40)] = Field(
+        NONE,
+        description='"public" (open on purpose), "iam", or the name of one of the API\'s '
+        'authorizers; "none" when no choice was made (refused in production environments).',
+    )
+    scopes: list[Annotated[str, AfterValidator(_scope)]] = Field(
+        default_factory=list,
+        max_length=10,
+        description="Scopes the caller's token must carry (JWT and Cognito authorizers).",
+    )
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler):
+        # Unprotected routes keep the shape stored before authorizers existed.
+        data = handler(self)
+        if data.get("auth") == NONE and not data.get("scopes"):
+            data.pop("auth", None)
+            data.pop("scopes", None)
+        return data
+
+
+class Authorizer(_Part):
+    """Who may call a route: a JWT issuer (HTTP), a Cognito user pool (REST) or a Lambda."""
+
+    name: Annotated[str, AfterValidator(_slug)]
+    type: Literal["jwt", "cognito", "lambda"]
+    issuer: Annotated[str, Field(max_length=512), AfterValidator(_issuer)] | None = Field(
+        None,
+        description="jwt: the token issuer, e.g. https://cognito-idp.<region>.amazonaws.com/<pool>.",
+    )
+    audience: list[Annotated[str, Field(min_length=1, max_length=256)]] = Field(
+        default_factory=list, max_length=10, description="jwt: accepted audiences (client ids)."
+    )
+    user_pool_arn: Annotated[str, Field(max_length=256)] | None = Field(
+        None, description="cognito: the user pool's ARN."
+    )
+    function: Annotated[str, Field(max_length=40), AfterValidator(_slug)] | None = Field(
+        None, description="lambda: the Slipway Lambda service that decides."
+    )
+    lambda_type: Literal["token", "request"] = Field(
+        "token", description="lambda on REST APIs: TOKEN (one header) or REQUEST."
+    )
+    header: Annotated[str, AfterValidator(_header)] = Field(
+        "Authorization", description="The header that carries the token."
+    )
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler):
+        # Only what this type of authorizer uses.
+        return {k: v for k, v in handler(self).items() if v not in (None, [])}
+
+    @model_validator(mode="after")
+    def _complete(self):
+        if self.type == "jwt" and not self.issuer:
+            raise invalid("A JWT authorizer needs its issuer.", field="issuer")
+        if self.type == "jwt" and not self.audience:
+            raise invalid("A JWT authorizer needs at least one audience.", field="audience")
+        if self.type == "cognito" and not (
+            self.user_pool_arn and ARN_POOL_RE.match(self.user_pool_arn)
+        ):
+            raise invalid(
+                "A Cognito authorizer needs its user pool's ARN "
+                "(arn:aws:cognito-idp:<region>:<account>:userpool/<id>).",
+                field="user_pool_arn",
+            )
+        if self.type == "lambda" and not self.function:
+            raise invalid("Name the Lambda service that authorizes.", field="function")
+        return self
 
 
 class Throttle(_Part):
@@ -111,6 +207,17 @@ class ApiGatewayFields(Spec):
     usage_plan: UsagePlan | None = Field(
         None, description="Required with require_api_key; ignored without it."
     )
+    authorizers: list[Authorizer] = Field(
+        default_factory=list, max_length=10, description="Named authorizers routes may use."
+    )
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler):
+        # An API without authorizers keeps the shape stored before they existed.
+        data = handler(self)
+        if data.get("authorizers") == []:
+            data.pop("authorizers")
+        return data
 
     @field_validator("routes", mode="before")
     @classmethod
@@ -130,6 +237,7 @@ class ApiGatewayFields(Spec):
                     f"{route.method} {route.path} is listed twice.", field=f"routes.{index}"
                 )
             seen.add((route.method, route.path))
+        self._check_auth()
         if self.require_api_key and self.api_type == "http":
             raise invalid(
                 "HTTP APIs have no API keys or usage plans; choose a REST API.",
@@ -138,6 +246,57 @@ class ApiGatewayFields(Spec):
         if self.require_api_key and self.usage_plan is None:
             raise invalid("Required when the API requires keys.", field="usage_plan")
         return self
+
+    def _check_auth(self) -> None:
+        by_name = {}
+        for index, authorizer in enumerate(self.authorizers):
+            where = f"authorizers.{index}"
+            if authorizer.name in by_name or authorizer.name in (NONE, PUBLIC, IAM):
+                raise invalid(f"{authorizer.name} is used twice.", field=f"{where}.name")
+            if authorizer.type == "jwt" and self.api_type == "rest":
+                raise invalid(
+                    "REST APIs take Cognito or Lambda authorizers; JWT is for HTTP APIs.",
+                    field=f"{where}.type",
+                )
+            if authorizer.type == "cognito" and self.api_type == "http":
+                raise invalid(
+                    "HTTP APIs take a Cognito user pool as a JWT issuer; choose jwt.",
+                    field=f"{where}.type",
+                )
+            by_name[authorizer.name] = authorizer
+        for index, route in enumerate(self.routes):
+            where = f"routes.{index}"
+            if route.auth not in (NONE, PUBLIC, IAM) and route.auth not in by_name:
+                raise invalid(
+                    f"{route.method} {route.path}: there is no authorizer called {route.auth}.",
+                    field=f"{where}.auth",
+                )
+            kind = by_name[route.auth].type if route.auth in by_name else route.auth
+            if route.scopes and kind not in ("jwt", "cognito"):
+                raise invalid("Scopes need a JWT or Cognito authorizer.", field=f"{where}.scopes")
+
+    def protection(self, route: Route) -> str:
+        """How a route is protected, for people: "JWT (orders.read)", "IAM", "public"."""
+        return protection(route.model_dump(), [a.model_dump() for a in self.authorizers])
+
+
+def protection(route: dict, authorizers: list[dict]) -> str:
+    """ "JWT (orders.read)", "Lambda (auth-fn)", "IAM", "public" or "no authorizer" (dicts)."""
+    auth = route.get("auth") or NONE
+    if auth == NONE:
+        return "no authorizer"
+    if auth == PUBLIC:
+        return "public"
+    if auth == IAM:
+        return "IAM"
+    authorizer = next((a for a in authorizers if a["name"] == auth), None)
+    if authorizer is None:
+        return auth
+    label = AUTH_KINDS[authorizer["type"]]
+    if authorizer["type"] == "lambda":
+        label += f" {authorizer['function']}"
+    scopes = route.get("scopes") or []
+    return f"{label} ({', '.join(scopes)})" if scopes else label
 
 
 class ApiGatewaySpec(ApiGatewayFields):
@@ -152,7 +311,34 @@ class ApiGatewayInput(ApiGatewayFields):
     """A new API through the JSON API (the stage is the environment's slug)."""
 
 
-def target_errors(routes: list[dict], environment) -> list[tuple[int, str]]:
+def auth_errors(spec: ApiGatewayFields, environment) -> list[tuple[str, str]]:
+    """A production route needs a choice (an explicit "public" when open); a Lambda
+    authorizer's service must be deployed here."""
+    errors = []
+    if environment.requires_approval:
+        for index, route in enumerate(spec.routes):
+            if route.auth == NONE:
+                errors.append(
+                    (
+                        f"routes.{index}.auth",
+                        f"{route.method} {route.path} would be open to anyone in "
+                        f'{environment.name}; choose an authorizer, or "public" if it is meant '
+                        "to be open.",
+                    )
+                )
+    functions = [(i, a.function) for i, a in enumerate(spec.authorizers) if a.type == "lambda"]
+    if functions:
+        checked = target_errors(
+            [{"target": slug} for _, slug in functions], environment, {"lambda": "Lambda"}
+        )
+        for index, message in checked:
+            errors.append((f"authorizers.{functions[index][0]}.function", message))
+    return errors
+
+
+def target_errors(
+    routes: list[dict], environment, kinds: dict = TARGET_KINDS
+) -> list[tuple[int, str]]:
     """Why each route's target cannot be used in `environment`: (route index, message)."""
     from catalog.models import Service, ServiceInstance
 
@@ -170,10 +356,11 @@ def target_errors(routes: list[dict], environment) -> list[tuple[int, str]]:
         service = services.get(slug)
         if service is None:
             message = f"there is no service called {slug} in the catalog."
-        elif service.kind not in TARGET_KINDS:
-            message = (
-                f"{slug} is a {service.get_kind_display()}; routes go to a Lambda "
-                "function or an ECS service."
+        elif service.kind not in kinds:
+            message = f"{slug} is a {service.get_kind_display()}; " + (
+                "routes go to a Lambda function or an ECS service."
+                if kinds is TARGET_KINDS
+                else "an authorizer is a Lambda function."
             )
         elif slug not in instances or instances[slug].status == ServiceInstance.Status.DELETED:
             message = f"{slug} is not deployed in {environment.name}; deploy it first."
