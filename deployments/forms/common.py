@@ -125,7 +125,7 @@ class SpecForm(portal_forms.Form):
         self.add_error(field, message)
 
 
-class TimedRevertField(forms.Form):
+class TimedRevertField(portal_forms.Form):
     """The optional "revert after N hours" of every scale form (deployments/timed.py)."""
 
     revert_after_hours = forms.IntegerField(
