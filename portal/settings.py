@@ -241,7 +241,7 @@ AWS_READ_TIMEOUT = env.int("SLIPWAY_AWS_READ_TIMEOUT", default=30)
 # hanging AWS holds a web worker for seconds, not minutes (portal.aws.interactive()).
 AWS_WEB_MAX_ATTEMPTS = env.int("SLIPWAY_AWS_WEB_MAX_ATTEMPTS", default=2)
 AWS_WEB_CONNECT_TIMEOUT = env.float("SLIPWAY_AWS_WEB_CONNECT_TIMEOUT", default=3)
-AWS_WEB_READ_TIMEOUT = env.float("SLIPWAY_AWS_WEB_READ_TIMEOUT", default=5)
+AWS_WEB_READ_TIMEOUT = env.float("SLIPWAY_AWS_WEB_READ_TIMEOUT", default=3)
 AWS_WEB_RATE_LIMIT_MAX_WAIT = 2.0  # seconds a web request may wait for a rate-limit token
 AWS_ROLE_SESSION_SECONDS = 900
 # An AWS call inside a database transaction holds row locks for a network round trip (and a
