@@ -40,6 +40,17 @@ def _scale_numbers(kind: str, spec: dict | None) -> dict:
     return {f: (spec or {}).get(f) for f in _scale_fields(kind)}
 
 
+def _earlier_numbers(kind: str, spec: dict | None) -> dict:
+    """The scaling fields of the earlier spec; a field it did not hold had the spec's default."""
+    fields = SPECS[kind].model_fields
+    return {
+        f: (spec or {})[f]
+        if f in (spec or {})
+        else fields[f].get_default(call_default_factory=True)
+        for f in _scale_fields(kind)
+    }
+
+
 def timed_revert_schedule(*, deployment: Deployment, hours: int) -> bool:
     """Mark a planned scale as timed (before it is confirmed)."""
     if not 1 <= hours <= MAX_HOURS:
@@ -143,7 +154,7 @@ def timed_revert_run(*, deployment_id: int) -> Deployment | None:
             f"(now {now_numbers}); the later change stays.",
         )
         return None
-    spec = {**instance.applied_spec, **_scale_numbers(kind, scale.previous_spec)}
+    spec = {**instance.applied_spec, **_earlier_numbers(kind, scale.previous_spec)}
     try:
         revert = services.deployment_plan(
             instance=instance,
