@@ -229,9 +229,10 @@ def estate(client, personas, aws_clean):
 
 FORMS = [
     *(
-        f"{action} {kind}"
-        for kind in kinds.KINDS
+        f"{action} {kind.slug}"
+        for kind in kinds.KINDS.values()
         for action in ("create", "update", "scale", "delete")
+        if action != "scale" or kind.scale_form is not None  # workflows and topics do not scale
     ),
     "service settings",
     "api tokens",
@@ -241,8 +242,6 @@ FORMS = [
 @pytest.mark.timeout(600)
 @pytest.mark.parametrize("page", FORMS)
 def test_hostile_values_in_any_form_never_fail_or_store(client, estate, page):
-    if page not in estate:
-        pytest.skip(f"{page}: this kind has no such form")
     url = estate[page]
     base = form_fields(client, url)
     names = sorted(n for n in base if n != "csrfmiddlewaretoken")
