@@ -92,7 +92,7 @@ def pretty_json(text: str, *, max_depth: int = DEFAULT_MAX_DEPTH) -> str:
 
 
 def control_character(value: str) -> str:
-    """The first refused character in `value` as U+XXXX ("" when there is none)."""
+    """The first refused character in `value` as its code point, e.g. U+0000 ("" when none)."""
     match = _CONTROL.search(value)
     return f"U+{ord(match.group()):04X}" if match else ""
 
