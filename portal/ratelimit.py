@@ -35,8 +35,23 @@ redis.call('EXPIRE', KEYS[1], 3600)
 return tostring(wait)
 """
 
-# (service, operation or "*") → throttle group. Documented AWS rates: ECS service mutations
-# 5/s sustained, Lambda control plane 15/s, API Gateway CreateDeployment 1 per 5 s.
+# Which of AWS's documented buckets (per account and region) each call draws from. A call may
+# draw from two: API Gateway limits some operations on their own *and* all of them together.
+# Rates and bursts live in settings.AWS_RATE_LIMITS; the sources, checked 2026-12-03:
+# - Lambda, "Lambda quotas" → "API requests"
+#   (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html):
+#   GetFunction 100 requests per second; GetPolicy 15 per second; every other control-plane
+#   request (invocations, GetFunction and GetPolicy excluded) 15 per second, shared.
+# - API Gateway, "Amazon API Gateway quotas" → "creating, deploying and managing an API"
+#   (https://docs.aws.amazon.com/apigateway/latest/developerguide/limits.html): CreateDeployment
+#   1 per 5 s, CreateRestApi (regional) 1 per 3 s, DeleteRestApi 1 per 30 s, CreateResource /
+#   DeleteResource / CreateApiKey / DeleteApiKey 5 per second, GetResources 5 per 2 s,
+#   PutRestApi 1 per second, UpdateUsagePlan 1 per 20 s; all operations together 10 per second
+#   with a burst of 40.
+# - ECS, "Request throttling for the Amazon ECS API"
+#   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html): token
+#   buckets per group of actions; Slipway budgets the service and task definition mutations at
+#   5 per second (reads are not budgeted: their buckets are far above what a deploy needs).
 _ECS_MUTATIONS = {
     "CreateService",
     "UpdateService",
@@ -45,16 +60,34 @@ _ECS_MUTATIONS = {
     "DeregisterTaskDefinition",
     "CreateCluster",
 }
+_LAMBDA_OWN_BUCKETS = {"GetFunction": "lambda-get-function", "GetPolicy": "lambda-get-policy"}
+_LAMBDA_UNBUDGETED = {"Invoke", "InvokeAsync", "InvokeWithResponseStream"}
+_APIGATEWAY_OWN_BUCKETS = {
+    "CreateDeployment": "apigateway-create-deployment",
+    "CreateRestApi": "apigateway-create-rest-api",
+    "DeleteRestApi": "apigateway-delete-rest-api",
+    "CreateResource": "apigateway-resource-writes",
+    "DeleteResource": "apigateway-resource-writes",
+    "CreateApiKey": "apigateway-api-key-writes",
+    "DeleteApiKey": "apigateway-api-key-writes",
+    "GetResources": "apigateway-get-resources",
+    "PutRestApi": "apigateway-put-rest-api",
+    "UpdateUsagePlan": "apigateway-update-usage-plan",
+}
 
 
-def throttle_group(service: str, operation: str) -> str | None:
-    if service == "ecs" and operation in _ECS_MUTATIONS:
-        return "ecs-mutations"
-    if service == "lambda" and operation not in ("Invoke", "InvokeAsync"):
-        return "lambda-control"
-    if service in ("apigateway", "apigatewayv2") and operation == "CreateDeployment":
-        return "apigateway-create-deployment"
-    return None
+def throttle_groups(service: str, operation: str) -> tuple[str, ...]:
+    """The buckets one call of `service`.`operation` takes a token from (none: not budgeted)."""
+    if service == "ecs":
+        return ("ecs-mutations",) if operation in _ECS_MUTATIONS else ()
+    if service == "lambda":
+        if operation in _LAMBDA_UNBUDGETED:
+            return ()
+        return (_LAMBDA_OWN_BUCKETS.get(operation, "lambda-control"),)
+    if service in ("apigateway", "apigatewayv2"):
+        own = _APIGATEWAY_OWN_BUCKETS.get(operation)
+        return (own, "apigateway-total") if own else ("apigateway-total",)
+    return ()
 
 
 _client: redis.Redis | None = None
@@ -110,8 +143,7 @@ def before_call_handler(*, account: str, region: str, max_wait: float | None = N
         if not settings.AWS_RATE_LIMITS_ENABLED:
             return
         _, service, operation = event_name.split(".", 2)
-        group = throttle_group(service, operation)
-        if group:
+        for group in throttle_groups(service, operation):
             take(account=account, region=region, group=group, max_wait=max_wait)
 
     return handler

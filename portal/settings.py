@@ -198,6 +198,10 @@ CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL)
 CELERY_TASK_ACKS_LATE = True  # a task that dies mid-way is redelivered ...
 CELERY_TASK_REJECT_ON_WORKER_LOST = True  # ... also when its worker is killed.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# A deploy spends its time waiting for AWS (and for rate-limit tokens), not on the CPU: each
+# worker process runs many at once in threads. Every thread holds a database connection.
+CELERY_WORKER_POOL = env.str("SLIPWAY_WORKER_POOL", default="threads")
+CELERY_WORKER_CONCURRENCY = env.int("SLIPWAY_WORKER_CONCURRENCY", default=16)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 # Redelivery of unacked messages happens after this; every countdown we use is far below it.
@@ -247,12 +251,24 @@ AWS_ROLE_SESSION_SECONDS = 900
 # An AWS call inside a database transaction holds row locks for a network round trip (and a
 # rollback cannot undo what AWS did): "warn" logs each one, "raise" refuses it (the tests).
 AWS_CALLS_IN_TRANSACTIONS = env.str("SLIPWAY_AWS_CALLS_IN_TRANSACTIONS", default="warn")
-# Shared token buckets (portal/ratelimit.py): group → (tokens per second, burst).
+# Shared token buckets (portal/ratelimit.py): group → (tokens per second, burst), AWS's
+# documented limits per operation (sources in portal/ratelimit.py). Where AWS documents only a
+# rate, the burst is one second's worth.
 AWS_RATE_LIMITS_ENABLED = env.bool("SLIPWAY_AWS_RATE_LIMITS", default=True)
 AWS_RATE_LIMITS = {
     "ecs-mutations": (5.0, 5),
     "lambda-control": (15.0, 15),
+    "lambda-get-function": (100.0, 100),
+    "lambda-get-policy": (15.0, 15),
+    "apigateway-total": (10.0, 40),
     "apigateway-create-deployment": (0.2, 1),
+    "apigateway-create-rest-api": (1 / 3, 1),
+    "apigateway-delete-rest-api": (1 / 30, 1),
+    "apigateway-resource-writes": (5.0, 5),
+    "apigateway-api-key-writes": (5.0, 5),
+    "apigateway-get-resources": (2.5, 5),
+    "apigateway-put-rest-api": (1.0, 1),
+    "apigateway-update-usage-plan": (1 / 20, 1),
 }
 AWS_RATE_LIMIT_MAX_WAIT = 30.0  # seconds a call may wait for a token before giving up
 # The embedded emulator (moto server) listens here; 5055 keeps clear of Django's 8000 and

@@ -57,13 +57,59 @@ def test_an_empty_bucket_past_the_wait_bound_is_a_transient_error(fresh_buckets)
     assert aws.is_transient(caught.value)
 
 
-def test_groups_follow_the_documented_aws_limits():
-    assert ratelimit.throttle_group("ecs", "UpdateService") == "ecs-mutations"
-    assert ratelimit.throttle_group("ecs", "DescribeServices") is None
-    assert ratelimit.throttle_group("lambda", "CreateFunction") == "lambda-control"
-    assert ratelimit.throttle_group("apigateway", "CreateDeployment") == (
-        "apigateway-create-deployment"
+def test_buckets_follow_aws_documented_limits_per_operation():
+    groups = ratelimit.throttle_groups
+    assert groups("ecs", "UpdateService") == ("ecs-mutations",)
+    assert groups("ecs", "DescribeServices") == ()
+    assert groups("lambda", "CreateFunction") == ("lambda-control",)
+    # AWS gives GetFunction 100/s of its own; it must not spend the 15/s control-plane bucket.
+    assert groups("lambda", "GetFunction") == ("lambda-get-function",)
+    assert groups("lambda", "GetPolicy") == ("lambda-get-policy",)
+    assert groups("lambda", "Invoke") == ()
+    # API Gateway: the operation's own limit and the 10/s of all operations together.
+    assert groups("apigateway", "CreateDeployment") == (
+        "apigateway-create-deployment",
+        "apigateway-total",
     )
+    assert groups("apigateway", "GetStage") == ("apigateway-total",)
+
+
+def test_shipped_rates_are_the_documented_ones():
+    from portal import settings as shipped
+
+    limits = shipped.AWS_RATE_LIMITS
+    assert limits["lambda-get-function"][0] == 100 and limits["lambda-control"][0] == 15
+    assert limits["apigateway-create-deployment"][0] == 0.2  # one per 5 s
+    assert limits["apigateway-total"] == (10.0, 40)
+    every = {
+        g
+        for s, ops in _SOME_OPERATIONS.items()
+        for o in ops
+        for g in ratelimit.throttle_groups(s, o)
+    }
+    assert every <= set(limits), every - set(limits)
+
+
+_SOME_OPERATIONS = {
+    "lambda": ("CreateFunction", "GetFunction", "GetPolicy", "PublishVersion"),
+    "apigateway": tuple(ratelimit._APIGATEWAY_OWN_BUCKETS) + ("GetStage",),
+    "ecs": ("CreateService", "RegisterTaskDefinition"),
+}
+
+
+def test_get_function_does_not_spend_the_control_plane_bucket(aws_emulator, fresh_buckets):
+    fresh_buckets.AWS_RATE_LIMITS = {
+        **fresh_buckets.AWS_RATE_LIMITS,
+        "lambda-control": (0.5, 1),
+        "lambda-get-function": (100.0, 100),
+    }
+    lam = aws.aws_client("lambda")
+    started = time.monotonic()
+    for _ in range(10):
+        with pytest.raises(ClientError):
+            lam.get_function(FunctionName="no-such-function")
+    lam.list_functions()  # the one control-plane token is still there
+    assert time.monotonic() - started < 1.5
 
 
 def test_standard_retries_inside_the_boundary_absorb_throttling(aws_emulator, faults, settings):
