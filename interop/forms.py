@@ -2,6 +2,7 @@ from django import forms
 
 from catalog.models import Environment, Service, Team, slug_validator
 from interop import backstage
+from interop.adopters import adopter_for
 from portal import forms as portal_forms
 
 
@@ -50,14 +51,15 @@ class DiscoveryForm(portal_forms.Form):
 
 
 class AdoptForm(portal_forms.Form):
-    """Adopt one unmanaged Lambda function into the catalog."""
+    """Adopt one unmanaged resource (of a kind with an adopter) into the catalog."""
 
-    function_name = forms.CharField(max_length=140)
+    kind = forms.CharField(max_length=40, initial="lambda")
+    name = forms.CharField(max_length=512, label="Resource")
     slug = forms.CharField(
         max_length=40,
         validators=[slug_validator],
         label="Service name",
-        help_text="The catalog slug; the function keeps its own name in AWS.",
+        help_text="The catalog slug; the resource keeps its own name in AWS.",
     )
     owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
     description = forms.CharField(required=False, max_length=256)
@@ -65,6 +67,12 @@ class AdoptForm(portal_forms.Form):
     def __init__(self, *args, teams, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = teams
+
+    def clean_kind(self):
+        kind = self.cleaned_data["kind"]
+        if adopter_for(kind) is None:
+            raise forms.ValidationError("Slipway cannot adopt this kind of resource.")
+        return kind
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"]

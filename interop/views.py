@@ -82,7 +82,7 @@ def discovery_page(request):
 
 @require_POST
 def adopt(request, environment):
-    """Adopt one unmanaged Lambda function into a team the user belongs to."""
+    """Adopt one unmanaged resource into a team the user belongs to."""
     env = Environment.objects.filter(slug=environment).first()
     teams = catalog_selectors.teams_for_user(user=request.user)
     if env is None:
@@ -93,9 +93,10 @@ def adopt(request, environment):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            instance = discovery.lambda_adopt(
+            instance = discovery.resource_adopt(
                 environment=env,
-                function_name=data["function_name"],
+                kind=data["kind"],
+                name=data["name"],
                 owner=data["owner"],
                 slug=data["slug"],
                 user=request.user,
@@ -104,11 +105,9 @@ def adopt(request, environment):
         except ValidationError as exc:
             form.add_error(None, " ".join(exc.messages))
         except (ClientError, BotoCoreError) as exc:
-            form.add_error("function_name", error_message(exc))
+            form.add_error("name", error_message(exc))
         else:
-            messages.success(
-                request, f"Adopted {data['function_name']} as {instance.service.slug}."
-            )
+            messages.success(request, f"Adopted {data['name']} as {instance.service.slug}.")
             return redirect(instance.service)
     return render(
         request,

@@ -63,7 +63,12 @@ def test_unmanaged_lambda_is_discovered_and_adopted(client, personas, aws_clean)
 
     response = client.post(
         reverse("interop:adopt", args=["dev"]),
-        {"function_name": "legacy-billing", "slug": "billing", "owner": personas["payments"].pk},
+        {
+            "kind": "lambda",
+            "name": "legacy-billing",
+            "slug": "billing",
+            "owner": personas["payments"].pk,
+        },
     )
     assert response.status_code == 302, response.content.decode()[-500:]
     service = Service.objects.get(slug="billing")
@@ -101,7 +106,12 @@ def test_adopting_for_another_team_is_refused(client, personas, aws_clean):
     client.force_login(personas["charlie"])
     response = client.post(
         reverse("interop:adopt", args=["dev"]),
-        {"function_name": "legacy-billing", "slug": "billing", "owner": personas["payments"].pk},
+        {
+            "kind": "lambda",
+            "name": "legacy-billing",
+            "slug": "billing",
+            "owner": personas["payments"].pk,
+        },
     )
     assert response.status_code == 400
     assert "owner" in response.context["form"].errors
@@ -120,10 +130,10 @@ def test_adopting_a_missing_function_shows_the_aws_error(client, personas, aws_c
     client.force_login(personas["alice"])
     response = client.post(
         reverse("interop:adopt", args=["dev"]),
-        {"function_name": "ghost", "slug": "ghost", "owner": personas["payments"].pk},
+        {"kind": "lambda", "name": "ghost", "slug": "ghost", "owner": personas["payments"].pk},
     )
     assert response.status_code == 400
-    assert "ResourceNotFoundException" in " ".join(response.context["form"].errors["function_name"])
+    assert "ResourceNotFoundException" in " ".join(response.context["form"].errors["name"])
     assert not Service.objects.exists()
 
 
@@ -137,3 +147,17 @@ def test_ecs_and_api_gateway_resources_are_listed(personas, aws_clean):
         for f in discovery.discover_unmanaged(environment=personas["dev"])
     }
     assert found == {("apigateway", "legacy-rest", False), ("apigateway", "legacy-http", False)}
+
+
+def test_adopting_a_kind_that_is_only_listed_is_refused(client, personas, aws_clean):
+    aws_client("apigateway").create_rest_api(name="legacy-rest")
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt", args=["dev"]),
+        {"kind": "sns", "name": "legacy-rest", "slug": "rest", "owner": personas["payments"].pk},
+    )
+    assert response.status_code == 400
+    assert response.context["form"].errors["kind"] == [
+        "Slipway cannot adopt this kind of resource."
+    ]
+    assert not Service.objects.exists()
