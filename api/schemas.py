@@ -6,6 +6,7 @@ from typing import Any, Literal
 from ninja import Field, Schema
 from pydantic import model_validator
 
+from catalog.models import Service
 from catalog.specs import MAX_DEPENDENCIES, MAX_DESCRIPTION, Tags
 from deployments.specs import invalid, redacted
 
@@ -88,7 +89,7 @@ class ServiceDetailOut(ServiceOut):
 
 class ServiceIn(Schema):
     slug: str = Field(..., max_length=40)
-    kind: Literal["lambda", "ecs", "apigateway"]
+    kind: Service.Kind = Field(..., description="Any resource kind the catalog knows.")
     owner: str = Field(..., max_length=50, description="Owner team slug.")
     name: str = Field("", max_length=100)
     description: str = Field("", max_length=MAX_DESCRIPTION)

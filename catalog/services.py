@@ -199,6 +199,9 @@ def service_delete(*, service: Service, user: AbstractBaseUser) -> None:
     """
     if not service.owned_by(user):
         raise PermissionDenied("Only members of the owner team can change this service.")
+    # Lock the instances, then check: a worker recording resources waits for this delete (and
+    # then finds no row), and a deployment confirmed before it is seen by the check below.
+    list(ServiceInstance.objects.select_for_update().filter(service=service).values("pk"))
     holding = instances_holding_aws(service=service)
     if holding:
         where = ", ".join(i.environment.name for i in holding)

@@ -160,6 +160,11 @@ def _plan_record(
             )
             _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
     except IntegrityError as exc:
+        if not ServiceInstance.objects.filter(pk=instance.pk).exists():
+            # The service was removed while this plan was being made: its foreign key failed.
+            raise DeploymentConflict(
+                f"{instance.service.slug} was removed while this plan was being made."
+            ) from exc
         if reverts is None or "one_planned_revert_per_person" not in str(exc):
             raise
         # A second Revert/Retry click (or request) while the first plan is unconfirmed.

@@ -87,6 +87,24 @@ def test_create_service_checks_membership_and_audits(client, personas):
     event = AuditEvent.objects.filter(action="api.service.create", result="ok").get()
     assert event.source == "api" and event.actor == personas["alice"]
 
+    # Every kind the catalog knows can be created, not only the first three.
+    for kind in Service.Kind.values:
+        made = client.post(
+            "/api/v1/services",
+            {"slug": f"made-{kind}", "kind": kind, "owner": "payments"},
+            content_type="application/json",
+            headers=bearer(personas["alice"]),
+        )
+        assert made.status_code == 201, (kind, made.content)
+        assert made.json()["kind"] == kind
+    unknown = client.post(
+        "/api/v1/services",
+        {"slug": "odd", "kind": "mainframe", "owner": "payments"},
+        content_type="application/json",
+        headers=bearer(personas["alice"]),
+    )
+    assert unknown.status_code == 422 and not Service.objects.filter(slug="odd").exists()
+
     bad = client.post(
         "/api/v1/services",
         {"slug": "Bad Slug!", "kind": "lambda", "owner": "payments"},
