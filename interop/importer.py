@@ -22,7 +22,7 @@ from __future__ import annotations
 import gc
 from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from django.db import transaction
 
@@ -34,6 +34,7 @@ from interop.import_plan import Plan
 from interop.models import EntityRecord
 
 BATCH = 1000
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -60,6 +61,14 @@ class ImportReport:
     def summary(self) -> str:
         return ", ".join(f"{n} {what}" for what, n in self.counts().items())
 
+    def as_dict(self) -> dict[str, list[str]]:
+        """The report as JSON-able lists (an import job keeps it for its page)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ImportReport:
+        return cls(**{name: list(data.get(name) or []) for name in cls.__dataclass_fields__})
+
 
 def catalog_import(
     *,
@@ -68,9 +77,14 @@ def catalog_import(
     source: str,
     max_total_bytes: int | None = None,
     max_documents: int | None = None,
-    progress: Callable[[str], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportReport:
-    """Import Backstage entities from (file name, content) pairs (see the module doc)."""
+    """Import Backstage entities from (file name, content) pairs (see the module doc).
+
+    `progress(stage, done, total)` is called between the steps (outside the write
+    transaction): stage is one of reading, planning, writing, analyzing, done; total is the
+    number of entities read, done how many of them are planned.
+    """
     # An import builds a few hundred thousand small objects that all live until it ends;
     # the cyclic garbage collector would rescan them again and again (a third of the time
     # at 20,000 entities) for nothing to free.
@@ -84,19 +98,24 @@ def catalog_import(
 
 
 def _import(files, actor, source, max_total_bytes, max_documents, progress) -> ImportReport:
-    step = progress or (lambda _stage: None)
-    step("reading")
+    step: Progress = progress or (lambda _stage, _done, _total: None)
+    step("reading", 0, 0)
     loaded = backstage.load(files, max_total_bytes=max_total_bytes, max_documents=max_documents)
     report = ImportReport(errors=list(loaded.errors))
     by_kind = _checked(loaded.documents, report)
 
-    step("planning")
+    total = sum(len(docs) for docs in by_kind.values())
+    step("planning", 0, total)
     plan = Plan(report=report)
     plan.groups(_unique(by_kind["Group"], report))
+    done = len(by_kind["Group"])
+    step("planning", done, total)
     plan.systems(_unique(by_kind["System"], report))
+    done += len(by_kind["System"])
+    step("planning", done, total)
     plan.services(_unique(by_kind["Component"] + by_kind["API"], report))
 
-    step("writing")
+    step("writing", total, total)
     with transaction.atomic():
         _write(plan)
         audit_record(
@@ -113,10 +132,10 @@ def _import(files, actor, source, max_total_bytes, max_documents, progress) -> I
             result="ok" if not report.errors else "failed",
             source=source,
         )
-    step("analyzing")
+    step("analyzing", total, total)
     if report.changed:
         catalog_services.catalog_bulk_done(also=[EntityRecord])
-    step("done")
+    step("done", total, total)
     return report
 
 

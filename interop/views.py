@@ -13,33 +13,47 @@ from catalog.models import Environment
 from interop import backstage, discovery
 from interop.exporter import catalog_export
 from interop.forms import AdoptForm, DiscoveryForm, ImportForm
-from interop.importer import catalog_import
+from interop.importer import ImportReport
+from interop.jobs import import_job_create
+from interop.selectors import import_job_for_user, import_jobs_recent
 from portal.aws import error_message
 
 
 @require_http_methods(["GET", "POST"])
 def import_page(request):
-    """Upload catalog-info.yaml files. Imports create teams and re-own services: staff only."""
+    """Upload catalog-info.yaml files. Imports create teams and re-own services: staff only.
+
+    The upload is stored and imported by a worker; the browser is sent to the job's page,
+    which follows it (closing the page does not stop the import)."""
     if not request.user.is_staff:
         raise PermissionDenied("Only staff can import a Backstage catalog.")
     bound = request.method == "POST"
     form = ImportForm(request.POST if bound else None, request.FILES if bound else None)
-    report = None
-    if request.method == "POST" and form.is_valid():
+    if bound and form.is_valid():
         files = [(f.name, f.read(f.size)) for f in form.cleaned_data["files"]]
-        report = catalog_import(
-            files=files,
-            actor=request.user,
-            source="web",
-            max_total_bytes=backstage.MAX_UPLOAD_BYTES,
-            max_documents=backstage.MAX_UPLOAD_DOCUMENTS,
-        )
+        job = import_job_create(user=request.user, files=files)
+        return redirect(job)
     return render(
         request,
         "interop/import.html",
-        {"form": form, "report": report, "max_documents": backstage.MAX_UPLOAD_DOCUMENTS},
+        {
+            "form": form,
+            "max_documents": backstage.MAX_UPLOAD_DOCUMENTS,
+            "recent": import_jobs_recent(user=request.user),
+        },
         status=400 if form.errors else 200,
     )
+
+
+@require_GET
+def import_job(request, pk: int):
+    """One upload's progress, then its report; htmx asks for the fragment while it runs."""
+    job = import_job_for_user(user=request.user, pk=pk)
+    report = ImportReport.from_dict(job.report) if job.status == job.Status.FINISHED else None
+    template = "interop/import_job.html"
+    if request.htmx:
+        template += "#progress"
+    return render(request, template, {"job": job, "report": report})
 
 
 @require_GET

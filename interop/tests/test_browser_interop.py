@@ -13,14 +13,20 @@ EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backstage"
 SHOTS = Path(__file__).resolve().parents[2] / "var"
 
 
-def test_upload_the_example_catalog_and_make_a_token(browser_page, personas):  # noqa: F811
+def test_upload_the_example_catalog_and_make_a_token(
+    browser_page,  # noqa: F811
+    personas,
+    celery_worker,
+):
     page = browser_page
     sign_in(page, "staff", PASSWORD)
     page.goto("/interop/import/")
     files = [name for name, _ in backstage.files_from_paths([EXAMPLES])]
     page.set_input_files("input[type=file]", files)
     page.get_by_role("button", name="Import").click()
-    page.wait_for_selector("#report-title")
+    # The worker imports; the job page follows it (htmx) and swaps in the report.
+    page.wait_for_url("**/interop/import/*/")
+    page.wait_for_selector("#report-title", timeout=60_000)
     assert "0 errors" in page.text_content("#report-title")
     assert page.get_by_text("Component checkout").first.is_visible()
     page.screenshot(path=str(SHOTS / "shot-import.png"), full_page=True)

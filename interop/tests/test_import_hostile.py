@@ -3,11 +3,11 @@ nothing stored for what was refused (checked on PostgreSQL, the suite's database
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.urls import reverse
 
 from catalog.models import Service, Team
 from interop.importer import catalog_import
 from interop.models import EntityRecord
+from interop.tests.uploads import upload
 
 HEAD = "apiVersion: backstage.io/v1alpha1\nkind: Component\n"
 
@@ -121,7 +121,7 @@ def test_hostile_uploads_never_500_and_store_nothing(client, personas):
     files = [
         SimpleUploadedFile(n, c if isinstance(c, bytes) else c.encode()) for n, c in uploads.items()
     ]
-    response = client.post(reverse("interop:import"), {"files": files})
+    response = upload(client, files)
     assert response.status_code == 200
     errors = response.context["report"].errors
     for name in uploads:

@@ -33,9 +33,11 @@ class Command(BaseCommand):
         if not files:
             raise CommandError("No .yaml/.yml files found at the given paths.")
 
-        def progress(stage: str) -> None:
+        def progress(stage: str, done: int, total: int) -> None:
             if verbosity >= 2:
-                self.stdout.write(f"{time.monotonic() - started:6.1f} s  {stage}")
+                self.stdout.write(
+                    f"{time.monotonic() - started:6.1f} s  {stage} ({done:,} of {total:,})"
+                )
 
         with audit_source("cli"):
             report = catalog_import(files=files, actor=actor, source="cli", progress=progress)

@@ -1,0 +1,125 @@
+"""Import jobs: an upload on the import page, imported by a Celery worker the page follows.
+
+1. `import_job_create` (web): store the uploaded files and a queued job in one transaction,
+   enqueue `interop.tasks.run_import` once that has committed.
+2. `import_job_run` (worker): claim the job (queued → running, or a running job whose worker
+   stopped beating), run the import with a progress callback that writes the stage and counts
+   to the row, then finish it (running → finished/failed) and drop the stored files.
+
+Every status change is one conditional UPDATE; the row count decides. The import itself
+writes in one transaction and matches rows by slug, so running a job twice (a redelivered
+message, a second worker) never duplicates anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from interop import backstage
+from interop.importer import ImportReport, catalog_import
+from interop.models import ImportFile, ImportJob
+
+log = logging.getLogger(__name__)
+
+# A running job whose heartbeat is older than this lost its worker: the next delivery of its
+# task takes it over. Progress beats between the steps; an upload's write step (at most
+# MAX_UPLOAD_DOCUMENTS entities) takes seconds.
+STALE_AFTER = timedelta(seconds=90)
+
+Status = ImportJob.Status
+
+
+def import_job_create(*, user, files: list[tuple[str, bytes]]) -> ImportJob:
+    """A queued job holding `files` (name, content); the worker is told after commit."""
+    from interop.tasks import run_import
+
+    with transaction.atomic():
+        job = ImportJob.objects.create(created_by=user, file_count=len(files))
+        ImportFile.objects.bulk_create(
+            [ImportFile(job=job, name=name, content=content) for name, content in files]
+        )
+        transaction.on_commit(lambda: run_import.delay(job.pk))
+    return job
+
+
+def import_job_claim(*, job_id: int) -> uuid.UUID | None:
+    """Take the job for this worker; None if it is finished or another worker holds it."""
+    lease = uuid.uuid4()
+    now = timezone.now()
+    claimable = Q(status=Status.QUEUED) | Q(
+        status=Status.RUNNING, heartbeat_at__lt=now - STALE_AFTER
+    )
+    claimed = ImportJob.objects.filter(claimable, pk=job_id).update(
+        status=Status.RUNNING,
+        lease=lease,
+        heartbeat_at=now,
+        attempts=F("attempts") + 1,
+    )
+    return lease if claimed else None
+
+
+def import_job_run(*, job_id: int, lease: uuid.UUID) -> bool:
+    """Import the job's files under `lease`; False if the lease was lost on the way."""
+    job = ImportJob.objects.select_related("created_by").filter(pk=job_id, lease=lease).first()
+    if job is None:
+        return False
+    files = [(name, bytes(content)) for name, content in job.files.values_list("name", "content")]
+
+    def progress(stage: str, done: int, total: int) -> None:
+        ImportJob.objects.filter(pk=job_id, status=Status.RUNNING, lease=lease).update(
+            stage=stage, done=done, total=total, heartbeat_at=timezone.now()
+        )
+
+    try:
+        report = catalog_import(
+            files=files,
+            actor=job.created_by,
+            source="web",
+            max_total_bytes=backstage.MAX_UPLOAD_BYTES,
+            max_documents=backstage.MAX_UPLOAD_DOCUMENTS,
+            progress=progress,
+        )
+    except Exception as exc:
+        # Unexpected (the database went away, a bug): the import's transaction rolled back,
+        # so nothing was written. The page says so; the log has the traceback.
+        log.exception("Import job %s failed", job_id)
+        return _finish(
+            job_id,
+            lease,
+            status=Status.FAILED,
+            error=f"The import stopped on an unexpected error ({type(exc).__name__}); "
+            "nothing was written. Try again, or ask an administrator to read the worker log.",
+        )
+    return _finish(job_id, lease, status=Status.FINISHED, report=report)
+
+
+def _finish(
+    job_id: int,
+    lease: uuid.UUID,
+    *,
+    status: str,
+    report: ImportReport | None = None,
+    error: str = "",
+) -> bool:
+    with transaction.atomic():
+        finished = ImportJob.objects.filter(pk=job_id, status=Status.RUNNING, lease=lease).update(
+            status=status,
+            stage=ImportJob.Stage.DONE,
+            report=report.as_dict() if report else {},
+            error=error,
+            finished_at=timezone.now(),
+        )
+        if finished:
+            ImportFile.objects.filter(job_id=job_id).delete()
+    return bool(finished)
+
+
+def import_job_is_pending(*, job_id: int) -> bool:
+    """Whether the job is still waiting or running (a held job is checked on again later)."""
+    return ImportJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).exists()
