@@ -70,6 +70,7 @@ class _GroupSpec(_Model):
 
 
 class _SystemSpec(_Model):
+    type: Str63 | None = None  # stored as the record's spec_type, a string column
     owner: Ref
     domain: Ref | None = None
 

@@ -178,3 +178,14 @@ def test_a_source_location_that_is_not_a_url_is_named(personas):
     report = catalog_import(files=[("url.yaml", component(bad))], actor=None, source="cli")
     assert report.errors == ["url.yaml#1 (Component victim): repo_url: Enter a valid URL."]
     nothing_stored()
+
+
+def test_a_system_whose_type_is_not_text_is_refused(personas):
+    text = (
+        "apiVersion: backstage.io/v1alpha1\nkind: System\nmetadata: {name: odd}\n"
+        "spec: {owner: payments, type: [[]]}\n"
+    )
+    report = catalog_import(files=[("odd.yaml", text)], actor=None, source="cli")
+    assert report.created == [] and report.errors == [
+        "odd.yaml#1 (System odd): spec.type: Input should be a valid string."
+    ]
