@@ -24,6 +24,7 @@ from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
 from deployments import live, liveness, provisioners
+from deployments.errors import DeploymentError
 from deployments.events import deployment_event_record
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 from deployments.provisioners.base import Context, Observed, Provisioner
@@ -324,6 +325,9 @@ def _on_error(deployment: Deployment, exc: BaseException) -> Outcome:
                 error_message(exc),
             )
             return Outcome(Outcome.RETRY, countdown=countdown)
+        return Outcome(Outcome.DONE)
+    if isinstance(exc, DeploymentError):  # a refusal already worded for the user
+        _fail(deployment, str(exc))
         return Outcome(Outcome.DONE)
     if not isinstance(exc, Exception) or not _is_aws_error(exc):
         log.exception("Deployment %s failed with an unexpected error", deployment.pk)

@@ -35,3 +35,7 @@ class TargetUnavailable(PlanFailed):
 class EnvironmentNotReady(PlanFailed):
     """The environment lacks shared infrastructure the kind needs (e.g. an ECS network on real
     AWS, which an admin sets up)."""
+
+
+class LoadBalancerFull(PlanFailed):
+    """The environment's load balancer holds as many listener rules as AWS allows."""

@@ -13,7 +13,7 @@ rollout finished (`wait`).
 
 from __future__ import annotations
 
-from deployments.errors import EnvironmentNotReady
+from deployments.errors import EnvironmentNotReady, LoadBalancerFull
 from deployments.provisioners import ecs_access as access
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners.base import (
@@ -193,6 +193,10 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
             detail = field_diff("health check", values.get("target_group_health_path"), hc_path)
             summary = f"Update target group {values['target_group']}"
             changes.append(Change("target_group.update", summary, (detail,)))
+        if not values.get("rule") and (
+            values.get("listener_rules_taken", 0) >= aws.MAX_RULES_PER_LOAD_BALANCER
+        ):
+            raise LoadBalancerFull(aws.LOAD_BALANCER_FULL)
         if values.get("rule") != want_rule:
             detail = field_diff(
                 "listener rule",

@@ -192,12 +192,35 @@ def _forwards_to(rule: dict, target_group_arn: str) -> bool:
     return False
 
 
-def rules_for(ctx: Context, target_group_arn: str) -> list[dict]:
+# AWS's quota "Rules per Application Load Balancer (not counting default rules)": 100, not
+# adjustable per listener (Elastic Load Balancing, "Quotas for your Application Load Balancers",
+# https://docs.aws.amazon.com/elasticloadbalancing/latest/application/load-balancer-limits.html).
+# The emulator does not enforce it (moto 5.2.5 has no TooManyRules); Slipway checks it itself.
+MAX_RULES_PER_LOAD_BALANCER = 100
+LOAD_BALANCER_FULL = (
+    f"The environment's load balancer already has {MAX_RULES_PER_LOAD_BALANCER} listener rules, "
+    "the most AWS allows per Application Load Balancer, so this service cannot get a rule on it. "
+    "Slipway does not add load balancers of its own: remove another service's rule, ask an admin "
+    "for another environment, or deploy this service without a path or host."
+)
+
+
+def listener_rules(ctx: Context) -> list[dict]:
+    """Every rule on the environment's listener, its default rule included."""
     listener = ctx.environment.alb_listener_arn
     if not listener:
         return []
     paginator = _client(ctx, "elbv2").get_paginator("describe_rules")
-    rules = [r for page in paginator.paginate(ListenerArn=listener) for r in page["Rules"]]
+    return [r for page in paginator.paginate(ListenerArn=listener) for r in page["Rules"]]
+
+
+def rules_taken(rules: list[dict]) -> int:
+    """How many of the load balancer's 100 rules these take (default rules do not count)."""
+    return sum(1 for rule in rules if not rule.get("IsDefault"))
+
+
+def rules_for(ctx: Context, target_group_arn: str, rules: list[dict] | None = None) -> list[dict]:
+    rules = listener_rules(ctx) if rules is None else rules
     return [r for r in rules if _forwards_to(r, target_group_arn)]
 
 
@@ -216,13 +239,15 @@ def _rule_condition(rule: dict) -> dict:
 
 def load_balancing(ctx: Context, refs: Refs) -> dict:
     group = target_group(ctx, refs)
-    if group is None:
+    if group is None and not ctx.spec.get("load_balancer"):
         return {}
-    values = {
-        "target_group_arn": group["TargetGroupArn"],
-        "target_group_health_path": group.get("HealthCheckPath"),
-    }
-    rules = rules_for(ctx, group["TargetGroupArn"])
+    listener = listener_rules(ctx)
+    values: dict = {"listener_rules_taken": rules_taken(listener)}
+    if group is None:
+        return values
+    values["target_group_arn"] = group["TargetGroupArn"]
+    values["target_group_health_path"] = group.get("HealthCheckPath")
+    rules = rules_for(ctx, group["TargetGroupArn"], listener)
     if rules:
         values["rule_arn"] = rules[0]["RuleArn"]
         values["rule"] = _rule_condition(rules[0])

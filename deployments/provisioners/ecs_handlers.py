@@ -104,8 +104,15 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
         return f"rule {existing[0]['RuleArn']} now matches {conditions[0]['Values'][0]}"
     listener = ctx.environment.alb_listener_arn
     for _ in range(5):
-        pages = elb.get_paginator("describe_rules").paginate(ListenerArn=listener)
-        taken = {r["Priority"] for page in pages for r in page["Rules"]}
+        rules = aws.listener_rules(ctx)
+        if aws.rules_taken(rules) >= aws.MAX_RULES_PER_LOAD_BALANCER:
+            # Deploys planned at the same moment can all have seen room; AWS would refuse the
+            # rule with this code, and so does Slipway (the emulator does not count).
+            raise ClientError(
+                {"Error": {"Code": "TooManyRules", "Message": aws.LOAD_BALANCER_FULL}},
+                "CreateRule",
+            )
+        taken = {r["Priority"] for r in rules}
         priority = next(p for p in range(1, MAX_RULE_PRIORITY) if str(p) not in taken)
         try:
             rule = elb.create_rule(

@@ -1,0 +1,104 @@
+"""AWS allows 100 listener rules per Application Load Balancer; the emulator does not count them.
+
+Slipway refuses the 101st ECS service's rule at plan time with a message that says so, and again
+right before creating it (deploys planned at the same moment can all have seen room).
+"""
+
+import pytest
+
+from catalog.models import Service
+from deployments import services
+from deployments.errors import PlanFailed
+from deployments.models import Deployment
+from deployments.tests.test_provision_ecs import ecs_spec, launch, run_inline
+from portal.aws import aws_client
+
+pytestmark = [pytest.mark.integration]
+
+
+def fill_listener(env, rules: int) -> None:
+    """Another team's rules (made with plain boto3) until the listener holds `rules` of its own."""
+    env.refresh_from_db()
+    elb = aws_client("elbv2")
+    listener = env.alb_listener_arn
+    taken = [r for r in all_rules(env) if not r["IsDefault"]]
+    priorities = {int(r["Priority"]) for r in taken}
+    free = (p for p in range(1, 50000) if p not in priorities)
+    for _ in range(rules - len(taken)):
+        priority = next(free)
+        elb.create_rule(
+            ListenerArn=listener,
+            Priority=priority,
+            Conditions=[{"Field": "path-pattern", "Values": [f"/other-{priority}/*"]}],
+            Actions=[
+                {
+                    "Type": "fixed-response",
+                    "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"},
+                }
+            ],
+        )
+
+
+def all_rules(env) -> list[dict]:
+    pages = aws_client("elbv2").get_paginator("describe_rules")
+    return [r for page in pages.paginate(ListenerArn=env.alb_listener_arn) for r in page["Rules"]]
+
+
+def rules_on(env) -> int:
+    return sum(1 for r in all_rules(env) if not r["IsDefault"])
+
+
+def test_the_101st_service_rule_is_refused_at_plan_time_and_nothing_is_stored(personas, aws_clean):
+    env = personas["dev"]
+    orders = launch(personas, slug="orders")
+    fill_listener(env, 100)
+    assert rules_on(env) == 100
+
+    with pytest.raises(PlanFailed, match="already has 100 listener rules") as refused:
+        services.service_launch(
+            user=personas["alice"],
+            owner=personas["payments"],
+            slug="billing",
+            kind="ecs",
+            environment=env,
+            spec=ecs_spec(load_balancer={"path": "/billing/*"}),
+            confirm=True,
+        )
+    assert "Application Load Balancer" in str(refused.value)
+    assert not Service.objects.filter(slug="billing").exists()
+    assert rules_on(env) == 100
+
+    # A service that already has its rule keeps changing freely, its route included.
+    instance = orders.instance
+    instance.refresh_from_db()
+    moved = services.deployment_request(
+        instance=instance,
+        spec=ecs_spec(load_balancer={"path": "/orders-v2/*"}),
+        user=personas["alice"],
+    )
+    assert run_inline(moved).status == Deployment.Status.SUCCEEDED
+    assert rules_on(env) == 100
+
+    # Without a rule the 101st service deploys.
+    launch(personas, slug="worker", load_balancer=None)
+
+
+def test_a_rule_planned_while_there_was_room_is_refused_before_it_is_created(personas, aws_clean):
+    env = personas["dev"]
+    launch(personas, slug="orders")
+    fill_listener(env, 99)
+    deployment = services.service_launch(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="billing",
+        kind="ecs",
+        environment=env,
+        spec=ecs_spec(load_balancer={"path": "/billing/*"}),
+        confirm=True,
+    )
+    fill_listener(env, 100)  # another deploy took the last rule meanwhile
+
+    done = run_inline(deployment)
+    assert done.status == Deployment.Status.FAILED
+    assert done.error.startswith("The environment's load balancer already has 100 listener rules")
+    assert rules_on(env) == 100
