@@ -135,16 +135,19 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     bump a version so they show at once; instance status changes written by the deployment
     workers show within the cache time.
     """
-    version = cache.get(_VERSION_KEY, 0)
     filters = (query.q.lower(), query.team, query.kind, query.lifecycle)
     filters += (query.environment, query.status, query.fuzzy)
-    digest = hashlib.sha1(repr((version, filters)).encode(), usedforsecurity=False).hexdigest()
+    digest = hashlib.sha1(repr(filters).encode(), usedforsecurity=False).hexdigest()
     key = f"catalog:facets:{digest}"
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+    # One round trip for the catalog's version and these counts, stored with the version they
+    # were counted at: counts from before the latest write are not used.
+    found = cache.get_many([_VERSION_KEY, key])
+    version = found.get(_VERSION_KEY, 0)
+    cached = found.get(key)
+    if cached is not None and cached[0] == version:
+        return cached[1]
     result = _facets(query, version=version, **kwargs)
-    cache.set(key, result, FACET_CACHE_SECONDS)
+    cache.set(key, (version, result), FACET_CACHE_SECONDS)
     return result
 
 
