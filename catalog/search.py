@@ -14,10 +14,8 @@ from datetime import UTC, datetime
 
 from django.db import connection
 from django.db.models import FloatField, Max, Q, QuerySet, Value
-from django.template.loader import get_template
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.safestring import mark_safe
 
 # Facet, FacetOption and catalog_changed are re-exported (the API and the services use them).
 from catalog.facets import Facet, FacetOption, cached_facets, catalog_changed  # noqa: F401
@@ -44,12 +42,6 @@ class CatalogPage:
     next_cursor: str = ""
     environments: list[Environment] = field(default_factory=list)
     fuzzy: bool = False  # no exact match: these are close matches (a typo?)
-
-    @property
-    def rows_html(self) -> str:
-        """The table rows, rendered by one Jinja2 template (templates/jinja2/catalog/_rows.html)."""
-        html = get_template("catalog/_rows.html", using="jinja2").render({"rows": self.rows})
-        return mark_safe(html)  # noqa: S308 — Jinja2 escaped every value (autoescape)
 
 
 KIND_ICONS = {
@@ -223,27 +215,25 @@ def _pattern(name: str) -> str:
 
 def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
     """Rows for the template: every value ready to print, strips rendered (one cache read)."""
-    from deployments.models import Deployment
     from monitoring.selectors import summaries_by_pk
     from monitoring.templatetags.monitoring import strip_html, strip_patterns
 
     if not services:
         return []
     ids = [s["pk"] for s in services]
-    latest = dict(
-        Deployment.objects.filter(instance__service_id__in=ids)
-        .values_list("instance__service_id")
-        .annotate(last=Max("created_at"))
-        .order_by()
-    )
     env_order = {env.pk: n for n, env in enumerate(environments)}
     instances: dict[int, list[tuple]] = {pk: [] for pk in ids}
-    for pk, service_id, environment_id, status in (
+    latest: dict[int, datetime] = {}
+    # The instances and each one's last deployment in one query (one row per instance).
+    for pk, service_id, environment_id, status, last in (
         ServiceInstance.objects.filter(service_id__in=ids)
-        .order_by()
         .values_list("pk", "service_id", "environment_id", "status")
+        .annotate(last=Max("deployments__created_at"))
+        .order_by()
     ):
         instances[service_id].append((env_order[environment_id], environment_id, status, pk))
+        if last is not None and (service_id not in latest or last > latest[service_id]):
+            latest[service_id] = last
     summaries = summaries_by_pk(  # the monitoring strips: one cache round trip for the page
         found[3] for rows in instances.values() for found in rows if found[2] not in _NO_STRIP
     )

@@ -13,10 +13,10 @@ shaping its rows, with no template, context or URL reversal per strip.
 
 from datetime import UTC, datetime
 from functools import lru_cache
+from html import escape
 
 from django import template
 from django.urls import get_script_prefix, reverse
-from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from catalog.models import ServiceInstance
@@ -74,12 +74,14 @@ def strip_html(
     """One summary strip: the cached `summary` coloured by alarm state, or (None) a placeholder
     that htmx loads when it scrolls into view."""
     metrics_url, summary_url = patterns or strip_patterns()
+    # Formatted and escaped here (html.escape, as Django's escape does) rather than with
+    # format_html: the catalog prints ~120 strips a page and format_html's per-argument
+    # lazy-string checks were a tenth of the page's time.
     if summary is None:
-        return format_html(
-            '<span class="mon-summary loading" hx-get="{}{}" hx-trigger="revealed" '
-            'hx-swap="outerHTML">…</span>',
-            summary_url.format(instance_pk),
-            "?compact=1" if compact else "",
+        return SafeString(
+            f'<span class="mon-summary loading" hx-get="{escape(summary_url.format(instance_pk))}'
+            f'{"?compact=1" if compact else ""}" hx-trigger="revealed" '
+            'hx-swap="outerHTML">…</span>'
         )
     state = summary.state
     if summary.error:
@@ -88,19 +90,14 @@ def strip_html(
         title = f"alarms {state}"
     else:
         title = "no alarms"
-    return format_html(
-        '<a class="mon-summary alarm-{}" href="{}?env={}" title="{}: {}" data-state="{}">'
-        '<span class="mon-dot" aria-hidden="true"></span>{}{} {}{}</a>',
-        (state or "none").lower(),
-        metrics_url.format(service_slug),
-        summary.environment,
-        summary.environment,
-        title,
-        state,
-        f"{summary.environment} · " if compact else "",
-        summary.label,
-        summary.value,
-        " · in alarm" if state == "ALARM" else "",
+    env = escape(str(summary.environment))
+    return SafeString(
+        f'<a class="mon-summary alarm-{escape((state or "none").lower())}" '
+        f'href="{escape(metrics_url.format(service_slug))}?env={env}" '
+        f'title="{env}: {escape(str(title))}" data-state="{escape(str(state))}">'
+        f'<span class="mon-dot" aria-hidden="true"></span>{f"{env} · " if compact else ""}'
+        f"{escape(str(summary.label))} {escape(str(summary.value))}"
+        f"{' · in alarm' if state == 'ALARM' else ''}</a>"
     )
 
 
