@@ -16,11 +16,17 @@ from django.db import transaction
 
 from audit.services import audit_record
 from catalog import services as catalog_services
-from catalog.models import Environment, Membership, ServiceInstance, Team
+from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from deployments import names
 from interop.adopters import MANAGED_TAG, Unmanaged, adopter_for, listers
 
-__all__ = ["MANAGED_TAG", "Unmanaged", "discover_unmanaged", "resource_adopt"]
+__all__ = [
+    "MANAGED_TAG",
+    "Unmanaged",
+    "discover_unmanaged",
+    "require_owner_member",
+    "resource_adopt",
+]
 
 
 def discover_unmanaged(*, environment: Environment, actor=None) -> list[Unmanaged]:
@@ -29,6 +35,23 @@ def discover_unmanaged(*, environment: Environment, actor=None) -> list[Unmanage
     for lister in listers().values():
         found += lister.discover(environment=environment, actor=actor)
     return found
+
+
+def require_owner_member(
+    *, user, owner: Team, action: str, target: tuple, environment: Environment, source
+) -> None:
+    """Adoption needs membership of the owner team (or staff); a refusal is audited."""
+    if user.is_staff or Membership.objects.filter(team=owner, user=user).exists():
+        return
+    audit_record(
+        actor=user,
+        action=action,
+        target=target,
+        environment=environment,
+        result="denied",
+        source=source,
+    )
+    raise PermissionDenied(f"You are not a member of {owner.name}.")
 
 
 def resource_adopt(
@@ -41,24 +64,25 @@ def resource_adopt(
     user: AbstractBaseUser,
     description: str = "",
     source: str | None = None,
+    join_existing: bool = False,
 ) -> ServiceInstance:
     """Make one unmanaged resource a catalog service owned by `owner`.
 
     Steps: check the user is in the owner team; read the resource through its kind's adopter
     (refusing one Slipway already manages); tag it like every Slipway resource; create the
     service and its instance with the observed spec and resource identifiers; audit, with the
-    AWS request ids.
+    AWS request ids. With `join_existing`, a catalog service of that slug, kind and owner with no
+    instance in `environment` yet gets the adopted resource as its instance there (an app
+    adopted environment by environment).
     """
-    if not (user.is_staff or Membership.objects.filter(team=owner, user=user).exists()):
-        audit_record(
-            actor=user,
-            action="resource.adopt",
-            target=(f"{kind}.resource", name, name),
-            environment=environment,
-            result="denied",
-            source=source,
-        )
-        raise PermissionDenied(f"You are not a member of {owner.name}.")
+    require_owner_member(
+        user=user,
+        owner=owner,
+        action="resource.adopt",
+        target=(f"{kind}.resource", name, name),
+        environment=environment,
+        source=source,
+    )
     adopter = adopter_for(kind)
     if adopter is None:
         raise ValidationError({"kind": f"Adopting {kind} resources is not offered."})
@@ -73,13 +97,15 @@ def resource_adopt(
     try:
         request_ids += adopter.tag(environment=environment, live=live, tags=tags, actor=user)
         with transaction.atomic():
-            service = catalog_services.service_create(
-                user=user,
-                owner=owner,
-                slug=slug,
-                kind=kind,
-                description=description or live.description,
-            )
+            service = existing_service(slug=slug, kind=kind, owner=owner, environment=environment)
+            if service is None or not join_existing:
+                service = catalog_services.service_create(
+                    user=user,
+                    owner=owner,
+                    slug=slug,
+                    kind=kind,
+                    description=description or live.description,
+                )
             instance = catalog_services.instance_get_or_create(
                 service=service, environment=environment
             )
@@ -100,3 +126,13 @@ def resource_adopt(
         adopter.untag(environment=environment, live=live, keys=list(tags), actor=user)
         raise
     return instance
+
+
+def existing_service(*, slug: str, kind: str, owner: Team, environment: Environment):
+    """The catalog service an adoption may join: same slug, kind and owner, and nothing
+    deployed or adopted in `environment` yet. None otherwise."""
+    service = Service.objects.filter(slug=slug, kind=kind, owner=owner).first()
+    if service is None:
+        return None
+    instances = ServiceInstance.objects.filter(service=service, environment=environment)
+    return None if any(i.applied_spec for i in instances) else service

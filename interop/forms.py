@@ -1,8 +1,10 @@
 from django import forms
+from django.core.validators import RegexValidator
 
 from catalog.models import Environment, Service, Team, slug_validator
 from interop import backstage
 from interop.adopters import adopter_for
+from interop.apps_grouping import SOURCES
 from portal import forms as portal_forms
 
 
@@ -79,3 +81,30 @@ class AdoptForm(portal_forms.Form):
         if Service.objects.filter(slug=slug).exists():
             raise forms.ValidationError("A service with this name already exists.")
         return slug
+
+
+class AppAdoptForm(portal_forms.Form):
+    """Adopt a Copilot or Proton app environment's services in one step."""
+
+    source = forms.ChoiceField(choices=list(SOURCES.items()))
+    app = forms.CharField(max_length=128)
+    app_environment = forms.CharField(max_length=128, required=False)
+    environment = forms.ModelChoiceField(
+        Environment.objects.all(),
+        to_field_name="slug",
+        empty_label=None,
+        label="Slipway environment",
+        help_text="Where the app's environment goes in the catalog (its AWS account is read).",
+    )
+    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
+    prefix = forms.CharField(
+        max_length=20,
+        required=False,
+        validators=[RegexValidator(r"^[a-z][a-z0-9-]*$", "Lowercase letters, digits, hyphens.")],
+        label="Name prefix",
+        help_text="Put before every service name, e.g. shop-.",
+    )
+
+    def __init__(self, *args, teams, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["owner"].queryset = teams

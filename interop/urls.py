@@ -9,4 +9,5 @@ urlpatterns = [
     path("export.yaml", views.export_yaml, name="export"),
     path("discovery/", views.discovery_page, name="discovery"),
     path("discovery/<slug:environment>/adopt/", views.adopt, name="adopt"),
+    path("discovery/<slug:environment>/adopt-app/", views.adopt_app, name="adopt_app"),
 ]

@@ -5,14 +5,15 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog import selectors as catalog_selectors
 from catalog.models import Environment
-from interop import backstage, discovery
+from interop import apps_grouping, backstage, discovery
 from interop.exporter import catalog_export
-from interop.forms import AdoptForm, DiscoveryForm, ImportForm
+from interop.forms import AdoptForm, AppAdoptForm, DiscoveryForm, ImportForm
 from interop.importer import ImportReport
 from interop.jobs import import_job_create
 from interop.selectors import import_job_for_user, import_jobs_recent
@@ -78,6 +79,7 @@ def discovery_page(request):
             found = discovery.discover_unmanaged(environment=environment, actor=request.user)
         except (ClientError, BotoCoreError) as exc:
             error = f"Could not list resources in AWS: {error_message(exc)}"
+    apps, found = apps_grouping.group_unmanaged(found)
     teams = catalog_selectors.teams_for_user(user=request.user)
     return render(
         request,
@@ -86,9 +88,11 @@ def discovery_page(request):
             "form": form,
             "environment": environment,
             "found": found,
+            "apps": apps,
             "error": error,
             "can_adopt": teams.exists(),
             "adopt_form": AdoptForm(teams=teams),
+            "app_form": AppAdoptForm(teams=teams, initial={"environment": environment}),
         },
         status=400 if form.errors else 200,
     )
@@ -97,12 +101,7 @@ def discovery_page(request):
 @require_POST
 def adopt(request, environment):
     """Adopt one unmanaged resource into a team the user belongs to."""
-    env = Environment.objects.filter(slug=environment).first()
-    teams = catalog_selectors.teams_for_user(user=request.user)
-    if env is None:
-        raise Http404("No such environment.")
-    if not teams.exists():
-        raise PermissionDenied("Join a team before adopting resources.")
+    env, teams = _adoption_scope(request, environment)
     form = AdoptForm(request.POST, teams=teams)
     if form.is_valid():
         data = form.cleaned_data
@@ -123,9 +122,54 @@ def adopt(request, environment):
         else:
             messages.success(request, f"Adopted {data['name']} as {instance.service.slug}.")
             return redirect(instance.service)
+    return _adopt_error(request, form, env, reverse("interop:adopt", args=[env.slug]))
+
+
+def _adoption_scope(request, environment: str):
+    """The environment in the URL (404 if unknown) and the teams the user may adopt into
+    (403 for a user in no team)."""
+    env = Environment.objects.filter(slug=environment).first()
+    teams = catalog_selectors.teams_for_user(user=request.user)
+    if env is None:
+        raise Http404("No such environment.")
+    if not teams.exists():
+        raise PermissionDenied("Join a team before adopting resources.")
+    return env, teams
+
+
+def _adopt_error(request, form, environment, action: str):
     return render(
         request,
         "interop/adopt_error.html",
-        {"form": form, "environment": env},
+        {"form": form, "environment": environment, "action": action},
         status=400,
     )
+
+
+@require_POST
+def adopt_app(request, environment):
+    """Adopt every service of one Copilot or Proton app environment into a team in one step."""
+    env, teams = _adoption_scope(request, environment)
+    form = AppAdoptForm(request.POST, teams=teams)
+    if form.is_valid():
+        data = form.cleaned_data
+        try:
+            instances = apps_grouping.app_adopt(
+                environment=data["environment"],
+                source=data["source"],
+                app=data["app"],
+                app_environment=data["app_environment"],
+                owner=data["owner"],
+                user=request.user,
+                prefix=data["prefix"],
+            )
+        except ValidationError as exc:
+            form.add_error(None, " ".join(exc.messages))
+        except (ClientError, BotoCoreError) as exc:
+            form.add_error(None, error_message(exc))
+        else:
+            names = ", ".join(i.service.slug for i in instances)
+            messages.success(request, f"Adopted app {data['app']}: {names}.")
+            url = reverse("interop:discovery")
+            return redirect(f"{url}?environment={data['environment'].slug}")
+    return _adopt_error(request, form, env, reverse("interop:adopt_app", args=[env.slug]))

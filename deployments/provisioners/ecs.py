@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from deployments.errors import EnvironmentNotReady, LoadBalancerFull
 from deployments.provisioners import ecs_access as access
+from deployments.provisioners import ecs_adopted
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners.base import (
     Change,
@@ -67,7 +68,7 @@ def observe(ctx: Context) -> Observed:
     # The environment's network (subnets, security groups, load balancer listener) is shared and
     # provided for the service: by an admin on AWS, by the embedded set-up in the emulator
     # (portal/embedded.py), which then shows as the plan's first step. The same checks either way.
-    values["network_ready"] = aws.network_ready(ctx)
+    values["network_ready"] = aws.network_ready(ctx, refs)
     if not values["network_ready"] and not aws.network_provided_by_slipway():
         raise EnvironmentNotReady(
             f"{ctx.environment.name} has no usable subnets, security groups or load balancer "
@@ -81,21 +82,25 @@ def observe(ctx: Context) -> Observed:
     latest = aws.latest_task_definition(ctx, refs)
     if latest:
         values["latest_task_definition"] = latest["arn"]
-        values["latest_task"] = latest["values"]
+        values["latest_task"] = ecs_adopted.observed_health_path(
+            ctx, latest["values"], values.get("target_group_health_path")
+        )
     service = aws.service(ctx, refs) if values["network_ready"] else None
     if service is None:
         access.observe(ctx, values)
         return Observed(exists=False, values=values)
     values.update(service)
     values["environment_network"] = {
-        "subnets": sorted(ctx.environment.subnet_ids),
-        "security_groups": sorted(ctx.environment.security_group_ids),
+        "subnets": sorted(refs.subnets),
+        "security_groups": sorted(refs.security_groups),
     }
     if latest and latest["arn"] == service["task_definition_arn"]:
         current = latest  # the usual case: one describe call, not two
     else:
         current = aws.task_definition(ctx, service["task_definition_arn"])
-    values["task"] = current["values"] if current else {}
+    values["task"] = ecs_adopted.observed_health_path(
+        ctx, current["values"] if current else {}, values.get("target_group_health_path")
+    )
     access.observe(ctx, values)
     return Observed(exists=True, values=values)
 

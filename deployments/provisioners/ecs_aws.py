@@ -14,6 +14,7 @@ from botocore.exceptions import ClientError
 from django.conf import settings
 
 from deployments import names
+from deployments.provisioners import ecs_adopted
 from deployments.provisioners.base import Context
 from portal.aws import aws_client, error_code
 
@@ -69,7 +70,8 @@ EXECUTION_POLICY = json.dumps(
 
 @dataclass(frozen=True)
 class Refs:
-    """Every name this instance's resources have, derived in `deployments.names`."""
+    """Every name this instance's resources have, derived in `deployments.names` (or, for an
+    adopted service, the names it had: see `ecs_adopted`)."""
 
     cluster: str
     service: str
@@ -81,25 +83,43 @@ class Refs:
     policy: str
     scaling_id: str
     tags: dict
+    listener: str  # the listener its rule is on ("" without a load balancer)
+    subnets: tuple[str, ...]
+    security_groups: tuple[str, ...]
+    public_ip: str  # awsvpc assignPublicIp
+    adopted: bool
 
     @classmethod
     def of(cls, ctx: Context) -> Refs:
         service, env = ctx.service.slug, ctx.environment.slug
-        cluster = ctx.environment.ecs_cluster or names.ecs_cluster(env)
-        service_name = names.ecs_service(service, env)
+        own = ecs_adopted.names_of(ctx)
+        network = ecs_adopted.network_of(ctx) or {
+            "subnets": ctx.environment.subnet_ids,
+            "security_groups": ctx.environment.security_group_ids,
+            "public_ip": "DISABLED",
+        }
+        cluster = own.get("cluster") or ctx.environment.ecs_cluster or names.ecs_cluster(env)
+        service_name = own.get("service_name") or names.ecs_service(service, env)
         return cls(
             cluster=cluster,
             service=service_name,
-            family=names.ecs_task_family(service, env),
-            container=names.ecs_container(service),
-            log_group=names.ecs_log_group(service, env),
-            target_group=names.ecs_target_group(service, env),
-            role=names.ecs_execution_role(env),
-            policy=names.ecs_scaling_policy(service, env),
-            scaling_id=names.ecs_scaling_resource_id(cluster, service_name),
+            family=own.get("task_family") or names.ecs_task_family(service, env),
+            container=own.get("container") or names.ecs_container(service),
+            log_group=own.get("log_group") or names.ecs_log_group(service, env),
+            target_group=own.get("target_group") or names.ecs_target_group(service, env),
+            role=own.get("execution_role") or names.ecs_execution_role(env),
+            policy=own.get("scaling_policy") or names.ecs_scaling_policy(service, env),
+            scaling_id=names.ecs_scaling_resource_id(cluster.rsplit("/", 1)[-1], service_name),
             tags=names.tags(
                 service_slug=service, environment_slug=env, team_slug=ctx.service.owner.slug
             ),
+            # An adopted service without a load balancer has no listener (not the env's).
+            listener=own.get("listener_arn")
+            or ("" if ecs_adopted.is_adopted(ctx) else ctx.environment.alb_listener_arn),
+            subnets=tuple(network["subnets"] or ()),
+            security_groups=tuple(network["security_groups"] or ()),
+            public_ip=network.get("public_ip") or "DISABLED",
+            adopted=ecs_adopted.is_adopted(ctx),
         )
 
     def tag_list(self, key: str = "Key", value: str = "Value") -> list[dict]:
@@ -125,17 +145,16 @@ def task_values(spec: dict) -> dict:
 
 
 # --- reading -------------------------------------------------------------------------------------
-def network_ready(ctx: Context) -> bool:
-    """True when the environment names subnets and security groups, and its load balancer
-    listener (when it has one) exists in AWS. (The embedded emulator forgets everything on a
-    restart while the Environment row keeps the old ids: then this is False again.)"""
-    environment = ctx.environment
-    if not (environment.subnet_ids and environment.security_group_ids):
+def network_ready(ctx: Context, refs: Refs) -> bool:
+    """True when the environment (or an adopted service) names subnets and security groups, and
+    its load balancer listener (when it has one) exists in AWS. (The embedded emulator forgets
+    everything on a restart while the Environment row keeps the old ids: then this is False.)"""
+    if not (refs.subnets and refs.security_groups):
         return False
-    if not environment.alb_listener_arn:
+    if not refs.listener:
         return True
     try:
-        _client(ctx, "elbv2").describe_listeners(ListenerArns=[environment.alb_listener_arn])
+        _client(ctx, "elbv2").describe_listeners(ListenerArns=[refs.listener])
     except ClientError as exc:
         if error_code(exc) in {"ListenerNotFound", "LoadBalancerNotFound"}:
             return False
@@ -182,7 +201,7 @@ def target_group(ctx: Context, refs: Refs) -> dict | None:
     return groups["TargetGroups"][0]
 
 
-def _forwards_to(rule: dict, target_group_arn: str) -> bool:
+def forwards_to(rule: dict, target_group_arn: str) -> bool:
     for action in rule.get("Actions", []):
         if action.get("TargetGroupArn") == target_group_arn:
             return True
@@ -205,9 +224,10 @@ LOAD_BALANCER_FULL = (
 )
 
 
-def listener_rules(ctx: Context) -> list[dict]:
-    """Every rule on the environment's listener, its default rule included."""
-    listener = ctx.environment.alb_listener_arn
+def listener_rules(ctx: Context, refs: Refs) -> list[dict]:
+    """Every rule on the service's listener (the environment's, or an adopted service's own),
+    its default rule included."""
+    listener = refs.listener
     if not listener:
         return []
     paginator = _client(ctx, "elbv2").get_paginator("describe_rules")
@@ -219,12 +239,14 @@ def rules_taken(rules: list[dict]) -> int:
     return sum(1 for rule in rules if not rule.get("IsDefault"))
 
 
-def rules_for(ctx: Context, target_group_arn: str, rules: list[dict] | None = None) -> list[dict]:
-    rules = listener_rules(ctx) if rules is None else rules
-    return [r for r in rules if _forwards_to(r, target_group_arn)]
+def rules_for(
+    ctx: Context, refs: Refs, target_group_arn: str, rules: list[dict] | None = None
+) -> list[dict]:
+    rules = listener_rules(ctx, refs) if rules is None else rules
+    return [r for r in rules if forwards_to(r, target_group_arn)]
 
 
-def _rule_condition(rule: dict) -> dict:
+def rule_condition(rule: dict) -> dict:
     for condition in rule.get("Conditions", []):
         field = condition.get("Field")
         values = condition.get("Values") or []
@@ -241,16 +263,16 @@ def load_balancing(ctx: Context, refs: Refs) -> dict:
     group = target_group(ctx, refs)
     if group is None and not ctx.spec.get("load_balancer"):
         return {}
-    listener = listener_rules(ctx)
+    listener = listener_rules(ctx, refs)
     values: dict = {"listener_rules_taken": rules_taken(listener)}
     if group is None:
         return values
     values["target_group_arn"] = group["TargetGroupArn"]
     values["target_group_health_path"] = group.get("HealthCheckPath")
-    rules = rules_for(ctx, group["TargetGroupArn"], listener)
+    rules = rules_for(ctx, refs, group["TargetGroupArn"], listener)
     if rules:
         values["rule_arn"] = rules[0]["RuleArn"]
-        values["rule"] = _rule_condition(rules[0])
+        values["rule"] = rule_condition(rules[0])
     return values
 
 
@@ -305,6 +327,7 @@ def _task_values(task_definition: dict, container_name: str) -> dict:
 
 
 def task_definition(ctx: Context, arn_or_family: str) -> dict | None:
+    """{"arn", "values" (as `task_values` reports a spec), "raw"} of an ACTIVE revision."""
     try:
         found = _client(ctx, "ecs").describe_task_definition(taskDefinition=arn_or_family)
     except ClientError as exc:
@@ -314,8 +337,11 @@ def task_definition(ctx: Context, arn_or_family: str) -> dict | None:
     definition = found["taskDefinition"]
     if definition.get("status") != "ACTIVE":
         return None
-    container = names.ecs_container(ctx.service.slug)
-    return {"arn": definition["taskDefinitionArn"], "values": _task_values(definition, container)}
+    values = _task_values(definition, Refs.of(ctx).container)
+    own_role = ecs_adopted.own_task_role(ctx)
+    if own_role and definition.get("taskRoleArn") == own_role:
+        values["task_role"] = False  # the adopted service's own role, not Slipway's table role
+    return {"arn": definition["taskDefinitionArn"], "values": values, "raw": definition}
 
 
 def latest_task_definition(ctx: Context, refs: Refs) -> dict | None:
@@ -367,7 +393,7 @@ def leftover_load_balancing(ctx: Context, refs: Refs) -> list[str]:
     if group is None:
         return []
     leftovers = [f"target group {refs.target_group}"]
-    if rules_for(ctx, group["TargetGroupArn"]):
+    if rules_for(ctx, refs, group["TargetGroupArn"]):
         leftovers.append("listener rule")
     return leftovers
 
@@ -464,15 +490,21 @@ def register_task_definition(ctx: Context, refs: Refs) -> str:
         from deployments.provisioners import ecs_access
 
         extra["taskRoleArn"] = ecs_access.role_arn(ctx)
-    definition = _client(ctx, "ecs").register_task_definition(
+    shape = {
         **extra,
+        "requiresCompatibilities": ["FARGATE"],
+        "networkMode": "awsvpc",
+        "executionRoleArn": role_arn,
+        "containerDefinitions": [_container(ctx, refs)],
+    }
+    base = ecs_adopted.base_definition(ctx, refs) if refs.adopted else None
+    if base is not None:  # an adopted service: start from the revision it runs
+        shape = {"executionRoleArn": role_arn, **ecs_adopted.overlay(ctx, base, shape)}
+    definition = _client(ctx, "ecs").register_task_definition(
+        **shape,
         family=refs.family,
-        requiresCompatibilities=["FARGATE"],
-        networkMode="awsvpc",
         cpu=str(ctx.spec["cpu"]),
         memory=str(ctx.spec["memory"]),
-        executionRoleArn=role_arn,
-        containerDefinitions=[_container(ctx, refs)],
         tags=refs.tag_list("key", "value"),
     )["taskDefinition"]
     ctx.record_resource("task_definition_arn", definition["taskDefinitionArn"])

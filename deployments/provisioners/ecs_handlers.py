@@ -97,14 +97,14 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
     elb = _client(ctx, "elbv2")
     group = aws.target_group(ctx, refs)
     conditions = _conditions(ctx.spec)
-    existing = aws.rules_for(ctx, group["TargetGroupArn"])
+    existing = aws.rules_for(ctx, refs, group["TargetGroupArn"])
     if existing:
         elb.modify_rule(RuleArn=existing[0]["RuleArn"], Conditions=conditions)
         ctx.record_resource("rule_arn", existing[0]["RuleArn"])
         return f"rule {existing[0]['RuleArn']} now matches {conditions[0]['Values'][0]}"
-    listener = ctx.environment.alb_listener_arn
+    listener = refs.listener
     for _ in range(5):
-        rules = aws.listener_rules(ctx)
+        rules = aws.listener_rules(ctx, refs)
         if aws.rules_taken(rules) >= aws.MAX_RULES_PER_LOAD_BALANCER:
             # Deploys planned at the same moment can all have seen room; AWS would refuse the
             # rule with this code, and so does Slipway (the emulator does not count).
@@ -153,12 +153,12 @@ def _load_balancers(ctx: Context, refs: Refs) -> list[dict]:
     ]
 
 
-def _network(ctx: Context) -> dict:
+def _network(refs: Refs) -> dict:
     return {
         "awsvpcConfiguration": {
-            "subnets": list(ctx.environment.subnet_ids),
-            "securityGroups": list(ctx.environment.security_group_ids),
-            "assignPublicIp": "DISABLED",
+            "subnets": list(refs.subnets),
+            "securityGroups": list(refs.security_groups),
+            "assignPublicIp": refs.public_ip,
         }
     }
 
@@ -177,7 +177,7 @@ def create_service(ctx: Context, refs: Refs) -> str:
         desiredCount=ctx.spec["desired_count"],
         launchType="FARGATE",
         platformVersion="LATEST",
-        networkConfiguration=_network(ctx),
+        networkConfiguration=_network(refs),
         loadBalancers=balancers,
         # Always on: a revision whose tasks keep failing is rolled back by ECS itself.
         deploymentConfiguration=aws.CIRCUIT_BREAKER,
@@ -199,7 +199,7 @@ def update_service(ctx: Context, refs: Refs) -> str:
         service=refs.service,
         taskDefinition=task_definition,
         desiredCount=ctx.spec["desired_count"],
-        networkConfiguration=_network(ctx),
+        networkConfiguration=_network(refs),
         loadBalancers=balancers,
         deploymentConfiguration=aws.CIRCUIT_BREAKER,
         **extra,
@@ -211,7 +211,9 @@ def update_service(ctx: Context, refs: Refs) -> str:
 def _resource_label(ctx: Context, refs: Refs) -> str:
     """ALBRequestCountPerTarget names the ALB and target group: app/<lb>/<id>/targetgroup/…"""
     group = aws.target_group(ctx, refs)
-    lb_part = ctx.environment.alb_arn.split(":loadbalancer/", 1)[1]
+    # The load balancer the target group serves (an adopted service's may not be the env's).
+    balancer = (group.get("LoadBalancerArns") or [ctx.environment.alb_arn])[0]
+    lb_part = balancer.split(":loadbalancer/", 1)[1]
     return f"{lb_part}/{group['TargetGroupArn'].split(':', 5)[5]}"
 
 
@@ -268,7 +270,7 @@ def delete_scaling(ctx: Context, refs: Refs) -> str:
 # --- teardown ------------------------------------------------------------------------------------
 def delete_rule(ctx: Context, refs: Refs) -> str:
     group = aws.target_group(ctx, refs)
-    rules = aws.rules_for(ctx, group["TargetGroupArn"]) if group else []
+    rules = aws.rules_for(ctx, refs, group["TargetGroupArn"]) if group else []
     for rule in rules:
         _client(ctx, "elbv2").delete_rule(RuleArn=rule["RuleArn"])
     return f"{len(rules)} rule(s) removed"
