@@ -8,6 +8,7 @@ from audit.services import audit_record
 from catalog.facets import catalog_changed, catalog_refreshed
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from catalog.specs import check_tags, settings_checked
+from portal.bulk import rows_insert
 
 
 def _catalog_fields(service: Service) -> dict:
@@ -311,13 +312,10 @@ def service_dependencies_bulk_set(*, wanted: list[tuple[Service, list[Service]]]
     ids = [service.pk for service, _ in wanted]
     for first in range(0, len(ids), BULK_BATCH):
         through.objects.filter(from_service_id__in=ids[first : first + BULK_BATCH]).delete()
-    through.objects.bulk_create(
-        [
-            through(from_service_id=service.pk, to_service_id=other.pk)
-            for service, others in wanted
-            for other in others
-        ],
-        batch_size=BULK_BATCH,
+    rows_insert(
+        through,
+        ["from_service", "to_service"],
+        ((service.pk, other.pk) for service, others in wanted for other in others),
     )
     _changed()
 

@@ -32,6 +32,7 @@ from interop import backstage, entities
 from interop.backstage import Document, label, quote
 from interop.import_plan import Plan
 from interop.models import EntityRecord
+from portal import bulk
 
 BATCH = 1000
 Progress = Callable[[str, int, int], None]
@@ -199,7 +200,7 @@ def _write(plan: Plan) -> None:
     catalog_services.service_dependencies_bulk_set(wanted=plan.dependencies)
     # Teams and services created above now have pks; bulk_create/bulk_update copy them onto
     # the records' foreign keys.
-    EntityRecord.objects.bulk_create(plan.new_records, batch_size=BATCH)
+    bulk.instances_insert(EntityRecord, plan.new_records)
     if plan.changed_records:
         EntityRecord.objects.bulk_update(
             plan.changed_records, ["team", "service", *Plan.RECORD_FIELDS], batch_size=BATCH
