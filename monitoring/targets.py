@@ -83,12 +83,14 @@ def target_for(instance: ServiceInstance) -> Target:
     service, env = instance.service.slug, instance.environment.slug
     kind = instance.service.kind
     if kind == Service.Kind.LAMBDA:
-        function = names.lambda_function(service, env)
+        # An adopted function keeps its own name (interop/adopt_lambda.py records it).
+        function = instance.resources.get("function_name") or names.lambda_function(service, env)
         dims = {"AWS/Lambda": _dims(FunctionName=function)}
         log_group = names.lambda_log_group(function)
     elif kind == Service.Kind.ECS:
         dims = _ecs(instance, service, env)
-        log_group = names.ecs_log_group(service, env)
+        # An adopted service keeps its own log group (interop/adopt_ecs.py records it).
+        log_group = instance.resources.get("log_group") or names.ecs_log_group(service, env)
     elif kind == Service.Kind.DYNAMODB:
         table = instance.resources.get("table_name") or names.dynamodb_table(service, env)
         dims = {"AWS/DynamoDB": _dims(TableName=table)}

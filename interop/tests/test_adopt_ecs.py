@@ -13,6 +13,7 @@ from deployments.provisioners.base import Context
 from deployments.provisioners.ecs_aws import TRUST_POLICY
 from deployments.tests.test_provision_ecs import run_inline
 from interop import discovery
+from monitoring.targets import target_for
 from portal.aws import aws_client
 
 pytestmark = pytest.mark.integration
@@ -211,6 +212,56 @@ def test_ecs_service_is_adopted_planned_without_changes_and_updated(client, pers
     assert aws_client("ecs").list_services(cluster=net["cluster"])["serviceArns"] == [arn]
     assert aws_client("elbv2").describe_target_groups()["TargetGroups"] == [tg]
     assert plan_now(instance) == []
+
+    # Metrics and logs are looked up under the adopted names.
+    target = target_for(instance)
+    assert target.log_group == "/legacy/web"
+    assert target.dimensions["AWS/ECS"] == [
+        {"Name": "ClusterName", "Value": "legacy-cluster"},
+        {"Name": "ServiceName", "Value": "web"},
+    ]
+
+
+def test_deleting_an_adopted_service_removes_its_own_resources_only(client, personas, aws_clean):
+    net = make_network()
+    arn = make_service(net, "web", path="/legacy/*")
+    other = make_service(net, "other", path="/other/*")  # not adopted: must stay
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt", args=["dev"]),
+        {"kind": "ecs", "name": arn, "slug": "web", "owner": personas["payments"].pk},
+    )
+    assert response.status_code == 302
+    instance = ServiceInstance.objects.get(service__slug="web")
+    deployment = services.deployment_request(
+        instance=instance, spec=instance.applied_spec, user=personas["alice"], action="delete"
+    )
+    done = run_inline(deployment)
+    assert done.status == "succeeded", (done.error, [s.message for s in done.steps.all()])
+
+    assert describe(net)["status"] == "INACTIVE"
+    assert (
+        describe(net, "other")["status"] == "ACTIVE"
+        and describe(net, "other")["serviceArn"] == other
+    )
+    elb = aws_client("elbv2")
+    assert [g["TargetGroupName"] for g in elb.describe_target_groups()["TargetGroups"]] == [
+        "tg-other"
+    ]
+    paths = [
+        c["Values"][0]
+        for r in elb.describe_rules(ListenerArn=net["listener"])["Rules"]
+        for c in r["Conditions"]
+    ]
+    assert paths == ["/other/*"]
+    scaling = aws_client("application-autoscaling").describe_scalable_targets(
+        ServiceNamespace="ecs"
+    )["ScalableTargets"]
+    assert [t["ResourceId"] for t in scaling] == ["service/legacy-cluster/other"]
+    # Shared by others: the cluster and the listener stay.
+    cluster = aws_client("ecs").describe_clusters(clusters=[net["cluster"]])["clusters"][0]
+    assert cluster["status"] == "ACTIVE"
+    assert elb.describe_listeners(ListenerArns=[net["listener"]])["Listeners"]
 
 
 def test_adopting_an_ecs_service_for_another_team_is_refused(client, personas, aws_clean):

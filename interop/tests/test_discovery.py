@@ -11,6 +11,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from catalog.models import Service, ServiceInstance
 from interop import discovery
+from monitoring.targets import target_for
 from portal.aws import aws_client
 
 pytestmark = pytest.mark.integration
@@ -88,6 +89,8 @@ def test_unmanaged_lambda_is_discovered_and_adopted(client, personas, aws_clean)
         20,
     )
     assert spec["environment"] == {"MODE": "legacy"} and len(spec["code_sha256"]) == 64
+    # Metrics and logs are looked up under the function's own name.
+    assert target_for(instance).log_group == "/aws/lambda/legacy-billing"
 
     # AWS side: the function now carries Slipway's tags (its own tags kept) ...
     tags = aws_client("lambda").list_tags(Resource=arn)["Tags"]
