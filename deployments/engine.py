@@ -23,7 +23,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
-from deployments import live, liveness, provisioners
+from deployments import live, liveness, observations, provisioners
 from deployments.errors import DeploymentError
 from deployments.events import deployment_event_record
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
@@ -76,13 +76,22 @@ def _load(deployment_id: int, lease: uuid.UUID) -> Deployment | None:
     return deployment
 
 
-def _heartbeat(deployment: Deployment) -> bool:
-    """Refresh the heartbeat; False if the lease was lost (the reconciler gave the row away)."""
-    return bool(
-        Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
-            heartbeat_at=timezone.now(), worker=liveness.beating_name()
-        )
+def _heartbeat(deployment: Deployment, *, unless_fresh: bool = False) -> bool:
+    """Refresh the heartbeat; False if the lease was lost (the reconciler gave the row away).
+
+    With `unless_fresh`, a heartbeat written less than a third of DEPLOY_DEAD_WORKER_SECONDS
+    ago is kept without a write: the reconciler takes a row only after that long in silence,
+    so the lease cannot have been lost since (one UPDATE fewer per step of a quick run).
+    """
+    now = timezone.now()
+    fresh = timedelta(seconds=settings.DEPLOY_DEAD_WORKER_SECONDS / 3)
+    if unless_fresh and deployment.heartbeat_at and now - deployment.heartbeat_at < fresh:
+        return True
+    beat = Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
+        heartbeat_at=now, worker=liveness.beating_name()
     )
+    deployment.heartbeat_at = now
+    return bool(beat)
 
 
 def _context(deployment: Deployment, spec: dict) -> Context:
@@ -139,24 +148,49 @@ def _join_ids(ids: list[str]) -> str:
     return " ".join(kept)
 
 
-def _note(deployment: Deployment, name: str, message: str = "") -> None:
+def _note(
+    deployment: Deployment,
+    name: str,
+    message: str = "",
+    status: str = DeploymentStep.Status.INFO,
+) -> None:
+    """A finished line in the log, written once (one INSERT, no running state to update)."""
     now = timezone.now()
     DeploymentStep.objects.create(
         deployment=deployment,
         name=name,
         message=message,
-        status=DeploymentStep.Status.INFO,
+        status=status,
         finished_at=now,
     )
     live.deployment_changed(deployment.pk)
 
 
-def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
-    """Observe, plan and apply `spec` (or the teardown), one logged step per change."""
+def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> Observed:
+    """Observe, plan and apply `spec` (or the teardown), one logged step per change.
+
+    Returns the run's observation as the steps left it (each notes what it created), so the
+    first stability check need not read again what this run has just written."""
     provisioner = provisioners.for_kind(deployment.instance.service.kind)
     ctx = _context(deployment, spec)
-    with _step(deployment, f"{label}Read current state from AWS"):
-        observed = provisioner.observe(ctx)
+    # A rollback always reads AWS: this run has changed it since the plan.
+    reused = (
+        None
+        if label
+        else observations.recall(deployment_id=deployment.pk, attempt=deployment.attempts)
+    )
+    if reused:
+        observed, age = reused
+        _note(
+            deployment,
+            "Read current state from AWS",
+            f"Using the plan's reading from {age:.0f} s ago (nothing changed through Slipway).",
+            status=DeploymentStep.Status.OK,
+        )
+    else:
+        with _step(deployment, f"{label}Read current state from AWS"):
+            observed = provisioner.observe(ctx)
+    ctx.observed = observed
     _adopt(ctx, provisioner, observed)
     if _is_delete(deployment) and not label:
         changes = provisioner.plan_delete(observed)
@@ -167,10 +201,11 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> None:
     for change in changes:
         with _step(deployment, label + change.summary) as step:
             step.message = provisioner.apply(ctx, change)
-        if not _heartbeat(deployment):
+        if not _heartbeat(deployment, unless_fresh=True):
             raise LeaseLost()
     if _is_delete(deployment) and not label:
         _delete_alarms(deployment)
+    return observed
 
 
 def _delete_alarms(deployment: Deployment) -> None:
@@ -206,18 +241,24 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
     if deployment is None:
         return Outcome(Outcome.DONE)
     try:
-        _apply_spec(deployment, deployment.spec)
+        observed = _apply_spec(deployment, deployment.spec)
     except LeaseLost:
         return Outcome(Outcome.DONE)
     except Exception as exc:  # noqa: BLE001 — every AWS or code error ends in a recorded state
         return _on_error(deployment, exc)
-    Deployment.objects.filter(pk=deployment.pk, lease=lease).update(
-        wait_started_at=timezone.now(), heartbeat_at=timezone.now()
+    now = timezone.now()
+    if not Deployment.objects.filter(pk=deployment.pk, lease=lease).update(
+        wait_started_at=now, heartbeat_at=now
+    ):
+        return Outcome(Outcome.DONE)
+    deployment.wait_started_at = deployment.heartbeat_at = now
+    waiting = DeploymentStep.objects.create(
+        deployment=deployment, name="Wait until AWS reports it stable"
     )
-    DeploymentStep.objects.create(deployment=deployment, name="Wait until AWS reports it stable")
     live.deployment_changed(deployment.pk)
-    # Check once straight away: many changes are stable at once, and this saves a task hop.
-    return deployment_check(deployment_id=deployment_id, lease=lease)
+    # Check once straight away, with the row, step and observation in hand: many changes are
+    # stable at once, and this saves a task hop and the reads a fresh check would make.
+    return _check(deployment, waiting, observed)
 
 
 def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
@@ -225,11 +266,20 @@ def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
     deployment = _load(deployment_id, lease)
     if deployment is None or not _heartbeat(deployment):
         return Outcome(Outcome.DONE)
-    provisioner = provisioners.for_kind(deployment.instance.service.kind)
     waiting = deployment.steps.filter(status=DeploymentStep.Status.RUNNING).last()
+    return _check(deployment, waiting, None)
+
+
+def _check(
+    deployment: Deployment, waiting: DeploymentStep | None, observed: Observed | None
+) -> Outcome:
+    """The stability check itself; `observed` is the run's own observation, when in hand."""
+    provisioner = provisioners.for_kind(deployment.instance.service.kind)
     wait = provisioner.wait_deleted if _is_delete(deployment) else provisioner.wait
+    ctx = _context(deployment, deployment.spec)
+    ctx.observed = observed
     try:
-        result = wait(_context(deployment, deployment.spec))
+        result = wait(ctx)
     except Exception as exc:  # noqa: BLE001
         return _on_error(deployment, exc)
     if result.done:

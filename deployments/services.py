@@ -20,7 +20,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, Service, ServiceInstance, Team
-from deployments import guardrails, kinds, selectors, transitions
+from deployments import guardrails, kinds, observations, selectors, transitions
 from deployments.errors import (  # noqa: F401 — re-exported: callers catch them from here
     DeploymentConflict,
     DeploymentError,
@@ -30,7 +30,7 @@ from deployments.errors import (  # noqa: F401 — re-exported: callers catch th
 )
 from deployments.events import deployment_event_record
 from deployments.models import CodeArtifact, Deployment
-from deployments.provisioners.base import Change, Context
+from deployments.provisioners.base import Change, Context, Observed
 from deployments.transitions import Transition
 from portal.aws import error_message
 
@@ -49,8 +49,11 @@ def _require_owner(instance: ServiceInstance, user: AbstractBaseUser) -> None:
         raise PermissionDenied("Only members of the owner team can change this service.")
 
 
-def _plan_changes(*, instance: ServiceInstance, spec: dict, user, action: str) -> list[Change]:
-    """Read AWS and compute the diff (in the web process, as the acting user)."""
+def _plan_changes(
+    *, instance: ServiceInstance, spec: dict, user, action: str
+) -> tuple[list[Change], Observed]:
+    """Read AWS and compute the diff (in the web process, as the acting user); returns the diff
+    and what AWS held, which the deployment's first run applies against."""
     provisioner = kinds.get(instance.service.kind).provisioner
     ctx = Context.read_only(instance=instance, spec=spec, actor=user.get_username())
     try:
@@ -63,10 +66,12 @@ def _plan_changes(*, instance: ServiceInstance, spec: dict, user, action: str) -
         ) from exc
     try:
         if action == Deployment.Action.DELETE:
-            return provisioner.plan_delete(observed) + _plan_alarms_delete(instance)
-        return provisioner.plan(spec, observed)
+            changes = provisioner.plan_delete(observed) + _plan_alarms_delete(instance)
+        else:
+            changes = provisioner.plan(spec, observed)
     except ValueError as exc:  # a spec the provisioner cannot reach from what AWS holds
         raise PlanFailed(f"Slipway cannot plan this change: {exc}") from exc
+    return changes, observed
 
 
 def _plan_alarms_delete(instance: ServiceInstance) -> list[Change]:
@@ -93,13 +98,14 @@ def deployment_plan(
     when the environment forbids the change, PlanFailed when AWS cannot be read. AWS is read
     before any transaction opens; the rows are written afterwards.
     """
-    changes = _plan_checked(
+    changes, observed = _plan_checked(
         instance=instance, spec=spec, user=user, action=action, restoring=restoring
     )
     return _plan_record(
         instance=instance,
         spec=spec,
         changes=changes,
+        observed=observed,
         user=user,
         action=action,
         reverts=reverts,
@@ -114,7 +120,7 @@ def _plan_checked(
     user: AbstractBaseUser,
     action: str,
     restoring: dict | None = None,
-) -> list[Change]:
+) -> tuple[list[Change], Observed]:
     """The read half of a plan: who may, what the guardrails allow, and the diff from AWS.
     Writes nothing, so it runs outside any transaction."""
     _require_owner(instance, user)
@@ -129,10 +135,10 @@ def _plan_checked(
             after=spec,
             restoring=restoring,
         )
-    changes = _plan_changes(instance=instance, spec=spec, user=user, action=action)
+    changes, observed = _plan_changes(instance=instance, spec=spec, user=user, action=action)
     if not changes:
         raise NothingToChange("Nothing to change: AWS already matches this spec.")
-    return changes
+    return changes, observed
 
 
 def _plan_record(
@@ -144,8 +150,10 @@ def _plan_record(
     action: str,
     reverts: Deployment | None = None,
     source: str = "web",
+    observed: Observed | None = None,
 ) -> Deployment:
-    """The write half of a plan: the planned row and its audit, in one short transaction."""
+    """The write half of a plan: the planned row and its audit, in one short transaction.
+    What the plan observed is kept briefly for the first run (`deployments.observations`)."""
     try:
         with transaction.atomic():
             deployment = Deployment.objects.create(
@@ -159,6 +167,8 @@ def _plan_record(
                 status=Deployment.Status.PLANNED,
             )
             _audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
+            if observed is not None:
+                observations.remember(deployment_id=deployment.pk, observed=observed)
     except IntegrityError as exc:
         if not ServiceInstance.objects.filter(pk=instance.pk).exists():
             # The service was removed while this plan was being made: its foreign key failed.
@@ -312,10 +322,16 @@ def deployment_request(
     AWS is read first, outside any transaction; the plan and its confirmation are then written
     in one short transaction, so a refused confirmation leaves no planned row behind.
     """
-    changes = _plan_checked(instance=instance, spec=spec, user=user, action=action)
+    changes, observed = _plan_checked(instance=instance, spec=spec, user=user, action=action)
     with transaction.atomic():
         deployment = _plan_record(
-            instance=instance, spec=spec, changes=changes, user=user, action=action, source=source
+            instance=instance,
+            spec=spec,
+            changes=changes,
+            user=user,
+            action=action,
+            source=source,
+            observed=observed,
         )
         return deployment_confirm(deployment=deployment, user=user, source=source)
 
@@ -477,7 +493,9 @@ def service_launch(
     draft = ServiceInstance(
         service=Service(slug=slug, kind=kind, owner=owner), environment=environment
     )
-    changes = _plan_checked(instance=draft, spec=spec, user=user, action=Deployment.Action.CREATE)
+    changes, observed = _plan_checked(
+        instance=draft, spec=spec, user=user, action=Deployment.Action.CREATE
+    )
     with transaction.atomic():
         if code is not None:
             code_artifact_store(content=code)
@@ -492,6 +510,7 @@ def service_launch(
             user=user,
             action=Deployment.Action.CREATE,
             source=source,
+            observed=observed,
         )
         if confirm:
             deployment = deployment_confirm(deployment=deployment, user=user, source=source)

@@ -319,6 +319,9 @@ DEPLOY_EVENTS_HEARTBEAT_SECONDS = 10
 # the server's threads per process so pages are still served.
 DEPLOY_EVENTS_MAX_STREAMS = env.int("SLIPWAY_DEPLOY_EVENTS_MAX_STREAMS", default=4)
 DEPLOY_WAIT_TIMEOUT_SECONDS = env.int("SLIPWAY_DEPLOY_WAIT_TIMEOUT_SECONDS", default=900)
+# A deployment's first run applies against what its plan read from AWS when confirmed within
+# this many seconds (deployments/observations.py); 0 makes every run read AWS again.
+DEPLOY_PLAN_REUSE_SECONDS = env.int("SLIPWAY_DEPLOY_PLAN_REUSE_SECONDS", default=60)
 # An approval request not decided within this many hours is cancelled.
 APPROVAL_EXPIRY_HOURS = env.int("SLIPWAY_APPROVAL_EXPIRY_HOURS", default=24)
 # Deployment events (deployments/events.py) still pending after this long are published by beat.

@@ -77,6 +77,10 @@ class Context:
     actor: str
     record_resource: Callable[[str, str], None]
     artifact_loader: Callable[[str], bytes]
+    # What this run observed (the engine sets it before the first apply). Apply steps read
+    # it instead of describing again, and note what they create in its values, so a run never
+    # re-reads what it has just read or written. None when applying without an observation.
+    observed: Observed | None = None
 
     @classmethod
     def read_only(cls, *, instance, spec: dict, actor: str) -> Context:
@@ -89,6 +93,17 @@ class Context:
             record_resource=lambda role, arn: None,
             artifact_loader=lambda sha: b"",
         )
+
+    def seen(self, key: str, default: Any = None) -> Any:
+        """A value this run observed (or recorded since); `default` when it has not."""
+        if self.observed is None:
+            return default
+        return self.observed.values.get(key, default)
+
+    def remember(self, key: str, value: Any) -> None:
+        """Note what a step just learned or wrote, for the steps after it in this run."""
+        if self.observed is not None:
+            self.observed.values[key] = value
 
     @property
     def environment(self):
