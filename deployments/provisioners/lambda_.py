@@ -321,13 +321,7 @@ def apply(ctx: Context, change: Change) -> str:
     if key == "role.ensure":
         return steps.ensure_role(ctx, role_name)
     if key.startswith((triggers.S3_KEY, triggers.EVENTS_KEY, topics.PREFIX)):
-        try:
-            alias_arn = lam.get_alias(FunctionName=function_name, Name=ALIAS)["AliasArn"]
-        except ClientError as exc:
-            # Removing a trigger must work even when the alias (or function) is already gone.
-            if not (is_not_found(exc) and key.endswith(".delete")):
-                raise
-            alias_arn = ctx.resources.get("alias_arn", "")
+        alias_arn = ctx.seen("alias_arn") or _alias_arn(ctx, lam, function_name, key)
         if key.startswith(topics.PREFIX):
             return topics.apply(ctx, key, function_name, alias_arn)
         return triggers.apply(ctx, key, function_name, alias_arn)
@@ -336,7 +330,7 @@ def apply(ctx: Context, change: Change) -> str:
     if key == "function.code":
         return steps.update_code(ctx, lam, function_name, spec)
     if key == "function.config":
-        role_arn = steps.ensure_role(ctx, role_name, quiet=True)
+        role_arn = ctx.seen("role_arn") or steps.ensure_role(ctx, role_name, quiet=True)
         lam.update_function_configuration(
             FunctionName=function_name, **steps.config_kwargs(spec, role_arn, for_update=True)
         )
@@ -360,6 +354,17 @@ def apply(ctx: Context, change: Change) -> str:
         steps.ignore_not_found(lambda: lam.delete_function(FunctionName=function_name))
         return f"function {function_name} deleted (the shared execution role stays)"
     raise ValueError(f"Unknown Lambda change {key!r}")
+
+
+def _alias_arn(ctx: Context, lam, function_name: str, key: str) -> str:
+    """The alias's ARN from AWS (when this run has not observed it)."""
+    try:
+        return lam.get_alias(FunctionName=function_name, Name=ALIAS)["AliasArn"]
+    except ClientError as exc:
+        # Removing a trigger must work even when the alias (or function) is already gone.
+        if not (is_not_found(exc) and key.endswith(".delete")):
+            raise
+        return ctx.resources.get("alias_arn", "")
 
 
 # --- wait ----------------------------------------------------------------------------------------

@@ -86,23 +86,26 @@ def code_kwargs(ctx: Context, spec: dict) -> tuple[dict, str]:
 
 
 def create_function(ctx, lam, function_name: str, role_name: str, spec: dict) -> str:
+    """Create the function; if it exists already (an interrupted run made it, or it appeared
+    since the plan), adopt it instead. No describe first: the run's observation said it was
+    missing, and AWS's "already exists" answer settles the rare race."""
+    role_arn = ctx.seen("role_arn") or ensure_role(ctx, role_name, quiet=True)
+    code, token = code_kwargs(ctx, spec)
+    tags = resource_tags(ctx) | ({CODE_S3_TAG: token} if token else {})
     try:
+        response = lam.create_function(
+            FunctionName=function_name,
+            Role=role_arn,
+            Code=code,
+            Tags=tags,
+            **config_kwargs(spec, role_arn),
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ResourceConflictException":
+            raise
         arn = lam.get_function(FunctionName=function_name)["Configuration"]["FunctionArn"]
         ctx.record_resource("function_arn", arn)
         return f"adopted existing function {arn}"
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-    role_arn = ensure_role(ctx, role_name, quiet=True)
-    code, token = code_kwargs(ctx, spec)
-    tags = resource_tags(ctx) | ({CODE_S3_TAG: token} if token else {})
-    response = lam.create_function(
-        FunctionName=function_name,
-        Role=role_arn,
-        Code=code,
-        Tags=tags,
-        **config_kwargs(spec, role_arn),
-    )
     ctx.record_resource("function_arn", response["FunctionArn"])
     return f"created {response['FunctionArn']}"
 
@@ -129,17 +132,34 @@ def newest_version(lam, function_name: str) -> str:
 
 
 def point_alias(ctx, lam, function_name: str, version: str) -> str:
-    try:
-        before = lam.get_alias(FunctionName=function_name, Name=ALIAS)["FunctionVersion"]
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-        alias = lam.create_alias(FunctionName=function_name, Name=ALIAS, FunctionVersion=version)
-        ctx.record_resource("alias_arn", alias["AliasArn"])
-        return f"alias {ALIAS} created at version {version}"
+    """Point alias `live` at `version`: created when the run's observation found none (or,
+    without an observation, when AWS has none); moved otherwise."""
+    before = ctx.seen("alias_version") if ctx.seen("alias_arn") else None
+    if ctx.observed is None:
+        try:
+            before = lam.get_alias(FunctionName=function_name, Name=ALIAS)["FunctionVersion"]
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+    if before is None:
+        try:
+            alias = lam.create_alias(
+                FunctionName=function_name, Name=ALIAS, FunctionVersion=version
+            )
+        except ClientError as exc:
+            # Created since the observation (an interrupted run): move it instead.
+            if error_code(exc) != "ResourceConflictException":
+                raise
+        else:
+            ctx.record_resource("alias_arn", alias["AliasArn"])
+            ctx.remember("alias_arn", alias["AliasArn"])
+            ctx.remember("alias_version", version)
+            return f"alias {ALIAS} created at version {version}"
     if before != version:
-        lam.update_alias(FunctionName=function_name, Name=ALIAS, FunctionVersion=version)
-    return f"alias {ALIAS} → version {version} (was {before})"
+        alias = lam.update_alias(FunctionName=function_name, Name=ALIAS, FunctionVersion=version)
+        ctx.remember("alias_arn", alias["AliasArn"])
+        ctx.remember("alias_version", version)
+    return f"alias {ALIAS} → version {version} (was {before or 'another version'})"
 
 
 def set_reserved(lam, function_name: str, wanted: int | None) -> str:
@@ -214,6 +234,7 @@ def ensure_role(ctx: Context, role_name: str, quiet: bool = False) -> str:
             RoleName=role_name, PolicyName=LOGS_POLICY_NAME, PolicyDocument=LOGS_POLICY
         )
         message = f"created role {arn}"
+    ctx.remember("role_arn", arn)
     # Not recorded on the instance: the role is the environment's, shared by its functions.
     return arn if quiet else message
 
