@@ -373,16 +373,15 @@ def plan_delete(observed: Observed) -> list[Change]:
 
 # --- apply ---------------------------------------------------------------------------------------
 def apply(ctx: Context, change: Change) -> str:
-    """Carry out one change. Each step re-reads what it needs, so a re-run adopts, never doubles.
+    """Carry out one change. A REST API's steps apply against the run's observation, which each
+    step keeps current (what it creates goes into it); an HTTP API's steps, and a change
+    applied without an observation, re-read what they need. A retry observes afresh, so a
+    re-run adopts, never doubles.
 
     Returns a short message for the step log.
     """
     action, _, arg = change.key.partition(":")
-    observed = observe(
-        ctx,
-        keys=action.startswith(("usage_plan.", "api_key.")),
-        permissions=action.startswith("permission."),
-    )
+    observed = _observed_for(ctx, action)
     values = observed.values
     # Only REST APIs have usage plans and keys, which may outlive a half-deleted API.
     api_type = values["api_type"] or ctx.spec.get("api_type") or "rest"
@@ -401,6 +400,20 @@ def apply(ctx: Context, change: Change) -> str:
         return module.apply_authorizer(ctx, values, action, arg)
     desired = {} if action.endswith(".delete") else desired_routes(ctx.spec, values)
     return module.apply(ctx, values, action, arg, desired)
+
+
+def _observed_for(ctx: Context, action: str) -> Observed:
+    """The run's observation when a REST step can trust it; else what AWS holds now."""
+    observed = ctx.observed
+    if observed is not None and (observed.values.get("api_type") or ctx.spec.get("api_type")) == (
+        "rest"
+    ):
+        return observed
+    return observe(
+        ctx,
+        keys=action.startswith(("usage_plan.", "api_key.")),
+        permissions=action.startswith("permission."),
+    )
 
 
 def _apply_permission(ctx: Context, values: dict, action: str, function_arn: str) -> str:
@@ -428,13 +441,17 @@ def _apply_permission(ctx: Context, values: dict, action: str, function_arn: str
         Principal="apigateway.amazonaws.com",
         SourceArn=wanted,
     )
+    values["permissions"][function_arn] = {"source_arn": wanted}
     return f"statement {sid}: apigateway.amazonaws.com may invoke from {wanted}"
 
 
 # --- wait ----------------------------------------------------------------------------------------
 def wait(ctx: Context) -> WaitResult:
-    """Done when the stage serves what the spec asks for (see each type's `wait`)."""
-    observed = observe(ctx, keys=False, permissions=False)
+    """Done when the stage serves what the spec asks for (see each type's `wait`). Right after
+    a REST run, its own observation says what the stage serves (it wrote it)."""
+    observed = ctx.observed
+    if observed is None or observed.values.get("api_type") != "rest":
+        observed = observe(ctx, keys=False, permissions=False)
     if not observed.exists:
         return WaitResult(done=False, error=f"{observed.values['api_name']} does not exist")
     module = TYPES[observed.values["api_type"]]

@@ -115,6 +115,7 @@ def apply(ctx: Context, apigw, values: dict, action: str) -> str:
             tags=_tags(ctx),
         )
         ctx.record_resource("usage_plan_arn", resource_arn(values, f"/usageplans/{created['id']}"))
+        values["usage_plan"] = {**wanted, "id": created["id"], "api_stages": [_stage_key(values)]}
         return f"created usage plan {created['id']}"
     if action == "usage_plan.update":
         ops = [
@@ -138,6 +139,7 @@ def apply(ctx: Context, apigw, values: dict, action: str) -> str:
             ctx.record_resource("api_key_arn", resource_arn(values, f"/apikeys/{key['id']}"))
         if not key.get("in_plan"):
             apigw.create_usage_plan_key(usagePlanId=plan["id"], keyId=key["id"], keyType="API_KEY")
+        values["api_key"] = {"id": key["id"], "in_plan": True}
         return f"API key {key['id']} is in usage plan {plan['id']}"
     if action == "api_key.delete":
         if key is None:

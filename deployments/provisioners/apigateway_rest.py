@@ -160,6 +160,7 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
             tags=tags(ctx),
         )
         ctx.record_resource("api_arn", resource_arn(values, f"/restapis/{api['id']}"))
+        _note_created(ctx, values, api)
         return f"created REST API {api['id']}"
     api_id = values.get("api_id")
     if action in ("route.create", "route.update"):
@@ -177,6 +178,11 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
                     {"op": "replace", "path": "/deploymentId", "value": deployment["id"]}
                 ],
             )
+            values["stage"] = {
+                **values["stage"],
+                "deployment_id": deployment["id"],
+                "deployed_fingerprint": fp,
+            }
             return f"API GW: deployment {deployment['id']} created and on stage"
         apigw.create_stage(
             restApiId=api_id,
@@ -188,6 +194,12 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         ctx.record_resource(
             "stage_arn", resource_arn(values, f"/restapis/{api_id}/stages/{values['stage_name']}")
         )
+        values["stage"] = {
+            "deployment_id": deployment["id"],
+            "deployed_fingerprint": fp,
+            "rate": None,
+            "burst": None,
+        }
         return (
             f"API GW: deployment {deployment['id']} created; stage {values['stage_name']} created"
         )
@@ -207,6 +219,22 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
     from deployments.provisioners import apigateway_keys
 
     return apigateway_keys.apply(ctx, apigw, values, action)
+
+
+def _note_created(ctx: Context, values: dict, api: dict) -> None:
+    """What a new, empty REST API holds, into the run's observation (read from the answer to
+    CreateRestApi, not from AWS again), so the steps after it find the API and its root."""
+    api_id = values["api_id"] = api["id"]
+    values.update(
+        api_type="rest",
+        api_arn=resource_arn(values, f"/restapis/{api_id}"),
+        resources={"/": {"id": api["rootResourceId"], "parent_id": None, "methods": []}},
+        routes={},
+        authorizers={},
+        stage=None,
+    )
+    if ctx.observed is not None and ctx.observed.values is values:
+        ctx.observed.exists = True
 
 
 def apply_authorizer(ctx: Context, values: dict, action: str, name: str) -> str:
