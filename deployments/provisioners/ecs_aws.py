@@ -408,7 +408,7 @@ def ensure_network(ctx: Context, refs: Refs) -> str:
 
 def ensure_role(ctx: Context, refs: Refs) -> str:
     iam = _client(ctx, "iam")
-    arn = execution_role_arn(ctx, refs)
+    arn = ctx.seen("execution_role") or execution_role_arn(ctx, refs)
     if arn:
         return f"role {arn} exists"
     try:
@@ -428,6 +428,7 @@ def ensure_role(ctx: Context, refs: Refs) -> str:
     iam.put_role_policy(
         RoleName=refs.role, PolicyName=EXECUTION_POLICY_NAME, PolicyDocument=EXECUTION_POLICY
     )
+    ctx.remember("execution_role", arn)
     return f"created role {arn}"
 
 
@@ -477,14 +478,18 @@ def _container(ctx: Context, refs: Refs) -> dict:
 
 
 def register_task_definition(ctx: Context, refs: Refs) -> str:
-    latest = latest_task_definition(ctx, refs)
+    if ctx.observed is not None:  # the run has read the family's newest revision already
+        arn = ctx.seen("latest_task_definition")
+        latest = {"arn": arn, "values": ctx.seen("latest_task")} if arn else None
+    else:
+        latest = latest_task_definition(ctx, refs)
     if latest and latest["values"] == task_values(ctx.spec):
         ctx.record_resource("task_definition_arn", latest["arn"])
         return f"reusing {latest['arn']}"
-    role_arn = execution_role_arn(ctx, refs)
+    role_arn = ctx.seen("execution_role") or execution_role_arn(ctx, refs)
     if not role_arn:
         ensure_role(ctx, refs)
-        role_arn = execution_role_arn(ctx, refs)
+        role_arn = ctx.seen("execution_role") or execution_role_arn(ctx, refs)
     extra = {}
     if ctx.spec.get("tables"):
         from deployments.provisioners import ecs_access

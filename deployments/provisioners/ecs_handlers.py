@@ -1,7 +1,8 @@
 """ECS provisioner steps for load balancing, the service, auto-scaling and teardown.
 
-One function per change key (see `HANDLERS`); each describes before it creates, so a re-run
-adopts what a previous, interrupted run left behind.
+One function per change key (see `HANDLERS`). Each works from the run's observation (what the
+plan or this attempt read, kept current by the steps: `Context.seen`/`remember`) and describes
+only without one; a retry observes afresh, so a re-run adopts what an interrupted run left.
 """
 
 from __future__ import annotations
@@ -44,12 +45,33 @@ def ensure_cluster(ctx: Context, refs: Refs) -> str:
 
 
 # --- load balancing ------------------------------------------------------------------------------
+def _group_arn(ctx: Context, refs: Refs) -> str:
+    """Our target group's ARN: as this run observed or created it, else as AWS has it now."""
+    return ctx.seen("target_group_arn") or aws.target_group(ctx, refs)["TargetGroupArn"]
+
+
 def ensure_target_group(ctx: Context, refs: Refs) -> str:
-    group = aws.target_group(ctx, refs)
+    # The run's observation found none: create it (AWS answers "duplicate name" if one
+    # appeared since, which is then adopted). Without an observation, look first.
+    group = None if ctx.observed is not None else aws.target_group(ctx, refs)
     if group is not None:
         message = f"adopted {group['TargetGroupArn']}"
     else:
-        want = task_values(ctx.spec)
+        group, message = _create_target_group(ctx, refs)
+    ctx.record_resource("target_group_arn", group["TargetGroupArn"])
+    ctx.remember("target_group_arn", group["TargetGroupArn"])
+    # AWS waits 300 s by default before a replaced task leaves the group; every rollout would
+    # then take five minutes longer than the new tasks need. Set on adoption too (idempotent).
+    _client(ctx, "elbv2").modify_target_group_attributes(
+        TargetGroupArn=group["TargetGroupArn"],
+        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": DEREGISTRATION}],
+    )
+    return message
+
+
+def _create_target_group(ctx: Context, refs: Refs) -> tuple[dict, str]:
+    want = task_values(ctx.spec)
+    try:
         group = _client(ctx, "elbv2").create_target_group(
             Name=refs.target_group,
             Protocol="HTTP",
@@ -61,22 +83,18 @@ def ensure_target_group(ctx: Context, refs: Refs) -> str:
             Matcher={"HttpCode": "200-399"},
             Tags=refs.tag_list(),
         )["TargetGroups"][0]
-        message = f"created {group['TargetGroupArn']}"
-    ctx.record_resource("target_group_arn", group["TargetGroupArn"])
-    # AWS waits 300 s by default before a replaced task leaves the group; every rollout would
-    # then take five minutes longer than the new tasks need. Set on adoption too (idempotent).
-    _client(ctx, "elbv2").modify_target_group_attributes(
-        TargetGroupArn=group["TargetGroupArn"],
-        Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": DEREGISTRATION}],
-    )
-    return message
+    except ClientError as exc:
+        if error_code(exc) != "DuplicateTargetGroupName":
+            raise
+        group = aws.target_group(ctx, refs)
+        return group, f"adopted {group['TargetGroupArn']}"
+    return group, f"created {group['TargetGroupArn']}"
 
 
 def update_target_group(ctx: Context, refs: Refs) -> str:
-    group = aws.target_group(ctx, refs)
     path = task_values(ctx.spec)["health_check_path"] or "/"
     _client(ctx, "elbv2").modify_target_group(
-        TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=path
+        TargetGroupArn=_group_arn(ctx, refs), HealthCheckPath=path
     )
     return f"health check {path}"
 
@@ -95,9 +113,14 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
     service's deploy took it at the same moment.
     """
     elb = _client(ctx, "elbv2")
-    group = aws.target_group(ctx, refs)
+    group_arn = _group_arn(ctx, refs)
     conditions = _conditions(ctx.spec)
-    existing = aws.rules_for(ctx, refs, group["TargetGroupArn"])
+    if ctx.observed is not None:
+        # The run's observation listed the rules forwarding to our group (none to a group
+        # this run created); a retry observes afresh.
+        existing = [{"RuleArn": ctx.seen("rule_arn")}] if ctx.seen("rule_arn") else []
+    else:
+        existing = aws.rules_for(ctx, refs, group_arn)
     if existing:
         elb.modify_rule(RuleArn=existing[0]["RuleArn"], Conditions=conditions)
         ctx.record_resource("rule_arn", existing[0]["RuleArn"])
@@ -119,7 +142,7 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
                 ListenerArn=listener,
                 Priority=priority,
                 Conditions=conditions,
-                Actions=[{"Type": "forward", "TargetGroupArn": group["TargetGroupArn"]}],
+                Actions=[{"Type": "forward", "TargetGroupArn": group_arn}],
                 Tags=refs.tag_list(),
             )["Rules"][0]
         except ClientError as exc:
@@ -136,17 +159,15 @@ def _task_definition_arn(ctx: Context, refs: Refs) -> str:
     recorded = ctx.resources.get("task_definition_arn")
     if recorded:
         return recorded
-    latest = aws.latest_task_definition(ctx, refs)
-    return latest["arn"]
+    return ctx.seen("latest_task_definition") or aws.latest_task_definition(ctx, refs)["arn"]
 
 
 def _load_balancers(ctx: Context, refs: Refs) -> list[dict]:
     if not ctx.spec.get("load_balancer"):
         return []
-    group = aws.target_group(ctx, refs)
     return [
         {
-            "targetGroupArn": group["TargetGroupArn"],
+            "targetGroupArn": _group_arn(ctx, refs),
             "containerName": refs.container,
             "containerPort": task_values(ctx.spec)["container_port"],
         }
@@ -164,7 +185,8 @@ def _network(refs: Refs) -> dict:
 
 
 def create_service(ctx: Context, refs: Refs) -> str:
-    existing = aws.describe_service(ctx, refs)
+    # The run's observation says whether it exists (a retry observes afresh); without one, look.
+    existing = None if ctx.observed is not None else aws.describe_service(ctx, refs)
     if existing is not None and existing["status"] == "ACTIVE":
         ctx.record_resource("service_arn", existing["serviceArn"])
         return f"adopted {existing['serviceArn']}"
