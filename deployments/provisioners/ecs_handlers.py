@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
+from deployments.errors import LoadBalancerFull
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners.base import Context
 from deployments.provisioners.ecs_aws import Refs, task_values
@@ -129,12 +130,10 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
     for _ in range(5):
         rules = aws.listener_rules(ctx, refs)
         if aws.rules_taken(rules) >= aws.MAX_RULES_PER_LOAD_BALANCER:
-            # Deploys planned at the same moment can all have seen room; AWS would refuse the
-            # rule with this code, and so does Slipway (the emulator does not count).
-            raise ClientError(
-                {"Error": {"Code": "TooManyRules", "Message": aws.LOAD_BALANCER_FULL}},
-                "CreateRule",
-            )
+            # Deploys planned at the same moment can all have seen room (and a first run
+            # applies against its plan's reading); AWS would refuse the rule (TooManyRules),
+            # and so does Slipway, in the plan's words (the emulator does not count).
+            raise LoadBalancerFull(aws.LOAD_BALANCER_FULL)
         taken = {r["Priority"] for r in rules}
         priority = next(p for p in range(1, MAX_RULE_PRIORITY) if str(p) not in taken)
         try:

@@ -70,7 +70,7 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 PINNED = {
     "lambda.create": (7, 83),
     "lambda.update": (11, 71),
-    "ecs.create": (21, 92),
+    "ecs.create": (22, 92),
     "ecs.update": (13, 70),
     "apigateway.create": (14, 88),
     "apigateway.update": (10, 70),
