@@ -478,7 +478,7 @@ def _container(ctx: Context, refs: Refs) -> dict:
 
 
 def register_task_definition(ctx: Context, refs: Refs) -> str:
-    if ctx.observed is not None:  # the run has read the family's newest revision already
+    if ctx.observed is not None and not refs.adopted:  # the run read the newest revision
         arn = ctx.seen("latest_task_definition")
         latest = {"arn": arn, "values": ctx.seen("latest_task")} if arn else None
     else:
