@@ -112,7 +112,8 @@ class Environment(models.Model):
 
 
 class Service(models.Model):
-    """Something a team runs: a Lambda function, an ECS service or an API."""
+    """Something a team runs: a Lambda function, an ECS service or an API (or, of kind
+    "resource", infrastructure the catalog only records)."""
 
     class Kind(models.TextChoices):
         LAMBDA = "lambda", "Lambda function"
@@ -121,6 +122,8 @@ class Service(models.Model):
         DYNAMODB = "dynamodb", "DynamoDB table"
         STEPFUNCTIONS = "stepfunctions", "Step Functions workflow"
         SNS = "sns", "SNS topics"
+        # Catalog-only: a Backstage Resource (a database, a bucket...) Slipway does not run.
+        RESOURCE = "resource", "Catalog resource"
 
     class Lifecycle(models.TextChoices):
         EXPERIMENTAL = "experimental"  # early, may go away

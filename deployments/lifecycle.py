@@ -31,6 +31,10 @@ def _require_owner(service: Service, user: AbstractBaseUser) -> None:
 
 def deploy_target_error(*, service: Service, environment: Environment) -> str:
     """Why `service` cannot get a first deployment in `environment` ("" when it can)."""
+    from deployments import kinds
+
+    if service.kind not in kinds.KINDS:  # a catalog-only resource imported from Backstage
+        return f"{service.slug} is a catalog entry only: Slipway does not deploy this kind."
     instance = service.instances.filter(environment=environment).first()
     if instance is None:
         return ""

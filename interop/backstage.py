@@ -32,7 +32,7 @@ MAX_UPLOAD_DOCUMENTS = 5000  # one upload on the web page; the command takes any
 MAX_DEFINITION_CHARS = 256 * 1024  # an API's definition text, stored as is
 MAX_DEPTH = 20  # nesting of mappings/lists in one document; real entities use 4 or 5
 
-SUPPORTED_KINDS = ("Group", "System", "Component", "API")
+SUPPORTED_KINDS = ("Group", "User", "System", "Domain", "Component", "API", "Resource", "Location")
 
 KIND_ANNOTATION = "slipway.dev/kind"
 
@@ -57,9 +57,11 @@ KIND_TO_TYPE = {
     "dynamodb": "database",
     "stepfunctions": "workflow",
     "sns": "topic",
+    "resource": "resource",
 }
 # Slipway kinds exported as Backstage `kind: Resource` (infrastructure a component uses).
-RESOURCE_KINDS = {"dynamodb", "sns", "stepfunctions"}
+# "resource" is a catalog-only entry: a Backstage Resource Slipway does not run (yet).
+RESOURCE_KINDS = {"dynamodb", "sns", "stepfunctions", "resource"}
 # Of those, the kinds whose dependencies the deployments keep in step with the specs (table
 # access, topic subscriptions; catalog.services.service_table_uses_sync).
 SPEC_DEPENDENCY_KINDS = {"dynamodb", "sns"}
@@ -346,30 +348,6 @@ def quote(text, *, limit: int = 60) -> str:
     """`text` in quotes for a message, control characters escaped, cut to `limit`."""
     shown = repr(str(text))
     return shown if len(shown) <= limit else shown[: limit - 1] + "…"
-
-
-_REF = re.compile(r"^(?:(?P<kind>[A-Za-z]+):)?(?:(?P<namespace>[^/:]+)/)?(?P<name>[^/:]+)$")
-
-
-@dataclass(frozen=True)
-class Ref:
-    kind: str  # lower case: "group", "component", "api", ...
-    namespace: str
-    name: str
-
-
-def parse_ref(value, *, default_kind: str) -> Ref | None:
-    """`[kind:][namespace/]name` → Ref, or None when it is not a reference."""
-    if not isinstance(value, str):
-        return None
-    match = _REF.match(value.strip())
-    if not match:
-        return None
-    return Ref(
-        kind=(match["kind"] or default_kind).lower(),
-        namespace=match["namespace"] or "default",
-        name=match["name"],
-    )
 
 
 def kind_for(spec_type: str, annotations: dict) -> tuple[str, bool]:

@@ -15,7 +15,8 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from catalog.models import slug_validator
-from interop.backstage import Document, label
+from interop.backstage import Document, label, quote
+from interop.refs import catalog_slug
 
 DESCRIPTION_MAX = 2000  # the catalog's own cap for a service description
 TITLE_MAX = 200  # EntityRecord.title
@@ -61,6 +62,35 @@ class _Profile(_Model):
     email: Annotated[str, StringConstraints(max_length=255)] | None = None
 
 
+class _UserProfile(_Profile):
+    picture: Annotated[str, StringConstraints(max_length=2000)] | None = None
+
+
+class _UserSpec(_Model):
+    profile: _UserProfile | None = None
+    memberOf: list[Ref] | None = None  # noqa: N815
+
+
+class _DomainSpec(_Model):
+    owner: Ref
+    subdomainOf: Ref | None = None  # noqa: N815
+    type: Str63 | None = None
+
+
+class _ResourceSpec(_Model):
+    type: Str63
+    owner: Ref
+    system: Str100 | None = None
+    dependsOn: list[Ref] | None = None  # noqa: N815
+    dependencyOf: list[Ref] | None = None  # noqa: N815
+
+
+class _LocationSpec(_Model):
+    type: Str63 | None = None
+    target: Annotated[str, StringConstraints(max_length=2000)] | None = None
+    targets: list[Annotated[str, StringConstraints(max_length=2000)]] | None = None
+
+
 class _GroupSpec(_Model):
     type: Str63 | None = None
     profile: _Profile | None = None
@@ -96,7 +126,19 @@ class _Entity(_Model):
     metadata: _Metadata
 
 
-SPECS = {"Group": _GroupSpec, "System": _SystemSpec, "Component": _ComponentSpec, "API": _ApiSpec}
+SPECS = {
+    "Group": _GroupSpec,
+    "User": _UserSpec,
+    "System": _SystemSpec,
+    "Domain": _DomainSpec,
+    "Component": _ComponentSpec,
+    "API": _ApiSpec,
+    "Resource": _ResourceSpec,
+    "Location": _LocationSpec,
+}
+# Kinds that become a catalog row (Team or Service) and so need a slug for a name; the others
+# follow Backstage's own, wider rule (`breanna.davison`).
+SLUG_KINDS = {"Group", "Component", "API", "Resource"}
 
 
 def shape_problems(doc: Document) -> list[str]:
@@ -122,17 +164,26 @@ def entity_problems(doc: Document) -> list[str]:
     """Problems with the fields of a supported kind, each naming the field."""
     problems = []
     name = doc.metadata.get("name", "")
-    if doc.kind == "System":
-        if not _BACKSTAGE_NAME.match(name):
-            problems.append(
-                "metadata.name: use 1–63 letters, digits, '-', '_' or '.', starting and ending "
-                "with a letter or digit."
-            )
-    elif not _SLUG.match(name):
-        problems.append(f"metadata.name: {slug_validator.message}")
     namespace = doc.metadata.get("namespace")
+    if not _BACKSTAGE_NAME.match(name):
+        problems.append(
+            f"metadata.name: {quote(name)} is not a valid name{_why(name)}; use 1–63 letters, "
+            "digits, '-', '_' or '.', starting and ending with a letter or digit."
+        )
+    elif doc.kind in SLUG_KINDS and not _SLUG.match(name):
+        problems.append(f"metadata.name: {slug_validator.message} Got {quote(name)}.")
     if isinstance(namespace, str) and not _BACKSTAGE_NAME.match(namespace):
-        problems.append("metadata.namespace: not a Backstage namespace name.")
+        problems.append(f"metadata.namespace: {quote(namespace)} is not a Backstage namespace.")
+    elif (
+        doc.kind in SLUG_KINDS
+        and not problems
+        and not _SLUG.match(catalog_slug(doc.namespace, name))
+    ):
+        problems.append(
+            f"metadata.namespace: {doc.namespace}/{name} needs the catalog name "
+            f"{quote(catalog_slug(doc.namespace, name))}, which is not a valid slug "
+            f"({slug_validator.message})"
+        )
     try:
         _Entity.model_validate(doc.body)
     except ValidationError as exc:
@@ -148,6 +199,20 @@ def entity_problems(doc: Document) -> list[str]:
         if isinstance(value, list) and len(value) > MAX_LIST:
             problems.append(f"spec.{label(key)}: at most {MAX_LIST} entries.")
     return problems
+
+
+def _why(name: str) -> str:
+    """Which character makes a name invalid, said plainly (the usual case is a space)."""
+    if not name:
+        return " (it is empty)"
+    if len(name) > 63:
+        return " (longer than 63 characters)"
+    for char in name:
+        if char == " ":
+            return " (it contains a space)"
+        if not (char.isascii() and (char.isalnum() or char in "-_.")):
+            return f" (it contains {quote(char)})"
+    return ""
 
 
 def _lines(exc: ValidationError, *, prefix: str = "") -> list[str]:

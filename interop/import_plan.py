@@ -2,21 +2,24 @@
 
 `Plan` reads what exists in a few batched queries (teams, services, entity records,
 memberships, dependencies and users for the names in the import, each by an indexed column),
-then goes kind by kind: Groups, Systems, then Components and APIs, so an owner may come from
-any file of the import. It only builds unsaved or modified model objects; importer._write()
+then goes kind by kind (run()): accounts for Users, Groups, Users (memberships, and a personal
+team for each user that owns something), Systems and Domains, then Components, APIs and
+Resources, so an owner may come from any file of the import. References are read per
+namespace (`team-a` in namespace `x` is `group:x/team-a`), and each entity is found again by
+(kind, namespace, name). It only builds unsaved or modified model objects; importer._write()
 saves them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from catalog.models import Membership, Service, ServiceInstance, Team
-from interop import backstage
+from interop import backstage, refs
 from interop.backstage import Document, label, quote
 from interop.models import EntityRecord
 
@@ -54,6 +57,8 @@ class Plan:
         "docs_url",
     )
     RECORD_FIELDS = (
+        "user",
+        "tags",
         "title",
         "description",
         "spec_type",
@@ -78,6 +83,32 @@ class Plan:
         self.changes: list[dict] = []  # for the audit event: what each updated entity changed
         self._records: dict[tuple[str, str, str], EntityRecord] = {}
         self._now = timezone.now()
+        # (namespace, user name) → Slipway account id (None: no account matches).
+        self.accounts: dict[tuple[str, str], int | None] = {}
+        # (namespace, user name) → the team holding what that Backstage User owns.
+        self.personal: dict[tuple[str, str], Team] = {}
+        self._current: set[tuple[int | None, int]] = set()  # see current_memberships()
+        self._read_teams: set[int] = set()
+
+    def run(
+        self, by_kind: dict[str, list[Document]], *, files, progress: Callable[[int], None]
+    ) -> None:
+        """Plan every kind, owners before what they own (see the module doc); `progress`
+        hears how many entities are planned after each step."""
+        from interop import import_people, locations
+
+        locations.check(self, by_kind["Location"], files)
+        import_people.match_accounts(self, by_kind)
+        self.groups(by_kind["Group"])
+        done = len(by_kind["Location"]) + len(by_kind["Group"])
+        progress(done)
+        import_people.users(self, by_kind)
+        done += len(by_kind["User"])
+        progress(done)
+        self.systems(by_kind["System"] + by_kind["Domain"])
+        done += len(by_kind["System"]) + len(by_kind["Domain"])
+        progress(done)
+        self.services(by_kind["Component"] + by_kind["Resource"] + by_kind["API"])
 
     # --- shared ---------------------------------------------------------------------------
     def _load_records(self, docs: list[Document]) -> None:
@@ -96,18 +127,25 @@ class Plan:
                 return team.slug
         return Team.objects.filter(pk=team_id).values_list("slug", flat=True).first() or ""
 
-    def _owner_slug(self, value) -> str | None:
-        ref = backstage.parse_ref(value, default_kind="group")
-        return ref.name if ref and ref.kind == "group" else None
+    def _owner_slug(self, doc: Document) -> str:
+        ref = refs.parse_ref(doc.spec.get("owner"), default_kind="group", namespace=doc.namespace)
+        return refs.catalog_slug(ref.namespace, ref.name) if ref and ref.kind == "group" else ""
 
     def _owner(self, doc: Document, value) -> Team:
-        ref = backstage.parse_ref(value, default_kind="group")
-        if ref is None or ref.kind != "group":
-            raise ValidationError(f"spec.owner must name a Group (got {quote(value)}).")
-        team = self.teams.get(ref.name)
+        """The team that owns `doc`: its Group's team, or the personal team of its User."""
+        ref = refs.parse_ref(value, default_kind="group", namespace=doc.namespace)
+        if ref is None or ref.kind not in ("group", "user"):
+            raise ValidationError(f"spec.owner must name a Group or a User (got {quote(value)}).")
+        shown = ref.name if ref.namespace == "default" else f"{ref.namespace}/{ref.name}"
+        if ref.kind == "user":
+            team = self.personal.get((ref.namespace, ref.name))
+            if team is None:
+                raise ValidationError(f"spec.owner: user {shown!r} cannot hold services.")
+            return team
+        team = self.teams.get(refs.catalog_slug(ref.namespace, ref.name))
         if team is None:
             raise ValidationError(
-                f"spec.owner: group {ref.name!r} is neither in Slipway nor imported."
+                f"spec.owner: group {shown!r} is neither in Slipway nor imported."
             )
         return team
 
@@ -123,6 +161,7 @@ class Plan:
     def _record(self, doc: Document, **values) -> tuple[EntityRecord, bool]:
         """The entity's record with its desired values; (record, changed?). Not saved."""
         meta = doc.metadata
+        values.setdefault("tags", [])
         annotations = dict(meta.get("annotations") or {})
         annotations.pop(backstage.KIND_ANNOTATION, None)  # re-derived on export
         desired = {
@@ -142,7 +181,7 @@ class Plan:
             return record, True
         changed = False
         for name, value in desired.items():
-            attname = f"{name}_id" if name in ("team", "service") else name
+            attname = f"{name}_id" if name in ("team", "service", "user") else name
             if not _same(getattr(record, attname), value):
                 setattr(record, name, value)
                 changed = True
@@ -152,7 +191,7 @@ class Plan:
         return record, changed
 
     def _outcome(self, doc: Document, *, created: bool, changes: dict) -> None:
-        entity = f"{doc.kind} {doc.name}"
+        entity = entity_label(doc)
         if created:
             self.report.created.append(entity)
         elif changes:
@@ -165,20 +204,21 @@ class Plan:
     def groups(self, docs: list[Document]) -> None:
         """Groups → teams, and memberships of the users Slipway knows."""
         self._load_records(docs)
-        self._load_teams(d.name for d in docs)
-        users, current = self._members_context(docs)
+        self._load_teams(refs.catalog_slug(d.namespace, d.name) for d in docs)
+        self.current_memberships()
         for doc in docs:
+            slug = refs.catalog_slug(doc.namespace, doc.name)
             spec, meta = doc.spec, doc.metadata
             profile = spec.get("profile") or {}
             desired = {
                 "name": (profile.get("displayName") or meta.get("title") or doc.name)[:100],
                 "description": meta.get("description") or "",
             }
-            team = self.teams.get(doc.name)
+            team = self.teams.get(slug)
             created = team is None
             changes = {}
             if created:
-                team = Team(slug=doc.name, **desired)
+                team = Team(slug=slug, **desired)
             else:
                 changes = {
                     k: [getattr(team, k), v] for k, v in desired.items() if getattr(team, k) != v
@@ -189,87 +229,98 @@ class Plan:
                 team.full_clean(validate_unique=False, validate_constraints=False)
             except ValidationError as exc:
                 self._error(doc, exc)
-                self.teams.pop(doc.name, None)
+                self.teams.pop(slug, None)
                 continue
-            self.teams[doc.name] = team
+            self.teams[slug] = team
             if created:
                 self.new_teams.append(team)
             elif changes:
                 self.changed_teams.append(team)
-            added = self._members(doc, team, users, current)
+            added = self._members(doc, team)
             if added:
                 changes["members_added"] = added
-            extra = {k: spec[k] for k in ("parent", "children") if spec.get(k) not in (None, [])}
-            if profile:
-                extra["profile"] = profile
-            _, record_changed = self._record(doc, team=team, extra_spec=extra)
+            extra = {k: v for k, v in spec.items() if k != "type" and v not in (None, [])}
+            _, record_changed = self._record(
+                doc, team=team, extra_spec=extra, tags=list(meta.get("tags") or [])
+            )
             if record_changed and not created:
                 changes.setdefault("record", True)
             self._outcome(doc, created=created, changes=changes)
 
-    def _members_context(self, docs: list[Document]):
-        names = set()
-        for doc in docs:
-            for value in doc.spec.get("members") or []:
-                ref = backstage.parse_ref(value, default_kind="user")
-                if ref and ref.kind == "user":
-                    names.add(ref.name)
-        users = {
-            u.get_username(): u.pk
-            for u in _fetch(get_user_model().objects.only("pk", "username"), "username", names)
-        }
-        team_ids = [t.pk for t in self.teams.values()]
-        current = set()
+    def current_memberships(self) -> set[tuple[int | None, int]]:
+        """(team id, user id) of every membership of the teams loaded so far (kept up to date
+        by add_member, so a membership named twice is planned once)."""
+        team_ids = [t.pk for t in self.teams.values() if t.pk and t.pk not in self._read_teams]
         for chunk in _chunks(team_ids):
-            current.update(
+            self._current.update(
                 Membership.objects.filter(team_id__in=chunk).values_list("team_id", "user_id")
             )
-        return users, current
+        self._read_teams.update(team_ids)
+        return self._current
 
-    def _members(self, doc: Document, team: Team, users: dict, current: set) -> list[str]:
+    def add_member(self, team: Team, user_id: int) -> bool:
+        """Plan `user_id` into `team` unless already there; True when planned."""
+        current = self.current_memberships()
+        if team.pk is not None and (team.pk, user_id) in current:
+            return False
+        if team.pk is None and any(t is team and u == user_id for t, u in self.new_memberships):
+            return False
+        current.add((team.pk, user_id))
+        self.new_memberships.append((team, user_id))
+        return True
+
+    def _members(self, doc: Document, team: Team) -> list[str]:
         """Plan memberships for listed users Slipway knows; report the others."""
         added = []
         for value in doc.spec.get("members") or []:
-            ref = backstage.parse_ref(value, default_kind="user")
+            ref = refs.parse_ref(value, default_kind="user", namespace=doc.namespace)
             if ref is None or ref.kind != "user":
                 self.report.warnings.append(
                     f"{doc.source}: member {quote(value)} is not a user ref."
                 )
                 continue
-            user_id = users.get(ref.name)
+            user_id = self.accounts.get((ref.namespace, ref.name))
             if user_id is None:
                 self.report.warnings.append(
                     f"{doc.source}: user {ref.name!r} has no Slipway account; not added."
                 )
                 continue
-            if team.pk is None or (team.pk, user_id) not in current:
-                current.add((team.pk, user_id))
-                self.new_memberships.append((team, user_id))
+            if self.add_member(team, user_id):
                 added.append(ref.name)
         return added
 
     # --- Systems --------------------------------------------------------------------------
     def systems(self, docs: list[Document]) -> None:
-        """Systems are kept as records (owner, domain); their name is Service.system."""
+        """Systems and Domains are kept as records (owner, domain...); a System's name is
+        Service.system."""
         self._load_records(docs)
-        self._load_teams(self._owner_slug(d.spec.get("owner")) or "" for d in docs)
+        self._load_teams(self._owner_slug(d) for d in docs)
         for doc in docs:
             try:
                 owner = self._owner(doc, doc.spec.get("owner"))
             except ValidationError as exc:
                 self._error(doc, exc)
                 continue
-            extra = {k: doc.spec[k] for k in ("domain",) if doc.spec.get(k)}
+            extra = {k: v for k, v in doc.spec.items() if k not in ("owner", "type") and v}
             created = (doc.kind, doc.namespace, doc.name) not in self._records
-            _, changed = self._record(doc, team=owner, extra_spec=extra)
+            _, changed = self._record(
+                doc, team=owner, extra_spec=extra, tags=list(doc.metadata.get("tags") or [])
+            )
             self._outcome(doc, created=created, changes={"record": True} if changed else {})
 
-    # --- Components and APIs --------------------------------------------------------------
+    # --- Components, APIs and Resources ---------------------------------------------------
     def services(self, docs: list[Document]) -> None:
-        """Components and APIs → catalog services (APIs are of kind apigateway)."""
+        """Components, APIs and Resources → catalog services (APIs are of kind apigateway,
+        Resources of kind "resource" unless Slipway runs them)."""
         from interop.import_services import plan_services
 
         plan_services(self, docs)
+
+
+def entity_label(doc: Document) -> str:
+    """`Component x` (default namespace) or `Component ns/x`, as reports name entities."""
+    name = doc.name if doc.namespace == "default" else f"{doc.namespace}/{doc.name}"
+    return f"{doc.kind} {label(name)}"
 
 
 def _same(current, value) -> bool:

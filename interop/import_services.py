@@ -1,8 +1,12 @@
-"""Planning Components and APIs (→ catalog services) and their dependsOn, in memory.
+"""Planning Components, APIs and Resources (→ catalog services) and their dependsOn.
 
 Part of the import plan (import_plan.py): every service of the import is decided first, then
 dependsOn is resolved against those and the existing catalog in one pass, so a dependency on
-a service later in the files, or already in Slipway, resolves alike.
+a service later in the files, or already in Slipway, resolves alike. Each entity is found
+again by (kind, namespace, name) through its record; a new one takes its name as slug
+(`<namespace>-<name>` outside the default namespace). A Resource becomes a catalog-only
+service of kind "resource" (owner, system and dependencies like any service; adoptable
+later), or the kind Slipway runs when its `slipway.dev/kind` annotation says so.
 """
 
 from __future__ import annotations
@@ -14,53 +18,100 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
 from catalog.models import Service
-from interop import backstage
+from interop import backstage, refs
 from interop.backstage import RESOURCE_KINDS, SPEC_DEPENDENCY_KINDS, Document
 from interop.import_plan import _chunks, _fetch, instances_of
+from interop.models import EntityRecord
 
 if TYPE_CHECKING:
     from interop.import_plan import Plan
 
-SERVICE_KINDS = ("Component", "API")
+SERVICE_KINDS = ("Component", "API", "Resource")
+REF_KINDS = {"component": "Component", "api": "API", "resource": "Resource"}
+# spec fields with a catalog column (or re-derived on export); every other one is kept on the
+# entity record as written, so nothing a Backstage file says is lost.
+_SERVICE_SPEC = ("type", "lifecycle", "owner", "system", "dependsOn")
 _URL = URLValidator()
+Key = tuple[str, str, str]  # (kind, namespace, name)
+
+
+def _key(doc: Document) -> Key:
+    return (doc.kind, doc.namespace, doc.name)
+
+
+def _candidates(doc: Document) -> list[str]:
+    """Catalog slugs an entity may take, first choice first: its name (namespaced), then,
+    for an API or a Resource that shares its name with a Component (Backstage keeps kinds
+    apart, the catalog has one list), `<name>-api` / `<name>-resource`."""
+    base = refs.catalog_slug(doc.namespace, doc.name)
+    if doc.kind == "Component":
+        return [base]
+    return [base, f"{base}-{doc.kind.lower()}"[:40].rstrip("-")]
+
+
+class _Existing:
+    """The services an import may touch, found by slug and through their entity records."""
+
+    def __init__(self, plan: Plan, docs: list[Document]):
+        dep_refs = [ref for d in docs for ref in _depends_refs(d)]
+        plan._load_records(docs)
+        for record in _fetch(EntityRecord.objects.all(), "name", [r.name for r in dep_refs]):
+            plan._records.setdefault((record.kind, record.namespace, record.name), record)
+        self.records = plan._records
+        slugs = {slug for d in docs for slug in _candidates(d)}
+        slugs |= {refs.catalog_slug(r.namespace, r.name) for r in dep_refs}
+        self.by_slug = {s.slug: s for s in _fetch(Service.objects.all(), "slug", slugs)}
+        self.by_pk = {s.pk: s for s in self.by_slug.values()}
+        wanted = {r.service_id for r in self.records.values() if r.service_id} - set(self.by_pk)
+        for service in _fetch(Service.objects.all(), "pk", wanted):
+            self.by_pk[service.pk] = service
+        # Which entity each of these services already stands for.
+        self.entity_of: dict[int, Key] = {
+            r.service_id: k for k, r in self.records.items() if r.service_id
+        }
+        unknown = set(self.by_pk) - set(self.entity_of)
+        for record in _fetch(EntityRecord.objects.all(), "service_id", unknown):
+            self.entity_of[record.service_id] = (record.kind, record.namespace, record.name)
+
+    def of(self, key: Key) -> Service | None:
+        """The service an earlier import made for entity `key`."""
+        record = self.records.get(key)
+        return self.by_pk.get(record.service_id) if record and record.service_id else None
+
+    def free(self, slug: str, key: Key) -> bool:
+        """May entity `key` take the existing service with `slug` (if any)?"""
+        service = self.by_slug.get(slug)
+        return service is None or self.entity_of.get(service.pk, key) == key
 
 
 def plan_services(plan: Plan, docs: list[Document]) -> None:
-    plan._load_records(docs)
-    plan._load_teams(plan._owner_slug(d.spec.get("owner")) or "" for d in docs)
-    records_by_name = defaultdict(list)
-    for (kind, _namespace, name), record in plan._records.items():
-        if kind in SERVICE_KINDS and record.service_id:
-            records_by_name[name].append(record)
-    names = {d.name for d in docs} | {ref.name for d in docs for ref in _depends_refs(d)}
-    existing = {s.slug: s for s in _fetch(Service.objects.all(), "slug", names)}
-    imported_ids = [existing[d.name].pk for d in docs if d.name in existing]
+    plan._load_teams(plan._owner_slug(d) for d in docs)
+    existing = _Existing(plan, docs)
+    imported_ids = [s.pk for s in existing.by_pk.values()]
     deployed = instances_of(imported_ids)
     current = _current_dependencies(imported_ids)
 
-    planned: dict[str, Service] = {}
+    planned: dict[Key, Service] = {}
+    taken: set[str] = set()
     pending = []
     for doc in docs:
         try:
-            service, created, changes = _service(plan, doc, existing, deployed, records_by_name)
+            slug, service = _allocate(doc, existing, taken)
+            service, created, changes = _service(plan, doc, slug, service, deployed)
         except ValidationError as exc:
             plan._error(doc, exc)
             continue
-        planned[doc.name] = service
+        taken.add(service.slug)
+        planned[_key(doc)] = service
         pending.append((doc, service, created, changes))
 
     for doc, service, created, changes in pending:
         wanted: dict[str, Service] = {}
         unresolved: list[str] = []
         for value in doc.spec.get("dependsOn") or []:
-            ref = backstage.parse_ref(value, default_kind="component")
-            target = None
-            if ref and ref.kind in ("component", "api", "resource") and ref.name != doc.name:
-                target = planned.get(ref.name) or existing.get(ref.name)
-                if ref.kind == "resource" and target and target.kind not in RESOURCE_KINDS:
-                    target = None  # a Backstage Resource Slipway does not run (a database...)
-            if target is None:
-                unresolved.append(value)  # kept for export (resources, unknown components)
+            target = _target(value, doc, planned, existing)
+            if target is None or target is service:
+                unresolved.append(value)  # kept for export (unknown components...)
             else:
                 wanted.setdefault(target.slug, target)
         held = {} if created else current.get(service.pk, {})
@@ -82,10 +133,45 @@ def plan_services(plan: Plan, docs: list[Document]) -> None:
         plan._outcome(doc, created=created, changes=changes)
 
 
+def _allocate(doc: Document, existing: _Existing, taken: set[str]) -> tuple[str, Service | None]:
+    """(slug, existing service or None) for one entity (see _candidates)."""
+    key = _key(doc)
+    service = existing.of(key)
+    if service is not None:
+        return service.slug, service
+    for slug in _candidates(doc):
+        if slug not in taken and existing.free(slug, key):
+            return slug, existing.by_slug.get(slug)
+    other = existing.by_slug.get(_candidates(doc)[0])
+    holder = existing.entity_of.get(other.pk) if other else None
+    what = f"the {holder[0]} {holder[1]}/{holder[2]}" if holder else "another entity"
+    raise ValidationError(
+        f"metadata.name: the catalog name {_candidates(doc)[0]!r} is taken by {what}."
+    )
+
+
+def _target(value, doc: Document, planned: dict, existing: _Existing) -> Service | None:
+    """The service a dependsOn reference names: in this import, else by its record, else (a
+    service Slipway made itself) by its slug."""
+    ref = refs.parse_ref(value, default_kind="component", namespace=doc.namespace)
+    if ref is None or ref.kind not in REF_KINDS:
+        return None
+    key = (REF_KINDS[ref.kind], ref.namespace, ref.name)
+    target = planned.get(key) or existing.of(key)
+    if target is None:
+        slug = refs.catalog_slug(ref.namespace, ref.name)
+        if not existing.free(slug, key):
+            return None
+        target = existing.by_slug.get(slug)
+    if target is not None and ref.kind == "resource" and target.kind not in RESOURCE_KINDS:
+        return None  # `resource:x` names a table or a catalog resource, never a Component
+    return target
+
+
 def _depends_refs(doc: Document):
     for value in doc.spec.get("dependsOn") or []:
-        ref = backstage.parse_ref(value, default_kind="component")
-        if ref and ref.kind in ("component", "api", "resource"):
+        ref = refs.parse_ref(value, default_kind="component", namespace=doc.namespace)
+        if ref and ref.kind in REF_KINDS:
             yield ref
 
 
@@ -101,21 +187,16 @@ def _current_dependencies(service_ids: list[int]) -> dict[int, dict[str, tuple[i
     return current
 
 
-def _service(plan: Plan, doc: Document, existing, deployed, records_by_name):
-    """(service with the desired values set, created?, changes) for one Component or API.
-
-    dependsOn may also name a `resource:` that Slipway runs as a service (a DynamoDB table,
-    exported as a Resource)."""
+def _service(plan: Plan, doc: Document, slug: str, service: Service | None, deployed):
+    """(service with the desired values set, created?, changes) for one entity."""
     spec, meta = doc.spec, doc.metadata
     owner = plan._owner(doc, spec.get("owner"))
-    for record in records_by_name.get(doc.name, []):
-        if record.kind != doc.kind:
-            raise ValidationError(
-                f"metadata.name: a {record.kind} named {doc.name!r} already has this slug."
-            )
     annotations = meta.get("annotations") or {}
     if doc.kind == "API":
         kind, deployable = "apigateway", True
+    elif doc.kind == "Resource":
+        explicit = str(annotations.get(backstage.KIND_ANNOTATION, "")).lower()
+        kind, deployable = (explicit if explicit in RESOURCE_KINDS else "resource"), True
     else:
         kind, deployable = backstage.kind_for(spec.get("type") or "", annotations)
     if not deployable:
@@ -124,28 +205,28 @@ def _service(plan: Plan, doc: Document, existing, deployed, records_by_name):
             "catalogued as an ECS service (its type is kept for export)."
         )
     lifecycle, _exact = backstage.lifecycle_for(spec.get("lifecycle"))
-    system_ref = backstage.parse_ref(spec.get("system"), default_kind="system")
+    system_ref = refs.parse_ref(spec.get("system"), default_kind="system", namespace=doc.namespace)
     desired = {
         "name": (meta.get("title") or doc.name)[:100],
         "kind": kind,
         "lifecycle": lifecycle,
-        "system": system_ref.name if system_ref else "",
+        "system": system_name(system_ref.namespace, system_ref.name) if system_ref else "",
         "description": meta.get("description") or "",
         "tags": list(dict.fromkeys(tag.lower() for tag in meta.get("tags") or [])),
         "repo_url": _source_url(annotations),
         "docs_url": _docs_url(meta.get("links") or []),
     }
-    service = existing.get(doc.name)
     created = service is None
     changes: dict = {}
-    if created:
-        service = Service(slug=doc.name, owner=owner, **desired)
+    if service is None:
+        service = Service(slug=slug, owner=owner, **desired)
     else:
-        if service.kind != kind and service.pk in deployed:
-            plan.report.warnings.append(
-                f"{doc.source}: {doc.name} is deployed as {service.kind}; its kind is kept."
-            )
-            desired["kind"] = service.kind
+        if service.kind != kind and (service.pk in deployed or kind == "resource"):
+            if service.pk in deployed:
+                plan.report.warnings.append(
+                    f"{doc.source}: {doc.name} is deployed as {service.kind}; its kind is kept."
+                )
+            desired["kind"] = service.kind  # nor does a Resource undo an adoption
         changes = {
             k: [getattr(service, k), v] for k, v in desired.items() if getattr(service, k) != v
         }
@@ -168,14 +249,18 @@ def _service(plan: Plan, doc: Document, existing, deployed, records_by_name):
     return service, created, changes
 
 
+def system_name(namespace: str, name: str) -> str:
+    """Service.system for a System: its name, `namespace/name` outside the default one."""
+    return name if namespace == "default" else f"{namespace}/{name}"
+
+
 def _extra_spec(doc: Document, unresolved: list[str]) -> dict:
     """Spec fields with no catalog column, kept on the entity record for export."""
     spec = doc.spec
-    keys = ("providesApis", "consumesApis", "subcomponentOf", "definition")
-    extra = {k: spec[k] for k in keys if spec.get(k)}
+    extra = {k: v for k, v in spec.items() if k not in _SERVICE_SPEC and v not in (None, [], "")}
     if isinstance(extra.get("definition"), str):
         extra["definition"] = extra["definition"][: backstage.MAX_DEFINITION_CHARS]
-    if not backstage.lifecycle_for(spec.get("lifecycle"))[1]:
+    if spec.get("lifecycle") is not None and not backstage.lifecycle_for(spec["lifecycle"])[1]:
         extra["lifecycle"] = spec.get("lifecycle")
     if unresolved:
         extra["dependsOn"] = unresolved

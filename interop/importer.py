@@ -1,4 +1,5 @@
-"""Backstage catalog import: Groups → Teams, Components and APIs → Services, Systems kept.
+"""Backstage catalog import: Groups → Teams, Users → memberships, Components, APIs and
+Resources → Services, Systems and Domains kept, Locations followed within the import.
 
 One import, whatever its size or file order, runs in three phases:
 
@@ -108,13 +109,11 @@ def _import(files, actor, source, max_total_bytes, max_documents, progress) -> I
     total = sum(len(docs) for docs in by_kind.values())
     step("planning", 0, total)
     plan = Plan(report=report)
-    plan.groups(_unique(by_kind["Group"], report))
-    done = len(by_kind["Group"])
-    step("planning", done, total)
-    plan.systems(_unique(by_kind["System"], report))
-    done += len(by_kind["System"])
-    step("planning", done, total)
-    plan.services(_unique(by_kind["Component"] + by_kind["API"], report))
+    plan.run(
+        {kind: _unique(docs, report) for kind, docs in by_kind.items()},
+        files=files,
+        progress=lambda done: step("planning", done, total),
+    )
 
     step("writing", total, total)
     with transaction.atomic():
@@ -169,13 +168,13 @@ def _unique(docs: list[Document], report: ImportReport) -> list[Document]:
     """Documents whose name appears once; every copy of a repeated name is an error.
 
     Which copy was meant cannot be guessed, so none is imported ("last one wins" would
-    silently drop the others). Components and APIs share one name space: both are services.
+    silently drop the others). `docs` are of one kind; namespaces are kept apart.
     """
-    by_name: dict[str, list[Document]] = defaultdict(list)
+    by_name: dict[tuple[str, str], list[Document]] = defaultdict(list)
     for doc in docs:
-        by_name[doc.name].append(doc)
+        by_name[(doc.namespace, doc.name)].append(doc)
     kept = []
-    for name, same in by_name.items():
+    for (_namespace, name), same in by_name.items():
         if len(same) == 1:
             kept.append(same[0])
             continue

@@ -19,6 +19,9 @@ class EntityRecord(models.Model):
         API = "API"  # → catalog Service of kind apigateway; definition kept here
         SYSTEM = "System"  # → Service.system on its components; owner/description kept here
         GROUP = "Group"  # → catalog Team (+ memberships of known users)
+        USER = "User"  # → memberships of the matching account; `team` holds what it owns
+        RESOURCE = "Resource"  # → catalog Service (kind "resource" unless Slipway runs it)
+        DOMAIN = "Domain"  # kept here: owner, subdomainOf
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
     namespace = models.CharField(max_length=63, default="default")
@@ -29,12 +32,22 @@ class EntityRecord(models.Model):
     team = models.ForeignKey(
         "catalog.Team", null=True, blank=True, on_delete=models.CASCADE, related_name="entities"
     )
+    # A User entity's Slipway account (matched by email or username when imported).
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="backstage_entities",
+    )
     title = models.CharField(max_length=200, blank=True)
     description = models.TextField(blank=True)
     spec_type = models.CharField(max_length=63, blank=True)
     annotations = models.JSONField(default=dict, blank=True)
     links = models.JSONField(default=list, blank=True)
     labels = models.JSONField(default=dict, blank=True)
+    # metadata.tags of entities with no Service row (Systems, Domains, Groups, Users).
+    tags = models.JSONField(default=list, blank=True)
     # Spec fields with no catalog column: providesApis, consumesApis, definition, ...
     extra_spec = models.JSONField(default=dict, blank=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -36,7 +36,8 @@ def catalog_state() -> dict:
 def test_example_catalog_imports_with_owners_and_relations(personas):
     report = import_examples(actor=personas["staff"])
     assert report.errors == []
-    assert len(report.created) == 3 + 2 + 7 + 2 - 2  # payments and search teams already exist
+    # 3 Groups, 2 Systems, 7 Components, 2 APIs and a Resource; payments and search teams exist.
+    assert len(report.created) == 3 + 2 + 7 + 2 + 1 - 2
     assert "Group payments" in report.updated  # name/description/members refreshed
 
     payments, search = Team.objects.get(slug="payments"), Team.objects.get(slug="search")
@@ -48,10 +49,21 @@ def test_example_catalog_imports_with_owners_and_relations(personas):
     assert checkout.repo_url == "https://git.example.com/payments/checkout"
     assert checkout.docs_url == "https://docs.example.com/checkout"
     assert checkout.tags == ["python", "payments"]
-    assert set(checkout.depends_on.values_list("slug", flat=True)) == {"ledger", "payment-webhooks"}
+    assert set(checkout.depends_on.values_list("slug", flat=True)) == {
+        "ledger",
+        "payment-webhooks",
+        "payments-db",  # a Resource: a catalog-only entry of kind "resource"
+    }
+    db = Service.objects.get(slug="payments-db")
+    assert (db.kind, db.owner, db.entity.kind, db.entity.spec_type) == (
+        "resource",
+        payments,
+        "Resource",
+        "database",
+    )
     record = checkout.entity
     assert record.extra_spec["providesApis"] == ["payments-api"]
-    assert record.extra_spec["dependsOn"] == ["resource:payments-db"]  # kept for export
+    assert "dependsOn" not in record.extra_spec  # every dependency resolved
     assert record.annotations["github.com/project-slug"] == "example/checkout"
 
     # spec.type → kind: annotation wins, function → lambda, library → ecs (reported).
@@ -71,14 +83,16 @@ def test_example_catalog_imports_with_owners_and_relations(personas):
     assert EntityRecord.objects.get(kind="System", name="discovery").team == search
     assert set(payments.members.values_list("username", flat=True)) == {"alice", "bob"}
     assert any("'dora' has no Slipway account" in w for w in report.warnings)
-    assert any("'Resource' is not imported" in w for w in report.warnings)
-    assert any("'Location' is not imported" in w for w in report.warnings)
+    assert any(
+        "(Location search-extras): target ./more/catalog-info.yaml is not in this import" in w
+        for w in report.warnings
+    )
     assert any("'library' is not deployable" in w for w in report.warnings)
 
     # Audited: one event for the whole import, with the counts and what changed.
     event = AuditEvent.objects.get(action="catalog.import")
     assert (event.actor, event.source) == (personas["staff"], "cli")
-    assert event.after["counts"]["created"] == 12
+    assert event.after["counts"]["created"] == 13
     assert "Component checkout" in event.after["created"]
     assert "Group payments" in [change["entity"] for change in event.after["updated"]]
     assert AuditEvent.objects.filter(source="cli").count() == 1  # nothing else from the import
@@ -117,6 +131,7 @@ def test_export_then_reimport_changes_nothing(personas, tmp_path):
     kinds = [doc.kind for doc in backstage.load([("x.yaml", exported)]).documents]
     assert kinds.count("Group") == 3 and kinds.count("System") == 2
     assert kinds.count("Component") == 7 and kinds.count("API") == 2
+    assert kinds.count("Resource") == 1
 
     report = catalog_import(files=[("export.yaml", exported)], actor=None, source="cli")
     assert report.errors == [] and report.created == [] and report.updated == [], report
@@ -192,11 +207,15 @@ spec: {type: service, lifecycle: production, owner: payments}
 """
     report = catalog_import(files=[("mixed.yaml", text)], actor=None, source="cli")
     errors = sorted(report.errors)
-    assert len(errors) == 3
+    assert len(errors) == 2
     assert errors[0].startswith("mixed.yaml#1 (Component orphan): spec.owner: group 'nobody'")
     assert errors[1].startswith("mixed.yaml#2 (Component Bad_Name): metadata.name: Use 2–40")
-    assert errors[2].startswith("mixed.yaml#3 (Component fine): spec.owner must name a Group")
-    assert list(Service.objects.values_list("slug", flat=True)) == ["good"]
+    assert list(Service.objects.values_list("slug", flat=True)) == ["fine", "good"]
+    # A user may own a service (as in Backstage): it is held by the user's personal team,
+    # whose member is the user's account, so alice may change it and charlie may not.
+    fine = Service.objects.get(slug="fine")
+    assert fine.owner.slug == "user-alice"
+    assert fine.owned_by(personas["alice"]) and not fine.owned_by(personas["charlie"])
 
 
 def test_command_reports_and_fails_on_errors(personas, tmp_path, capsys):

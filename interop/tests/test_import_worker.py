@@ -24,4 +24,4 @@ def test_the_worker_imports_an_upload_nobody_is_watching(client, personas, celer
     assert job.status == "finished", job.error
     assert job.report["errors"] == [] and "Component checkout" in job.report["created"]
     assert job.attempts == 1 and job.done == job.total > 9
-    assert Service.objects.count() == 9 and not ImportFile.objects.exists()
+    assert Service.objects.count() == 10 and not ImportFile.objects.exists()

@@ -16,7 +16,10 @@ from interop.importer import catalog_import
 
 
 class Command(BaseCommand):
-    help = "Import Backstage entities (Group, System, Component, API) from files or folders."
+    help = (
+        "Import Backstage entities (Group, User, System, Domain, Component, API, Resource; "
+        "Locations followed within the files given) from files or folders."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("paths", nargs="+", help="catalog-info.yaml files or folders of them")
