@@ -95,6 +95,9 @@ class EcsAdopter:
             pairs = [{"Key": k, "Value": v} for k, v in tags.items()]
             elb = client("elbv2", environment, actor)
             ids.append(request_id(elb.add_tags(ResourceArns=elb_arns, Tags=pairs)))
+        aas = client("application-autoscaling", environment, actor)
+        for arn in live.tag_targets.get("autoscaling", []):
+            ids.append(request_id(aas.tag_resource(ResourceARN=arn, Tags=tags)))
         return ids
 
     def untag(self, *, environment, live: Live, keys: list[str], actor) -> None:
@@ -104,6 +107,9 @@ class EcsAdopter:
         elb_arns = live.tag_targets.get("elbv2", [])
         if elb_arns:
             client("elbv2", environment, actor).remove_tags(ResourceArns=elb_arns, TagKeys=keys)
+        aas = client("application-autoscaling", environment, actor)
+        for arn in live.tag_targets.get("autoscaling", []):
+            aas.untag_resource(ResourceARN=arn, TagKeys=keys)
 
 
 def _refuse(message: str) -> ValidationError:
@@ -119,6 +125,7 @@ class _Reading:
         self.resources: dict = {"adopted": True}
         self.spec: dict = {"kind": "ecs"}
         self.target_group_health_path = ""
+        self.scaling_targets: list[str] = []  # ScalableTargetARN, to tag
 
     def _client(self, service: str):
         return client(service, self.environment, self.actor)
@@ -172,6 +179,7 @@ class _Reading:
             tag_targets={
                 "ecs": [svc["serviceArn"], definition["taskDefinitionArn"]],
                 "elbv2": elb_arns,
+                "autoscaling": self.scaling_targets,
             },
         )
 
@@ -274,6 +282,8 @@ class _Reading:
             raise _refuse("it scales on a metric other than CPU, memory or ALB requests.")
         target = float(config.get("TargetValue", 0))
         self.resources["scaling_policy"] = tracking[0]["PolicyName"]
+        if targets[0].get("ScalableTargetARN"):
+            self.scaling_targets.append(targets[0]["ScalableTargetARN"])
         self.spec["autoscaling"] = {
             "min": targets[0]["MinCapacity"],
             "max": targets[0]["MaxCapacity"],

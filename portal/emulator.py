@@ -70,7 +70,13 @@ def start(host: str, port: int):
     # default): point it at this server, or every Task state fails to connect.
     os.environ["MOTO_PORT"] = str(port)
 
-    from portal import emulator_apigateway, emulator_ecs, emulator_lambda, emulator_logs
+    from portal import (
+        emulator_apigateway,
+        emulator_autoscaling,
+        emulator_ecs,
+        emulator_lambda,
+        emulator_logs,
+    )
 
     # The emulator's gaps, filled in its own process, so every provisioner has one code path
     # (the real-AWS one): ECS rollouts finish (nothing runs otherwise), Lambda provisioned
@@ -80,6 +86,8 @@ def start(host: str, port: int):
     emulator_apigateway.install()
     # Logs Insights queries otherwise ignore their `filter` clauses; see emulator_logs.
     emulator_logs.install()
+    # Application Auto Scaling tags (moto implements none); see emulator_autoscaling.
+    emulator_autoscaling.install()
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     url = emulator_url(host, port)

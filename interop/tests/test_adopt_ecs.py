@@ -183,6 +183,10 @@ def test_ecs_service_is_adopted_planned_without_changes_and_updated(client, pers
     tg = aws_client("elbv2").describe_target_groups(Names=["tg-web"])["TargetGroups"][0]
     tg_tags = aws_client("elbv2").describe_tags(ResourceArns=[tg["TargetGroupArn"]])
     assert {t["Key"] for t in tg_tags["TagDescriptions"][0]["Tags"]} >= {"slipway:service"}
+    scaling = aws_client("application-autoscaling")
+    [scalable] = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
+    tags = scaling.list_tags_for_resource(ResourceARN=scalable["ScalableTargetARN"])["Tags"]
+    assert tags["slipway:service"] == "web" and tags["slipway:team"] == "payments"
     assert discovery.discover_unmanaged(environment=personas["dev"]) == []
     event = AuditEvent.objects.get(action="resource.adopt")
     assert event.actor == personas["alice"] and event.result == "ok"
