@@ -7,12 +7,24 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 
 from django.contrib.postgres.lookups import TrigramWordSimilar
 from django.contrib.postgres.search import TrigramWordSimilarity
 from django.db import connection
-from django.db.models import Exists, F, FloatField, OuterRef, Q, QuerySet, Value
-from django.db.models.functions import Cast
+from django.db.models import (
+    DecimalField,
+    Exists,
+    F,
+    FloatField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Cast, Coalesce
 
 from catalog.fields import Rank
 from catalog.models import Service, ServiceInstance
@@ -30,6 +42,7 @@ SORTS = {
     "-name": "Name Z–A",
     "newest": "Newest first",
     "oldest": "Oldest first",
+    "cost": "Monthly cost (highest first)",
 }
 
 
@@ -141,6 +154,30 @@ def instance_q(query: CatalogQuery, *, environment_id) -> Q | None:
     if query.environment:
         condition &= Q(environment_id=environment_id)
     return condition
+
+
+MONEY = DecimalField(max_digits=14, decimal_places=2)
+
+
+def instance_cost_sum(group: str) -> Subquery:
+    """The sum of the stored monthly estimates (costs app) of the instances whose `group`
+    (e.g. "service_id" or "service__owner_id") is the outer row's pk; NULL when none."""
+    per_group = (
+        ServiceInstance.objects.filter(**{group: OuterRef("pk")})
+        .order_by()
+        .values(group)
+        .annotate(total=Sum("cost__monthly_usd"))
+        .values("total")
+    )
+    return Subquery(per_group, output_field=MONEY)
+
+
+def with_monthly_cost(qs: QuerySet) -> QuerySet:
+    """Annotate `monthly_cost`: the sum of the instances' stored estimates (0 without any)."""
+    zero = Value(Decimal(0))
+    return qs.annotate(
+        monthly_cost=Coalesce(instance_cost_sum("service_id"), zero, output_field=MONEY)
+    )
 
 
 def with_instance_filter(qs: QuerySet, query: CatalogQuery, environment_id) -> QuerySet:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 
 from django.db import connection
 from django.db.models import FloatField, Max, Q, QuerySet, Value
@@ -27,6 +28,7 @@ from catalog.filters import (  # noqa: F401 — SORTS re-exported
     search_tokens,
     service_q,
     with_instance_filter,
+    with_monthly_cost,
 )
 from catalog.models import Environment, Service, ServiceInstance, Team
 
@@ -84,6 +86,8 @@ def cursor_for(service, sort: str) -> str:
         return get("slug")
     if sort == "relevance":
         return f"{get('rank')!r}~{get('slug')}"
+    if sort == "cost":
+        return f"{get('monthly_cost')}~{get('slug')}"
     micros = int(get("created_at").timestamp() * 1_000_000)
     return f"{micros}.{get('pk')}"
 
@@ -104,6 +108,13 @@ def _after_q(query: CatalogQuery) -> Q:
         except ValueError:
             return Q()
         return Q(rank__lt=rank) | Q(rank=rank, slug__gt=slug)
+    if sort == "cost":
+        cost, _, slug = query.after.partition("~")
+        try:
+            cost = Decimal(cost)
+        except InvalidOperation:
+            return Q()
+        return Q(monthly_cost__lt=cost) | Q(monthly_cost=cost, slug__gt=slug)
     micros, _, pk = query.after.partition(".")
     try:
         created = datetime.fromtimestamp(int(micros) / 1_000_000, tz=UTC)
@@ -121,6 +132,7 @@ ORDERINGS = {
     "-name": ["-slug"],
     "newest": ["-created_at", "-pk"],
     "oldest": ["created_at", "pk"],
+    "cost": ["-monthly_cost", "slug"],
 }
 
 
@@ -132,6 +144,8 @@ def matching(query: CatalogQuery, *, team_id, environment_id) -> QuerySet[Servic
         # SQLite has no ranking: its "best match" is the name order.
         ranked = connection.vendor == "postgresql"
         qs = qs.annotate(rank=rank(query) if ranked else Value(0.0, output_field=FloatField()))
+    if query.order == "cost":
+        qs = with_monthly_cost(qs)
     return qs.filter(_after_q(query)).order_by(*ORDERINGS[query.order])
 
 
@@ -184,7 +198,9 @@ def catalog_page(*, query: CatalogQuery) -> CatalogPage:
 
 def _services(query: CatalogQuery, *, team_id, environment_id) -> list[dict]:
     """The page's services as dicts (no model instances: ~4x cheaper for 50 rows)."""
-    fields = (*_ROW_FIELDS, "rank") if query.order == "relevance" else _ROW_FIELDS
+    fields = {"relevance": (*_ROW_FIELDS, "rank"), "cost": (*_ROW_FIELDS, "monthly_cost")}.get(
+        query.order, _ROW_FIELDS
+    )
     qs = matching(query, team_id=team_id, environment_id=environment_id).values(*fields)
     return list(qs[: PAGE_SIZE + 1])
 
@@ -215,6 +231,7 @@ def _pattern(name: str) -> str:
 
 def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
     """Rows for the template: every value ready to print, strips rendered (one cache read)."""
+    from costs.templatetags.costs import usd
     from monitoring.selectors import summaries_by_pk
     from monitoring.templatetags.monitoring import strip_html, strip_patterns
 
@@ -270,6 +287,8 @@ def _shape(services: list[dict], environments: list[Environment]) -> list[dict]:
                 "envs": envs,
                 "last_deploy": last.isoformat() if last else "",
                 "last_deploy_label": ago(last, now),
+                # Only when sorted by cost (the sum of the instances' stored estimates).
+                "monthly_cost": usd(service["monthly_cost"]) if "monthly_cost" in service else "",
                 "strips": [
                     strip_html(
                         service_slug=service["slug"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, QuerySet
 
-from catalog.filters import SORTS, CatalogQuery  # noqa: F401
+from catalog.filters import SORTS, CatalogQuery, instance_cost_sum  # noqa: F401
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from catalog.search import PAGE_SIZE, catalog_page  # noqa: F401
 
@@ -45,9 +45,11 @@ def user_teams(*, user) -> list[Team]:
 
 
 def team_list() -> QuerySet[Team]:
+    """Every team with its service and member counts and its estimated monthly AWS cost."""
     return Team.objects.annotate(
         service_count=Count("services", distinct=True),
         member_count=Count("memberships", distinct=True),
+        monthly_cost=instance_cost_sum("service__owner_id"),
     ).order_by("name")
 
 
@@ -56,7 +58,9 @@ def team_get(*, slug: str) -> Team | None:
 
 
 def team_page(*, team: Team, limit: int = 100) -> dict:
-    """A team's services (first `limit`, by name), members and recent deployments."""
+    """A team's services (first `limit`, by name), members, recent deployments and the
+    estimated monthly cost of everything it runs."""
+    from costs.selectors import team_monthly_total
     from deployments.models import Deployment
 
     services = list(
@@ -85,6 +89,7 @@ def team_page(*, team: Team, limit: int = 100) -> dict:
         "memberships": memberships,
         "deployments": deployments,
         "environments": list(Environment.objects.all()),
+        "monthly_cost": team_monthly_total(team=team),
     }
 
 

@@ -23,6 +23,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
+from costs.services import instance_cost_refresh
 from deployments import live, liveness, observations, provisioners
 from deployments.errors import DeploymentError
 from deployments.events import deployment_event_record
@@ -435,6 +436,10 @@ def _succeed(deployment: Deployment) -> None:
             catalog_services.service_table_uses_sync(service=deployment.instance.service)
             live.deployment_changed(deployment.pk)  # sent when the transaction commits
             deployment_event_record(deployment_id=deployment.pk, type="deployment.succeeded")
+    if updated:
+        # The catalog sorts and sums by the applied spec's estimate (no AWS call here).
+        instance = ServiceInstance.objects.select_related("service", "environment")
+        instance_cost_refresh(instance=instance.get(pk=deployment.instance_id), metrics=False)
 
 
 def _audit_finish(deployment: Deployment, status: str, error: str) -> None:

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from catalog.access import get_deployment_for_user, get_service_for_user
 from catalog.models import Environment, Team
+from costs.panel import CostPanel
 from deployments import kinds, lifecycle
 from deployments.forms.common import DeleteForm
 from deployments.views import REFUSALS, _form_page
@@ -46,7 +47,10 @@ def instance_deploy(request, slug, environment):
         form = kind.create_form(data, files, teams=Team.objects.filter(pk=service.owner_id))
         form.for_existing(service=service, environment=target)
         title = f"Deploy {service.name} to {target.name}"
-    if request.method == "POST" and form.is_valid():
+    cost = CostPanel(request, kind=service.kind, environment=target)
+    if cost.wanted:
+        return cost.reply(request, form)
+    if request.method == "POST" and form.is_valid() and cost.is_valid():
         try:
             deployment = lifecycle.instance_first_deploy(
                 service=service,
@@ -58,8 +62,9 @@ def instance_deploy(request, slug, environment):
         except REFUSALS as exc:
             form.add_error(None, str(exc))
         else:
+            cost.save(instance=deployment.instance, user=request.user)
             return redirect(deployment)
-    return _form_page(request, form, title=title, submit="Review plan")
+    return _form_page(request, form, title=title, submit="Review plan", cost=cost)
 
 
 @require_POST

@@ -9,6 +9,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog import selectors as catalog_selectors
 from catalog.access import get_deployment_for_user, get_instance_for_user, get_service_for_user
+from costs import selectors as cost_selectors
+from costs.panel import CostPanel
 from deployments import kinds, live, selectors, services, timed
 from deployments.guardrails import GuardrailViolation
 from deployments.models import Deployment
@@ -37,7 +39,10 @@ def service_new(request, kind):
     if not teams.exists():
         raise PermissionDenied("Join a team before creating services.")
     form = spec_kind.create_form(request.POST or None, request.FILES or None, teams=teams)
-    if request.method == "POST" and form.is_valid():
+    cost = CostPanel(request, kind=kind)
+    if cost.wanted:
+        return cost.reply(request, form)
+    if request.method == "POST" and form.is_valid() and cost.is_valid():
         data = form.cleaned_data
         try:
             deployment = services.service_launch(
@@ -53,11 +58,14 @@ def service_new(request, kind):
         except REFUSALS as exc:
             form.add_error(None, str(exc))
         else:
+            cost.save(instance=deployment.instance, user=request.user)
             return redirect(deployment)
-    return _form_page(request, form, title=f"New {spec_kind.label}", submit="Review plan")
+    return _form_page(
+        request, form, title=f"New {spec_kind.label}", submit="Review plan", cost=cost
+    )
 
 
-def _form_page(request, form, *, title, submit, instance=None, danger=False, refusal=""):
+def _form_page(request, form, *, title, submit, instance=None, danger=False, refusal="", cost=None):
     """The form page of a change; `refusal` says up front why it cannot go ahead."""
     return render(
         request,
@@ -70,8 +78,9 @@ def _form_page(request, form, *, title, submit, instance=None, danger=False, ref
             "service": instance.service if instance else None,
             "danger": danger,
             "refusal": refusal,
+            "cost": cost,
         },
-        status=400 if form.errors else 200,
+        status=400 if form.errors or (cost and cost.has_errors()) else 200,
     )
 
 
@@ -118,20 +127,27 @@ def instance_scale(request, slug, environment):
 
 
 def _spec_change(request, form, instance, action, verb, after_plan=None):
-    if request.method == "POST" and form.is_valid():
+    cost = CostPanel(request, kind=instance.service.kind, instance=instance)
+    if cost.wanted:
+        return cost.reply(request, form)
+    if request.method == "POST" and form.is_valid() and cost.is_valid():
         spec = form.spec()
         code = form.cleaned_data.get("code")
         if code:
             spec = {**spec, "code_sha256": services.code_artifact_store(content=code).sha256}
         result = _plan_or_error(request, form, instance=instance, spec=spec, action=action)
         if result == "nothing":
+            cost.save(instance=instance, user=request.user)
             return redirect(instance.service)
         if result is not None:
+            cost.save(instance=instance, user=request.user)
             if after_plan is not None:
                 after_plan(result)
             return redirect(result)
     title = f"{verb} {instance.service.name} in {instance.environment.name}"
-    return _form_page(request, form, title=title, submit="Review plan", instance=instance)
+    return _form_page(
+        request, form, title=title, submit="Review plan", instance=instance, cost=cost
+    )
 
 
 @require_POST
@@ -197,11 +213,12 @@ def deployment_detail(request, pk):
     """The deployment page; htmx polls its #deployment fragment while a worker may change it."""
     deployment = get_deployment_for_user(request.user, pk)
     template = "deployments/deployment_detail.html"
+    context = selectors.deployment_page_context(deployment, request.user)
     if request.htmx:
         template += "#deployment"
-    response = render(
-        request, template, selectors.deployment_page_context(deployment, request.user)
-    )
+    else:  # the fragment polled every 2 s leaves the cost out
+        context["cost"] = cost_selectors.deployment_cost(deployment=deployment)
+    response = render(request, template, context)
     if request.htmx and not deployment.is_polling:
         # Polling just saw the end: reload the whole page once, so everything around the
         # fragment (instance status, resources, buttons) is current too.

@@ -51,6 +51,7 @@ INSTALLED_APPS = [
     "api",
     "ninja",  # serves the API docs page's Swagger UI from local static files
     "interop",
+    "costs",
     "axes",
 ]
 

@@ -1,0 +1,68 @@
+"""Writes for cost estimates: an instance's traffic figures, and its denormalized estimate."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.utils import timezone
+
+from audit.services import audit_record
+from catalog.models import ServiceInstance
+from costs import selectors
+from costs.estimate import cents
+from costs.models import InstanceCost
+
+
+def instance_traffic_set(
+    *,
+    instance: ServiceInstance,
+    requests_per_month: int | None,
+    duration_ms: Decimal | None,
+    user,
+) -> InstanceCost:
+    """Store the traffic figures typed on a form (both None = use last week's metrics).
+
+    Audited when they change; the estimate of the applied spec follows them at once.
+    """
+    row, _ = InstanceCost.objects.get_or_create(instance=instance)
+    before = {"requests_per_month": row.requests_per_month, "duration_ms": row.duration_ms}
+    after = {"requests_per_month": requests_per_month, "duration_ms": duration_ms}
+    if before == after:
+        return row
+    InstanceCost.objects.filter(pk=row.pk).update(**after)
+    audit_record(
+        actor=user,
+        action="cost.traffic_set",
+        target=instance,
+        environment=instance.environment,
+        before={k: None if v is None else str(v) for k, v in before.items()},
+        after={k: None if v is None else str(v) for k, v in after.items()},
+    )
+    return instance_cost_refresh(instance=instance, metrics=False)
+
+
+def instance_cost_refresh(*, instance: ServiceInstance, metrics: bool = True) -> InstanceCost:
+    """Estimate the instance's applied spec again and store the figure (safe to repeat).
+
+    Called when a deployment succeeds, by `manage.py costs_refresh` and by the backfill
+    migration. `metrics=False` leaves CloudWatch out (the figures typed, or no traffic).
+    """
+    environment = instance.environment
+    traffic = selectors.traffic_for(
+        instance=instance, environment=environment, kind=instance.service.kind, metrics=metrics
+    )
+    found = selectors.spec_estimate(
+        spec=instance.applied_spec, environment=environment, traffic=traffic
+    )
+    monthly = found.monthly
+    fields = {
+        "monthly_usd": None if monthly is None else cents(monthly),
+        "note": found.unavailable[:200],
+        "price_date": found.price_date,
+        "estimated_at": timezone.now(),
+    }
+    row, created = InstanceCost.objects.get_or_create(instance=instance, defaults=fields)
+    if not created:
+        InstanceCost.objects.filter(pk=row.pk).update(**fields)
+        row.refresh_from_db()
+    return row

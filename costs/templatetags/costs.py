@@ -1,0 +1,43 @@
+"""Money as the cost pages print it."""
+
+from decimal import Decimal
+
+from django import template
+
+from costs.estimate import cents
+
+register = template.Library()
+
+
+@register.filter
+def usd(amount: Decimal | None) -> str:
+    """$1,234.56 (cents rounded half up); "–" for no figure."""
+    if amount is None:
+        return "–"
+    value = cents(Decimal(amount))
+    sign = "−" if value < 0 else ""
+    return f"{sign}${abs(value):,.2f}"
+
+
+@register.filter
+def usd_change(amount: Decimal | None) -> str:
+    """+$18.02 or −$5.00 (a difference from today); "no change" at zero."""
+    if amount is None:
+        return "–"
+    value = cents(Decimal(amount))
+    if value == 0:
+        return "no change"
+    return ("+" if value > 0 else "−") + f"${abs(value):,.2f}"
+
+
+@register.filter
+def quantity(value: Decimal) -> str:
+    """A line item's quantity without trailing zeros: 730, 0.6, 180,000."""
+    text = f"{Decimal(value):,.4f}".rstrip("0").rstrip(".")
+    return text or "0"
+
+
+@register.filter
+def unit_price(value: Decimal) -> str:
+    """A unit price as published ($0.0000166667): every digit kept."""
+    return f"${Decimal(value).normalize():f}"
