@@ -150,3 +150,32 @@ def test_export_downloads_yaml_for_any_signed_in_user(client, personas):
     assert "attachment" in response["Content-Disposition"]
     kinds = [d.kind for d in backstage.load([("x", response.content)]).documents]
     assert kinds.count("Group") == 2  # payments and search
+
+
+def test_a_job_held_by_a_live_worker_is_left_alone_and_a_dead_ones_is_taken_over(
+    personas, monkeypatch
+):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from interop import jobs
+
+    job = jobs.import_job_create(
+        user=personas["staff"], files=backstage.files_from_paths([EXAMPLES])
+    )
+    assert jobs.import_job_claim(job_id=job.pk)  # a first worker holds it, and beats
+    checks = []
+    monkeypatch.setattr(run_import, "apply_async", lambda args, countdown: checks.append(countdown))
+    run_import(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "running" and job.stage == "waiting" and not Service.objects.exists()
+    assert checks == [jobs.STALE_AFTER.total_seconds() + 1]  # it checks back later
+
+    # The first worker died: its heartbeat is stale, the next delivery takes the job over.
+    ImportJob.objects.filter(pk=job.pk).update(
+        heartbeat_at=timezone.now() - jobs.STALE_AFTER - timedelta(seconds=1)
+    )
+    run_import(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == "finished" and job.attempts == 2 and Service.objects.exists()
