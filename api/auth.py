@@ -1,7 +1,8 @@
 """Bearer-token authentication for the API (`Authorization: Bearer slw_…`), with rate limits.
 
-Two token buckets in Redis (portal/ratelimit.py) guard every call: one per client address,
-taken before the token is even looked up (so guessing tokens is slow too), and one per token.
+Two token buckets in Redis (portal/ratelimit.py) guard every call: one per client address and
+one per token, both taken in one round trip before the token is even looked up (so guessing
+tokens is slow too).
 An empty bucket answers 429 with Retry-After (api/v1.py); the numbers are settings
 (API_RATE_LIMIT_PER_ADDRESS, API_RATE_LIMIT_PER_TOKEN).
 """
@@ -12,7 +13,8 @@ import math
 from django.conf import settings
 from ninja.security import HttpBearer
 
-from api.services import token_authenticate
+from api.models import ApiToken
+from api.services import MAX_TOKEN_LENGTH, token_authenticate
 from portal import ratelimit
 
 
@@ -26,26 +28,30 @@ class RateLimited(Exception):
         )
 
 
-def _limit(name: str, limit: tuple[float, int], scope: str) -> None:
+def _limit(address: str, token: str) -> None:
+    """Take a token from the address's bucket, then from the presented token's, in one Redis
+    round trip, before the token is looked up (so guessing tokens is slow too). The token's
+    bucket is keyed by a digest of the secret as presented; a secret that is no token draws from
+    a bucket no real token uses (and only once its address had a token to spend)."""
     if not settings.API_RATE_LIMITS_ENABLED:
         return
-    rate, burst = limit
-    wait = ratelimit.try_take(name=name, rate=rate, burst=burst)
-    if wait > 0:
-        raise RateLimited(wait, scope)
+    # REMOTE_ADDR, as django-axes uses: a client-set X-Forwarded-For must not pick a bucket.
+    buckets = [(f"api-address:{address}", *settings.API_RATE_LIMIT_PER_ADDRESS)]
+    if token.startswith(ApiToken.PREFIX) and len(token) <= MAX_TOKEN_LENGTH:
+        digest = hashlib.sha256(token.encode()).hexdigest()[:32]
+        buckets.append((f"api-token:{digest}", *settings.API_RATE_LIMIT_PER_TOKEN))
+    empty, wait = ratelimit.try_take(*buckets)
+    if empty:
+        raise RateLimited(wait, "from this address" if empty == 1 else "with this token")
 
 
 class TokenAuth(HttpBearer):
     openapi_description = "A personal API token, created under your user menu → API tokens."
 
     def authenticate(self, request, token):
-        # REMOTE_ADDR, as django-axes uses: a client-set X-Forwarded-For must not pick a bucket.
-        address = request.META.get("REMOTE_ADDR", "")
-        _limit(f"api-address:{address}", settings.API_RATE_LIMIT_PER_ADDRESS, "from this address")
+        _limit(request.META.get("REMOTE_ADDR", ""), token)
         user = token_authenticate(raw=token)
         if user is not None:
-            digest = hashlib.sha256(token.encode()).hexdigest()[:32]
-            _limit(f"api-token:{digest}", settings.API_RATE_LIMIT_PER_TOKEN, "with this token")
             # The rest of Slipway (permission helper, audit) reads request.user.
             request.user = user
         return user

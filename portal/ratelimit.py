@@ -17,22 +17,28 @@ from django.conf import settings
 
 log = logging.getLogger(__name__)
 
-# Take one token if there is one; otherwise say how long until there will be.
-# KEYS[1] bucket; ARGV: rate per second, burst. Uses the server's clock, shared by all.
+# Take one token from each bucket in turn, stopping at the first that has none: returns
+# {i, wait} for that bucket (the seconds until it has one; nothing taken from it or the ones
+# after), or {0, "0"} when every bucket gave a token. KEYS: the buckets; ARGV: rate per second
+# and burst of each, in the same order. Uses the server's clock, shared by all. One round trip
+# for the API's two buckets (address, then token).
 _TAKE = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens'))
-local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp'))
-if tokens == nil then tokens = burst; stamp = now end
-tokens = math.min(burst, tokens + (now - stamp) * rate)
-local wait = 0
-if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
-redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
-redis.call('EXPIRE', KEYS[1], 3600)
-return tostring(wait)
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[2 * i - 1])
+  local burst = tonumber(ARGV[2 * i])
+  local tokens = tonumber(redis.call('HGET', key, 'tokens'))
+  local stamp = tonumber(redis.call('HGET', key, 'stamp'))
+  if tokens == nil then tokens = burst; stamp = now end
+  tokens = math.min(burst, tokens + (now - stamp) * rate)
+  local wait = 0
+  if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+  redis.call('HSET', key, 'tokens', tokens, 'stamp', now)
+  redis.call('EXPIRE', key, 3600)
+  if wait > 0 then return {i, tostring(wait)} end
+end
+return {0, "0"}
 """
 
 # Which of AWS's documented buckets (per account and region) each call draws from. A call may
@@ -115,7 +121,8 @@ def take(*, account: str, region: str, group: str, max_wait: float | None = None
     while True:
         try:
             _, script = _redis()
-            wait = float(script(keys=[key], args=[rate, burst]))
+            _, wait = script(keys=[key], args=[rate, burst])
+            wait = float(wait)
         except redis.RedisError:
             log.warning("Rate-limit bucket unavailable (Redis); calling AWS without it")
             return waited
@@ -155,15 +162,20 @@ def _key(name: str) -> str:
     return f"{prefix}:{name}"
 
 
-def try_take(*, name: str, rate: float, burst: int) -> float:
-    """Take one token from bucket `name` without waiting: 0 when taken, otherwise the seconds
-    until one is free (nothing is taken then). Fails open if Redis is down."""
+def try_take(*buckets: tuple[str, float, int]) -> tuple[int, float]:
+    """Take one token from each bucket `(name, rate, burst)` in turn, without waiting, in one
+    round trip. Returns (0, 0.0) when every bucket gave one; otherwise the position (from 1)
+    of the first empty bucket and the seconds until it has a token (nothing is taken from it
+    or the buckets after it). Fails open if Redis is down."""
+    keys = [_key(name) for name, _, _ in buckets]
+    args = [value for _, rate, burst in buckets for value in (rate, burst)]
     try:
         _, script = _redis()
-        return max(0.0, float(script(keys=[_key(name)], args=[rate, burst])))
+        position, wait = script(keys=keys, args=args)
     except redis.RedisError:
         log.warning("Rate-limit bucket unavailable (Redis); request let through")
-        return 0.0
+        return 0, 0.0
+    return int(position), max(0.0, float(wait))
 
 
 def failures(*, name: str) -> tuple[int, int]:
