@@ -16,7 +16,7 @@ from django.core.cache import cache
 from django.db.models import Count
 
 from catalog.filters import DEPLOYED, CatalogQuery, service_q, with_instance_filter
-from catalog.models import Service, ServiceInstance, Team
+from catalog.models import Environment, Service, ServiceInstance, Team
 
 # How long facet counts are reused; catalog writes invalidate them at once (see catalog_changed).
 FACET_CACHE_SECONDS = getattr(settings, "CATALOG_FACET_CACHE_SECONDS", 30)
@@ -146,6 +146,8 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     cached = found.get(key)
     if cached is not None and cached[0] == version:
         return cached[1]
+    if kwargs.get("environments") is None:  # the caller had no need of them (the API)
+        kwargs["environments"] = list(Environment.objects.all())
     result = _facets(query, version=version, **kwargs)
     cache.set(key, (version, result), FACET_CACHE_SECONDS)
     return result

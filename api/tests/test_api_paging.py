@@ -132,19 +132,41 @@ def test_etag_revalidation_answers_304_until_the_catalog_changes(client, persona
 def test_query_counts_do_not_grow_with_the_page(
     client, many, headers, django_assert_max_num_queries
 ):
-    # Token (+ its last-used stamp), environments, the page; facets on a cache miss: two
+    # Token (+ its last-used stamp), the page; facets on a cache miss: the environments, two
     # grouped counts and the team labels. None of it depends on the page size.
     with django_assert_max_num_queries(7):
         first = client.get(f"{URL}?limit=200", headers=headers).json()
-    # A later page of the same query: its facets come from the cache.
-    with django_assert_max_num_queries(3):
+    # A later page of the same query: the token and the page (facets from the cache).
+    with django_assert_max_num_queries(2):
         client.get(f"{URL}?cursor={first['results'][99]['slug']}", headers=headers)
     # A new filter combination (facets recounted) with an owner (the team lookup).
     with django_assert_max_num_queries(7):
         client.get(f"{URL}?owner=payments&q=payment", headers=headers)
-    # Teams: the page, then their memberships and users.
+    # Teams: the token, the page, then their memberships and users.
     with django_assert_max_num_queries(4):
         client.get("/api/v1/teams?page_size=200", headers=headers)
+    with django_assert_max_num_queries(2):
+        client.get("/api/v1/environments?page_size=200", headers=headers)
+
+
+def test_the_service_list_answers_in_its_documented_shape(client, many, headers):
+    """The list is rendered from plain values, not through its response schema: the OpenAPI
+    schema must still describe it exactly (field names and types)."""
+    schemas = client.get(reverse("api-v1:openapi-json")).json()["components"]["schemas"]
+    page = client.get(f"{URL}?q=payment&limit=5", headers=headers).json()
+    assert set(page) == set(schemas["ServicePageOut"]["properties"])
+    assert page["count"] == 13 and len(page["results"]) == 5 and "cursor=" in page["next"]
+    documented = schemas["ServiceOut"]["properties"]
+    json_types = {str: "string", list: "array", int: "integer", bool: "boolean"}
+    for service in page["results"]:
+        assert set(service) == set(documented)
+        for name, value in service.items():
+            assert json_types[type(value)] == documented[name]["type"], name
+        assert service["created_at"].endswith("Z")  # an ISO date-time, as the schema says
+    for facet in page["facets"]:
+        assert set(facet) == set(schemas["FacetOut"]["properties"])
+        for option in facet["options"]:
+            assert set(option) == set(schemas["FacetOptionOut"]["properties"])
 
 
 def test_the_schema_documents_the_bounds(client, db):
