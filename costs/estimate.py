@@ -155,7 +155,8 @@ def _lambda(spec: LambdaSpec, traffic: Traffic, prices: RegionPrices, hours: int
         )  # fmt: skip
         if traffic.duration_ms is not None:
             gb_seconds = requests * traffic.duration_ms / 1000 * gb
-            label = f"Lambda duration: {requests:,} × {traffic.duration_ms:g} ms × {gb:g} GB"
+            ms = traffic.duration_ms.normalize()
+            label = f"Lambda duration: {requests:,} × {ms:f} ms × {gb:g} GB"
             if spec.provisioned_concurrency:
                 rate_ = rate.provisioned_duration_gb_second
                 items.append(LineItem(label + " (provisioned)", gb_seconds, "GB-seconds", rate_))

@@ -149,3 +149,37 @@ def test_other_teams_and_anonymous_users_get_no_estimate(client, personas, aws_c
     client.logout()
     assert client.post(SCALE, {**SCALE_TO_4, "_estimate": "1"}, **HTMX).status_code == 302
     assert Deployment.objects.count() == 1
+
+
+def test_a_running_function_without_figures_is_estimated_from_last_weeks_metrics(
+    client, personas, aws_clean
+):
+    from datetime import UTC, datetime, timedelta
+
+    from conftest import launch_lambda
+    from deployments.tests.test_provision_ecs import run_inline
+    from portal.aws import aws_client
+
+    deployment = run_inline(launch_lambda(personas, "thumbs", memory_size=512))
+    assert deployment.status == Deployment.Status.SUCCEEDED
+    two_days_ago = datetime.now(tz=UTC) - timedelta(days=2)
+    dims = [{"Name": "FunctionName", "Value": "thumbs-dev"}]
+    aws_client("cloudwatch").put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            # 700,000 invocations last week, 84,000,000 ms in all: 120 ms on average.
+            {"MetricName": "Invocations", "Dimensions": dims, "Timestamp": two_days_ago,
+             "Value": 700_000},
+            {"MetricName": "Duration", "Dimensions": dims, "Timestamp": two_days_ago,
+             "Value": 84_000_000},
+        ],
+    )  # fmt: skip
+    client.force_login(personas["alice"])
+    page = client.get(deployment.get_absolute_url()).content.decode()
+    # A month is 730 / 168 weeks: 700,000 × 730 / 168 = 3,041,666 requests.
+    #   3.041666 million × $0.20                          = $0.6083332
+    #   3,041,666 × 0.120 s × 0.5 GB = 182,499.96 GB-s × $0.0000166667 = $3.0416721...
+    assert "Traffic from CloudWatch, last 7 days." in page
+    assert "<td>Lambda requests</td><td>3.0417 million requests</td>" in page
+    assert "Lambda duration: 3,041,666 × 120 ms × 0.5 GB" in page
+    assert "About $3.65/month" in page
