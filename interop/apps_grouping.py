@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 
@@ -182,19 +183,31 @@ def app_adopt(
     _check_slugs(members, owner=owner, environment=environment)
     instances = []
     for member in members:
-        instances.append(
-            resource_adopt(
-                environment=environment,
-                kind=member.item.kind,
-                name=member.item.name,
-                owner=owner,
-                slug=member.slug,
-                user=user,
-                description=f"{SOURCES[source]} app {app}, service {member.service}",
-                source=origin,
-                join_existing=True,
+        try:
+            instances.append(
+                resource_adopt(
+                    environment=environment,
+                    kind=member.item.kind,
+                    name=member.item.name,
+                    owner=owner,
+                    slug=member.slug,
+                    user=user,
+                    description=f"{SOURCES[source]} app {app}, service {member.service}",
+                    source=origin,
+                    join_existing=True,
+                )
             )
-        )
+        except (ValidationError, ClientError, BotoCoreError) as exc:
+            # What was adopted stays adopted (each is whole: tagged, recorded, audited); say
+            # so, and what stopped, so the rest can be adopted again from Discovery.
+            if not instances:
+                raise
+            reason = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+            done = ", ".join(i.service.slug for i in instances)
+            raise ValidationError(
+                f"Adopted {done}; {member.slug} was not adopted: {reason} "
+                "Adopt the rest again from Discovery."
+            ) from exc
     audit_record(
         actor=user,
         action="app.adopt",

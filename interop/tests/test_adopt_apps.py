@@ -133,3 +133,34 @@ def test_proton_tags_group_by_proton_service_and_environment():
         "checkout-checkout-svc",
     ]
     assert [r.name for r in rest] == ["lonely"]
+
+
+def test_a_service_that_cannot_be_adopted_stops_the_app_with_what_was_done(
+    client, personas, aws_clean
+):
+    make_copilot_app()
+    # A second policy on orders: not something an ECS spec can hold.
+    aws_client("application-autoscaling").put_scaling_policy(
+        PolicyName="orders-memory",
+        ServiceNamespace="ecs",
+        ResourceId="service/shop-cluster/orders",
+        ScalableDimension="ecs:service:DesiredCount",
+        PolicyType="TargetTrackingScaling",
+        TargetTrackingScalingPolicyConfiguration={
+            "TargetValue": 60.0,
+            "PredefinedMetricSpecification": {
+                "PredefinedMetricType": "ECSServiceAverageMemoryUtilization"
+            },
+        },
+    )
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt_app", args=["dev"]), {**APP_FORM, "owner": personas["payments"].pk}
+    )
+    assert response.status_code == 400
+    [message] = response.context["form"].non_field_errors()
+    assert message.startswith("Adopted mailer, frontend; orders was not adopted: ")
+    assert "not exactly one target-tracking policy" in message
+    assert sorted(Service.objects.values_list("slug", flat=True)) == ["frontend", "mailer"]
+    left = discovery.discover_unmanaged(environment=personas["dev"])
+    assert sorted(f.title for f in left) == ["orders", "unrelated"]
