@@ -13,6 +13,11 @@ is AWS's `NotFoundException` (404).
 Also `GetAuthorizers` for HTTP APIs (moto 5.2.5 implements `GetAuthorizer` by id but not the
 list, which answers 500): `GET /v2/apis/{api}/authorizers` lists the API's authorizers in AWS's
 shape, in one page, so the provisioner finds its authorizers by name as it would on AWS.
+
+And tags on REST APIs (v1): moto 5.2.5 routes `TagResource`/`UntagResource`/`GetTags` only for
+stage ARNs, so a REST API's ARN (`arn:aws:apigateway:<region>::/restapis/<id>`) answers 404.
+Discovery's adoption tags an existing REST API with `slipway:service`, as on AWS; the patch adds
+the route and keeps the tags on the API (where `GetRestApis` already reads them).
 """
 
 from __future__ import annotations
@@ -66,4 +71,56 @@ def install() -> None:
 
     ApiGatewayV2Response.update_stage = update_stage
     ApiGatewayV2Response.get_authorizers = get_authorizers
+    _install_rest_api_tags()
     _installed = True
+
+
+# A REST API's own ARN in the tagging calls' path (moto knows only stage ARNs there).
+_REST_API_TAGS = (
+    "{0}/tags/arn:(?P<partition>[^/]+):apigateway:(?P<region_name>[^/]+)::/restapis/"
+    "(?P<function_id>[^/]+)$"
+)
+
+
+def _install_rest_api_tags() -> None:
+    from moto.apigateway import urls
+    from moto.apigateway.responses import APIGatewayResponse
+
+    urls.url_paths[_REST_API_TAGS] = APIGatewayResponse.dispatch
+    stage_calls = {
+        name: getattr(APIGatewayResponse, name)
+        for name in ("tag_resource", "untag_resource", "get_tags")
+    }
+
+    def rest_api(self: APIGatewayResponse):
+        """The REST API a tagging call names, or None when it names something else."""
+        arn = unquote(self.path.split("/tags/", 1)[1])
+        _, _, rest = arn.partition("::/restapis/")
+        if not rest or "/" in rest:
+            return None
+        return self.backend.get_rest_api(rest)
+
+    def tag_resource(self: APIGatewayResponse):
+        api = rest_api(self)
+        if api is None:
+            return stage_calls["tag_resource"](self)
+        api.tags = {**(api.tags or {}), **(self._get_param("tags") or {})}
+        return 204, {}, ""
+
+    def untag_resource(self: APIGatewayResponse):
+        api = rest_api(self)
+        if api is None:
+            return stage_calls["untag_resource"](self)
+        keys = set(self.querystring.get("tagKeys") or [])
+        api.tags = {k: v for k, v in (api.tags or {}).items() if k not in keys}
+        return 204, {}, ""
+
+    def get_tags(self: APIGatewayResponse):
+        api = rest_api(self)
+        if api is None:
+            return stage_calls["get_tags"](self)
+        return 200, {}, json.dumps({"tags": api.tags or {}})
+
+    APIGatewayResponse.tag_resource = tag_resource
+    APIGatewayResponse.untag_resource = untag_resource
+    APIGatewayResponse.get_tags = get_tags

@@ -152,10 +152,18 @@ def fingerprint(routes: dict[str, dict]) -> str:
 
 # --- observe -------------------------------------------------------------------------------------
 def _names(ctx: Context) -> dict:
+    """Slipway's names for the instance's API, or an adopted API's own (kept on the instance:
+    its id, name and stage, and the deployment that served the stage when it was adopted)."""
     service, env = ctx.service.slug, ctx.environment.slug
+    own = ctx.resources or {}
     return {
-        "api_name": names.apigateway_api(service, env),
-        "stage_name": names.apigateway_stage(env),
+        "api_name": own.get("api_name") or names.apigateway_api(service, env),
+        "stage_name": own.get("stage_name") or names.apigateway_stage(env),
+        "adopted_api_id": own.get("api_id") or None,
+        "adopted_deployment": {
+            "id": own.get("adopted_deployment_id") or None,
+            "fingerprint": own.get("adopted_fingerprint") or "",
+        },
         "usage_plan_name": names.apigateway_usage_plan(service, env),
         "api_key_name": names.apigateway_api_key(service, env),
         "statement_id": names.apigateway_permission_statement(service, env),
@@ -217,8 +225,31 @@ def _observe_permissions(ctx: Context, values: dict) -> dict[str, dict]:
         for statement in policy.get("Statement", []):
             if statement.get("Sid") == values["statement_id"]:
                 condition = statement.get("Condition", {}).get("ArnLike", {})
-                grants[arn] = {"source_arn": condition.get("AWS:SourceArn", "")}
+                grants[arn] = {
+                    "source_arn": condition.get("AWS:SourceArn", ""),
+                    "sid": values["statement_id"],
+                }
+                break
+            if grants[arn] is None and _covers_api(statement, values, arn):
+                # A grant made before Slipway managed the API (an adopted one) that already lets
+                # every stage, method and path of it invoke: as good as Slipway's own.
+                grants[arn] = {"source_arn": source_arn(values, arn), "sid": statement["Sid"]}
     return grants
+
+
+def _covers_api(statement: dict, values: dict, function_arn: str) -> bool:
+    """Whether a policy statement lets API Gateway invoke from any route of this API."""
+    if not values.get("api_id") or statement.get("Effect") != "Allow" or not statement.get("Sid"):
+        return False
+    principal = statement.get("Principal") or {}
+    service = principal.get("Service") if isinstance(principal, dict) else principal
+    if service != "apigateway.amazonaws.com":
+        return False
+    if statement.get("Action") not in ("lambda:InvokeFunction", "lambda:*"):
+        return False
+    arn = (statement.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn", "")
+    prefix = source_arn(values, function_arn).removesuffix("*")
+    return arn.startswith(prefix) and all(p == "*" for p in arn[len(prefix) :].split("/"))
 
 
 def source_arn(values: dict, function_arn: str) -> str:
@@ -424,16 +455,16 @@ def _apply_permission(ctx: Context, values: dict, action: str, function_arn: str
         if not grant:
             return "no permission to withdraw"
         try:
-            lam.remove_permission(FunctionName=function_arn, StatementId=sid)
+            lam.remove_permission(FunctionName=function_arn, StatementId=grant["sid"])
         except ClientError as exc:
             if not is_not_found(exc):
                 raise
-        return f"removed statement {sid}"
+        return f"removed statement {grant['sid']}"
     wanted = source_arn(values, function_arn)
     if grant and grant["source_arn"] == wanted:
-        return f"statement {sid} already allows {wanted}"
+        return f"statement {grant['sid']} already allows {wanted}"
     if grant:  # the API was recreated: the old grant names an API that no longer exists
-        lam.remove_permission(FunctionName=function_arn, StatementId=sid)
+        lam.remove_permission(FunctionName=function_arn, StatementId=grant["sid"])
     lam.add_permission(
         FunctionName=function_arn,
         StatementId=sid,

@@ -14,6 +14,7 @@ from __future__ import annotations
 from botocore.exceptions import ClientError
 
 from deployments.provisioners import apigateway_auth
+from deployments.provisioners.apigateway_rest import adopted_api
 from deployments.provisioners.base import Change, Context, WaitResult, field_diff
 from portal.aws import aws_client, is_not_found
 
@@ -46,7 +47,7 @@ def _pages(call, key: str, **kwargs):
 def observe(ctx: Context, values: dict) -> bool:
     """Fill `values` with the HTTP API's routes and stage; False if there is no such API."""
     v2 = _client(ctx)
-    api = next(
+    api = adopted_api(v2.get_api, values, "ApiId") or next(
         (
             a
             for a in _pages(v2.get_apis, "Items", MaxResults="500")

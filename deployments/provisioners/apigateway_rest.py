@@ -55,7 +55,7 @@ def pages(call, key: str, **kwargs):
 def observe(ctx: Context, values: dict) -> bool:
     """Fill `values` with the REST API's routes and stage; False if there is no such API."""
     apigw = client(ctx)
-    api = next(
+    api = adopted_api(apigw.get_rest_api, values, "restApiId") or next(
         (
             a
             for a in pages(apigw.get_rest_apis, "items", limit=500)
@@ -86,7 +86,7 @@ def observe(ctx: Context, values: dict) -> bool:
                 "scopes": sorted(detail.get("authorizationScopes") or []),
             }
     apigateway_auth.observe_rest(apigw, values, pages)
-    values["stage"] = _observe_stage(apigw, api_id, values["stage_name"])
+    values["stage"] = _observe_stage(apigw, api_id, values["stage_name"], values)
     if values["stage"]:
         values["stage_arn"] = resource_arn(
             values, f"/restapis/{api_id}/stages/{values['stage_name']}"
@@ -94,7 +94,20 @@ def observe(ctx: Context, values: dict) -> bool:
     return True
 
 
-def _observe_stage(apigw, api_id: str, stage_name: str) -> dict | None:
+def adopted_api(get, values: dict, id_param: str) -> dict | None:
+    """An adopted API, by the id it had when adopted (`get` is GetRestApi or GetApi). None when
+    it is gone: then it is looked for by name, as one Slipway recreated under that name."""
+    if not values.get("adopted_api_id"):
+        return None
+    try:
+        return get(**{id_param: values["adopted_api_id"]})
+    except ClientError as exc:
+        if is_not_found(exc):
+            return None
+        raise
+
+
+def _observe_stage(apigw, api_id: str, stage_name: str, values: dict) -> dict | None:
     try:
         stage = apigw.get_stage(restApiId=api_id, stageName=stage_name)
     except ClientError as exc:
@@ -103,7 +116,12 @@ def _observe_stage(apigw, api_id: str, stage_name: str) -> dict | None:
         raise
     settings = (stage.get("methodSettings") or {}).get("*/*", {})
     deployed = ""
-    if stage.get("deploymentId"):
+    adopted = values["adopted_deployment"]
+    if adopted["id"] and stage.get("deploymentId") == adopted["id"]:
+        # The deployment that served the stage when the API was adopted: it holds the routes
+        # adoption read (their fingerprint was recorded then).
+        deployed = adopted["fingerprint"]
+    elif stage.get("deploymentId"):
         description = apigw.get_deployment(restApiId=api_id, deploymentId=stage["deploymentId"])
         deployed = (description.get("description") or "").removeprefix(FINGERPRINT_PREFIX)
     rate = settings.get("throttlingRateLimit")
@@ -136,12 +154,21 @@ def plan_stage(spec: dict, values: dict, desired: dict, exists: bool) -> list[Ch
     return changes
 
 
+# What a stage without throttling of its own gets: the account's limits (AWS's defaults).
+ACCOUNT_THROTTLE = {"rate": 10000, "burst": 5000}
+
+
 def plan_throttle(throttle: dict, stage: dict | None) -> list[Change]:
+    """Stage throttling; an existing stage with none set runs at the account's limits, so a spec
+    asking for exactly those (an adopted API without stage throttling) changes nothing."""
     stage = stage or {}
+    now = {field: stage.get(field) for field in ("rate", "burst")}
+    if stage:
+        now = {field: ACCOUNT_THROTTLE[field] if v is None else v for field, v in now.items()}
     details = tuple(
-        field_diff(f"stage throttling {field}", stage.get(field), throttle[field])
+        field_diff(f"stage throttling {field}", now[field], throttle[field])
         for field in ("rate", "burst")
-        if stage.get(field) != throttle[field]
+        if now[field] != throttle[field]
     )
     return [Change("stage.throttle", "; ".join(details), details)] if details else []
 
