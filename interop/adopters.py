@@ -93,12 +93,12 @@ def client(service: str, environment: Environment, actor):
 
 def _registry() -> dict[str, Lister]:
     # Imported here: the adopter modules import this one for the protocol and helpers.
-    from interop import adopt_ecs, adopt_lambda, listing
+    from interop import adopt_apigateway, adopt_ecs, adopt_lambda
 
     return {
         "lambda": adopt_lambda.ADOPTER,
         "ecs": adopt_ecs.ADOPTER,
-        "apigateway": listing.API_LISTING,
+        "apigateway": adopt_apigateway.ADOPTER,
     }
 
 

@@ -66,8 +66,10 @@ def _ecs(instance: ServiceInstance, service: str, env: str) -> dict:
 
 def api_stage(instance: ServiceInstance) -> str:
     spec = instance.applied_spec or {}
-    # One stage per environment, named after it (the API Gateway provisioner's convention).
-    return spec.get("stage_name") or spec.get("stage") or instance.environment.slug
+    # One stage per environment, named after it (the API Gateway provisioner's convention),
+    # unless the API was adopted with a stage of its own (kept on the instance).
+    own = (instance.resources or {}).get("stage_name")
+    return own or spec.get("stage_name") or spec.get("stage") or instance.environment.slug
 
 
 def _apigateway(instance: ServiceInstance, service: str, env: str) -> dict:
@@ -75,7 +77,8 @@ def _apigateway(instance: ServiceInstance, service: str, env: str) -> dict:
     v2 = _first_match(_API_V2_ARN, _resource_values(instance))
     if v2:
         return {"AWS/ApiGateway": _dims(ApiId=v2.group(1), Stage=stage)}
-    return {"AWS/ApiGateway": _dims(ApiName=names.api_name(service, env), Stage=stage)}
+    name = (instance.resources or {}).get("api_name") or names.api_name(service, env)
+    return {"AWS/ApiGateway": _dims(ApiName=name, Stage=stage)}
 
 
 def target_for(instance: ServiceInstance) -> Target:

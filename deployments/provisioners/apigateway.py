@@ -6,8 +6,12 @@ named after it, with stage-wide throttling (rate, burst). REST APIs may require 
 usage plan (quota + throttle) and one API key in it are managed as well. Every Lambda target gets
 a `lambda:InvokeFunction` grant for this API (one statement per API and function, stable id).
 
-The AWS calls for each API type live in `apigateway_rest` and `apigateway_http`; this module
-holds what both share: target resolution, the plan (the diff a human reads) and dispatch.
+The AWS calls for each API type live in `apigateway_rest` and `apigateway_http`, the Lambda
+grants in `apigateway_grants`; this module holds what both share: target resolution, the plan
+(the diff a human reads) and dispatch.
+
+An API adopted through Discovery keeps its own id, name and stage: the instance's resources
+carry them (`api_id`, `api_name`, `stage_name`) and they win over Slipway's names (`_names`).
 
 Spec: {"kind": "apigateway", "api_type": "rest"|"http", "stage": "<environment slug>",
 "routes": [{"method": "GET", "path": "/orders", "target": "<service slug>"}],
@@ -30,6 +34,7 @@ from deployments.provisioners import (
     apigateway_keys,
     apigateway_rest,
 )
+from deployments.provisioners import apigateway_grants as grants
 from deployments.provisioners.base import (
     Change,
     Context,
@@ -202,64 +207,8 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
             values["api_type"] = api_type
             break
     if permissions:
-        values["permissions"] = _observe_permissions(ctx, values)
+        values["permissions"] = grants.observe(ctx, values)
     return Observed(exists=values["api_type"] is not None, values=values)
-
-
-def _observe_permissions(ctx: Context, values: dict) -> dict[str, dict]:
-    """Function ARN → our grant on it ({"source_arn"} or None), for every Lambda target."""
-    lam = aws_client("lambda", environment=ctx.environment, actor=ctx.actor)
-    grants = {}
-    for target in values["targets"].values():
-        arn = target.get("function_arn")
-        if not arn or arn in grants:
-            continue
-        try:
-            policy = json.loads(lam.get_policy(FunctionName=arn)["Policy"])
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-            grants[arn] = None  # no policy at all (or the function is gone)
-            continue
-        grants[arn] = None
-        for statement in policy.get("Statement", []):
-            if statement.get("Sid") == values["statement_id"]:
-                condition = statement.get("Condition", {}).get("ArnLike", {})
-                grants[arn] = {
-                    "source_arn": condition.get("AWS:SourceArn", ""),
-                    "sid": values["statement_id"],
-                }
-                break
-            if grants[arn] is None and _covers_api(statement, values, arn):
-                # A grant made before Slipway managed the API (an adopted one) that already lets
-                # every stage, method and path of it invoke: as good as Slipway's own.
-                grants[arn] = {"source_arn": source_arn(values, arn), "sid": statement["Sid"]}
-    return grants
-
-
-def _covers_api(statement: dict, values: dict, function_arn: str) -> bool:
-    """Whether a policy statement lets API Gateway invoke from any route of this API."""
-    if not values.get("api_id") or statement.get("Effect") != "Allow" or not statement.get("Sid"):
-        return False
-    principal = statement.get("Principal") or {}
-    service = principal.get("Service") if isinstance(principal, dict) else principal
-    if service != "apigateway.amazonaws.com":
-        return False
-    if statement.get("Action") not in ("lambda:InvokeFunction", "lambda:*"):
-        return False
-    arn = (statement.get("Condition") or {}).get("ArnLike", {}).get("AWS:SourceArn", "")
-    prefix = source_arn(values, function_arn).removesuffix("*")
-    return arn.startswith(prefix) and all(p == "*" for p in arn[len(prefix) :].split("/"))
-
-
-def source_arn(values: dict, function_arn: str) -> str:
-    """Which API may invoke: any stage, method and path of this API (account from the function)."""
-    account = function_arn.split(":")[4]
-    return f"arn:aws:execute-api:{values['region']}:{account}:{values['api_id']}/*"
-
-
-def _function_name(function_arn: str) -> str:
-    return function_arn.split(":")[6]
 
 
 # --- plan ----------------------------------------------------------------------------------------
@@ -281,7 +230,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     authorizers_first, authorizers_last = apigateway_auth.plan(spec, values)
     changes += authorizers_first
     changes += _route_changes(desired, values.get("routes", {}), values)
-    changes += _permission_changes(values, desired, observed.exists, spec)
+    changes += grants.plan(values, desired, observed.exists, spec)
     changes += module.plan_stage(spec, values, desired, observed.exists)
     changes += authorizers_last
     if api_type == "rest":
@@ -338,44 +287,6 @@ def _route_changes(desired: dict, current: dict, values: dict) -> list[Change]:
     return changes
 
 
-def _permission_changes(
-    values: dict, desired: dict, api_exists: bool, spec: dict | None = None
-) -> list[Change]:
-    """Grant every Lambda target and Lambda authorizer; withdraw the grant from functions no
-    longer used."""
-    wanted = {
-        values["targets"][r["target"]]["function_arn"]
-        for r in desired.values()
-        if values["targets"][r["target"]]["kind"] == "lambda"
-    }
-    if spec is not None:
-        wanted |= {
-            config["function_arn"]
-            for config in apigateway_auth.desired_authorizers(spec, values).values()
-            if config.get("function_arn")
-        }
-    changes = []
-    for arn in sorted(wanted):
-        grant = values["permissions"].get(arn)
-        if grant and api_exists and grant["source_arn"] == source_arn(values, arn):
-            continue
-        changes.append(
-            Change(
-                f"permission.add:{arn}",
-                f"allow API Gateway to invoke {_function_name(arn)} (lambda:AddPermission)",
-            )
-        )
-    for arn, grant in sorted(values["permissions"].items()):
-        if grant and arn not in wanted:
-            changes.append(
-                Change(
-                    f"permission.remove:{arn}",
-                    f"withdraw API Gateway's permission to invoke {_function_name(arn)}",
-                )
-            )
-    return changes
-
-
 def plan_delete(observed: Observed) -> list[Change]:
     """Teardown in reverse dependency order: key → usage plan → stage → API → Lambda grants."""
     values = observed.values
@@ -396,7 +307,7 @@ def plan_delete(observed: Observed) -> list[Change]:
             changes.append(
                 Change(
                     f"permission.remove:{arn}",
-                    f"withdraw API Gateway's permission to invoke {_function_name(arn)}",
+                    f"withdraw API Gateway's permission to invoke {grants.function_name(arn)}",
                 )
             )
     return changes
@@ -418,7 +329,7 @@ def apply(ctx: Context, change: Change) -> str:
     api_type = values["api_type"] or ctx.spec.get("api_type") or "rest"
     module = TYPES[api_type]
     if action.startswith("permission."):
-        return _apply_permission(ctx, values, action, arg)
+        return grants.apply(ctx, values, action, arg)
     if action in ("api.delete", "stage.delete", "route.delete") and not observed.exists:
         return "already gone"
     if action == "api.delete":
@@ -445,35 +356,6 @@ def _observed_for(ctx: Context, action: str) -> Observed:
         keys=action.startswith(("usage_plan.", "api_key.")),
         permissions=action.startswith("permission."),
     )
-
-
-def _apply_permission(ctx: Context, values: dict, action: str, function_arn: str) -> str:
-    lam = aws_client("lambda", environment=ctx.environment, actor=ctx.actor)
-    sid = values["statement_id"]
-    grant = values["permissions"].get(function_arn)
-    if action == "permission.remove":
-        if not grant:
-            return "no permission to withdraw"
-        try:
-            lam.remove_permission(FunctionName=function_arn, StatementId=grant["sid"])
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-        return f"removed statement {grant['sid']}"
-    wanted = source_arn(values, function_arn)
-    if grant and grant["source_arn"] == wanted:
-        return f"statement {grant['sid']} already allows {wanted}"
-    if grant:  # the API was recreated: the old grant names an API that no longer exists
-        lam.remove_permission(FunctionName=function_arn, StatementId=grant["sid"])
-    lam.add_permission(
-        FunctionName=function_arn,
-        StatementId=sid,
-        Action="lambda:InvokeFunction",
-        Principal="apigateway.amazonaws.com",
-        SourceArn=wanted,
-    )
-    values["permissions"][function_arn] = {"source_arn": wanted}
-    return f"statement {sid}: apigateway.amazonaws.com may invoke from {wanted}"
 
 
 # --- wait ----------------------------------------------------------------------------------------

@@ -33,7 +33,7 @@ def integration_uri(route: dict, target: dict, region: str) -> str:
     return f"http://{target['dns']}{route['path']}"
 
 
-def _pages(call, key: str, **kwargs):
+def pages(call, key: str, **kwargs):
     token = None
     while True:
         page = call(**kwargs, **({"NextToken": token} if token else {}))
@@ -50,7 +50,7 @@ def observe(ctx: Context, values: dict) -> bool:
     api = adopted_api(v2.get_api, values, "ApiId") or next(
         (
             a
-            for a in _pages(v2.get_apis, "Items", MaxResults="500")
+            for a in pages(v2.get_apis, "Items", MaxResults="500")
             if a["Name"] == values["api_name"]
             and (a.get("Tags") or {}).get("slipway:service") == values["service"]
         ),
@@ -61,10 +61,10 @@ def observe(ctx: Context, values: dict) -> bool:
     api_id = values["api_id"] = api["ApiId"]
     values["api_arn"] = f"arn:aws:apigateway:{values['region']}::/apis/{api_id}"
     integrations = {
-        i["IntegrationId"]: i for i in _pages(v2.get_integrations, "Items", ApiId=api_id)
+        i["IntegrationId"]: i for i in pages(v2.get_integrations, "Items", ApiId=api_id)
     }
     values["routes"], used = {}, set()
-    for route in _pages(v2.get_routes, "Items", ApiId=api_id):
+    for route in pages(v2.get_routes, "Items", ApiId=api_id):
         integration_id = (route.get("Target") or "").removeprefix("integrations/")
         used.add(integration_id)
         values["routes"][route["RouteKey"]] = {
@@ -80,7 +80,7 @@ def observe(ctx: Context, values: dict) -> bool:
     values["spare_integrations"] = {
         i["IntegrationUri"]: iid for iid, i in integrations.items() if iid not in used
     }
-    apigateway_auth.observe_http(v2, values, _pages)
+    apigateway_auth.observe_http(v2, values, pages)
     values["stage"] = _observe_stage(v2, api_id, values["stage_name"])
     return True
 

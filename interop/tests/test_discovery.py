@@ -146,10 +146,14 @@ def test_ecs_and_api_gateway_resources_are_listed(personas, aws_clean):
     apigw.create_rest_api(name="ours", tags={"slipway:service": "ours"})
     aws_client("apigatewayv2").create_api(Name="legacy-http", ProtocolType="HTTP")
     found = {
-        (f.kind, f.name, f.adoptable)
+        (f.kind, f.title, f.detail, f.adoptable)
         for f in discovery.discover_unmanaged(environment=personas["dev"])
     }
-    assert found == {("apigateway", "legacy-rest", False), ("apigateway", "legacy-http", False)}
+    # Without a stage an API serves nothing, so there is nothing to adopt yet.
+    assert found == {
+        ("apigateway", "legacy-rest", "REST API, no stage", False),
+        ("apigateway", "legacy-http", "HTTP API, no stage", False),
+    }
 
 
 def test_adopting_a_kind_that_is_only_listed_is_refused(client, personas, aws_clean):
