@@ -111,6 +111,8 @@ def traffic_for(
     ones, else (with `metrics`) last week's, else none. A form passes `stored=False`: its
     fields start with the stored figures, so an emptied field means "none"."""
     alb = _alb_services(environment) if kind == "ecs" else 1
+    if kind not in TRAFFIC_METRICS:  # ECS: no traffic-priced items (ALB LCUs not counted)
+        return Traffic(alb_services=alb)
     if stored and requests_per_month is None and duration_ms is None:
         stored = assumptions(instance=instance)
         if stored is not None:

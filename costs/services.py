@@ -41,28 +41,34 @@ def instance_traffic_set(
     return instance_cost_refresh(instance=instance, metrics=False)
 
 
-def instance_cost_refresh(*, instance: ServiceInstance, metrics: bool = True) -> InstanceCost:
+def instance_cost_refresh(
+    *, instance: ServiceInstance, metrics: bool = True, spec: dict | None | bool = False
+) -> InstanceCost:
     """Estimate the instance's applied spec again and store the figure (safe to repeat).
 
-    Called when a deployment succeeds, by `manage.py costs_refresh` and by the backfill
-    migration. `metrics=False` leaves CloudWatch out (the figures typed, or no traffic).
+    Called when a deployment succeeds (with the `spec` it applied, None after a delete, so no
+    row is read again), by `manage.py costs_refresh` and by the backfill migration.
+    `metrics=False` leaves CloudWatch out (the figures typed, or no traffic). One upsert.
     """
     environment = instance.environment
+    kind = instance.service.kind
+    applied = instance.applied_spec if spec is False else spec
     traffic = selectors.traffic_for(
-        instance=instance, environment=environment, kind=instance.service.kind, metrics=metrics
+        instance=instance, environment=environment, kind=kind, metrics=metrics
     )
-    found = selectors.spec_estimate(
-        spec=instance.applied_spec, environment=environment, traffic=traffic
-    )
+    found = selectors.spec_estimate(spec=applied, environment=environment, traffic=traffic)
     monthly = found.monthly
-    fields = {
-        "monthly_usd": None if monthly is None else cents(monthly),
-        "note": found.unavailable[:200],
-        "price_date": found.price_date,
-        "estimated_at": timezone.now(),
-    }
-    row, created = InstanceCost.objects.get_or_create(instance=instance, defaults=fields)
-    if not created:
-        InstanceCost.objects.filter(pk=row.pk).update(**fields)
-        row.refresh_from_db()
+    row = InstanceCost(
+        instance=instance,
+        monthly_usd=None if monthly is None else cents(monthly),
+        note=found.unavailable[:200],
+        price_date=found.price_date,
+        estimated_at=timezone.now(),
+    )
+    InstanceCost.objects.bulk_create(
+        [row],
+        update_conflicts=True,
+        unique_fields=["instance"],
+        update_fields=["monthly_usd", "note", "price_date", "estimated_at"],
+    )
     return row

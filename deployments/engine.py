@@ -438,8 +438,11 @@ def _succeed(deployment: Deployment) -> None:
             deployment_event_record(deployment_id=deployment.pk, type="deployment.succeeded")
     if updated:
         # The catalog sorts and sums by the applied spec's estimate (no AWS call here).
-        instance = ServiceInstance.objects.select_related("service", "environment")
-        instance_cost_refresh(instance=instance.get(pk=deployment.instance_id), metrics=False)
+        instance_cost_refresh(
+            instance=deployment.instance,
+            spec=instance_fields["applied_spec"],
+            metrics=False,
+        )
 
 
 def _audit_finish(deployment: Deployment, status: str, error: str) -> None:
