@@ -98,6 +98,9 @@ class EcsAdopter:
         aas = client("application-autoscaling", environment, actor)
         for arn in live.tag_targets.get("autoscaling", []):
             ids.append(request_id(aas.tag_resource(ResourceARN=arn, Tags=tags)))
+        logs = client("logs", environment, actor)
+        for arn in live.tag_targets.get("logs", []):
+            ids.append(request_id(logs.tag_resource(resourceArn=arn, tags=tags)))
         return ids
 
     def untag(self, *, environment, live: Live, keys: list[str], actor) -> None:
@@ -110,6 +113,9 @@ class EcsAdopter:
         aas = client("application-autoscaling", environment, actor)
         for arn in live.tag_targets.get("autoscaling", []):
             aas.untag_resource(ResourceARN=arn, TagKeys=keys)
+        logs = client("logs", environment, actor)
+        for arn in live.tag_targets.get("logs", []):
+            logs.untag_resource(resourceArn=arn, tagKeys=keys)
 
 
 def _refuse(message: str) -> ValidationError:
@@ -180,8 +186,21 @@ class _Reading:
                 "ecs": [svc["serviceArn"], definition["taskDefinitionArn"]],
                 "elbv2": elb_arns,
                 "autoscaling": self.scaling_targets,
+                "logs": self._log_group_arns(),
             },
         )
+
+    def _log_group_arns(self) -> list[str]:
+        """The container's log group, by the ARN TagResource takes (no trailing `:*`)."""
+        name = self.resources.get("log_group")
+        if not name:
+            return []
+        found = self._client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+        return [
+            g.get("logGroupArn") or g["arn"].removesuffix(":*")
+            for g in found
+            if g["logGroupName"] == name
+        ]
 
     def _task_definition(self) -> dict:
         found = self._client("ecs").describe_task_definition(

@@ -187,6 +187,11 @@ def test_ecs_service_is_adopted_planned_without_changes_and_updated(client, pers
     [scalable] = scaling.describe_scalable_targets(ServiceNamespace="ecs")["ScalableTargets"]
     tags = scaling.list_tags_for_resource(ResourceARN=scalable["ScalableTargetARN"])["Tags"]
     assert tags["slipway:service"] == "web" and tags["slipway:team"] == "payments"
+    [group] = aws_client("logs").describe_log_groups(logGroupNamePrefix="/legacy/web")["logGroups"]
+    log_tags = aws_client("logs").list_tags_for_resource(
+        resourceArn=group["arn"].removesuffix(":*")
+    )["tags"]
+    assert log_tags["slipway:service"] == "web"
     assert discovery.discover_unmanaged(environment=personas["dev"]) == []
     event = AuditEvent.objects.get(action="resource.adopt")
     assert event.actor == personas["alice"] and event.result == "ok"
