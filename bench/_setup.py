@@ -70,3 +70,47 @@ def setup_django():
     from django.core.management import call_command
 
     call_command("migrate", verbosity=0)
+
+
+def submit(user, team, env, kind, slug, overrides, confirm=True) -> int:
+    """One deploy through the kind's create form and services.service_launch, as the web does:
+    the plan (AWS read in this process) and, when `confirm`, the click that queues it."""
+    from deployments import kinds, services
+    from portal.demo import _form_data
+
+    teams = type(team).objects.filter(pk=team.pk)
+    form_class = kinds.get(kind).create_form
+    data = _form_data(
+        form_class(teams=teams),
+        {"name": slug, "owner": team.pk, "environment": env.pk, **overrides},
+    )
+    form = form_class(data, teams=teams)
+    if not form.is_valid():
+        raise SystemExit(f"{kind} form refused the bench spec: {form.errors.as_text()}")
+    return services.service_launch(
+        user=user,
+        owner=team,
+        slug=slug,
+        kind=kind,
+        environment=env,
+        spec=form.spec(),
+        code=form.cleaned_data.get("code"),
+        confirm=confirm,
+    ).pk
+
+
+def fixtures():
+    """A user in a team and a "dev" environment; the bench queue emptied. (user, team, env)"""
+    from django.contrib.auth import get_user_model
+
+    from catalog import services as catalog_services
+    from catalog.models import Environment
+    from portal.celery import app
+
+    user = get_user_model().objects.create_user("bench", password="bench-pass-123")
+    team = catalog_services.team_create(slug="bench", name="Bench")
+    catalog_services.membership_add(team=team, user=user)
+    env = Environment.objects.create(slug="dev", name="Dev", aws_account_id="123456789012")
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(os.environ["CELERY_QUEUE"])
+    return user, team, env

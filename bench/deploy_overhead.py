@@ -39,19 +39,11 @@ KINDS = {
 
 def run(url):
     from celery.contrib.testing.worker import start_worker
-    from django.contrib.auth import get_user_model
 
-    from catalog import services as catalog_services
-    from catalog.models import Environment
     from portal import emulator
     from portal.celery import app
 
-    user = get_user_model().objects.create_user("bench", password="bench-pass-123")
-    team = catalog_services.team_create(slug="bench", name="Bench")
-    catalog_services.membership_add(team=team, user=user)
-    env = Environment.objects.create(slug="dev", name="Dev", aws_account_id="123456789012")
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_purge("slipway-bench")
+    user, team, env = _setup.fixtures()
     rows = []
     with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
         # The API routes to a Lambda; deploy it (and warm every client) before timing.
@@ -128,29 +120,8 @@ def _portal_run(user, team, env, kind, overrides):
 
 
 def _launch_async(user, team, env, kind, slug, overrides):
-    from deployments import kinds, services
-    from portal.demo import _form_data
-
-    teams = type(team).objects.filter(pk=team.pk)
     env = type(env).objects.get(pk=env.pk)  # fresh, as each web request loads it
-    form_class = kinds.get(kind).create_form
-    data = _form_data(
-        form_class(teams=teams),
-        {"name": slug, "owner": team.pk, "environment": env.pk, **overrides},
-    )
-    form = form_class(data, teams=teams)
-    if not form.is_valid():
-        raise SystemExit(f"{kind} form refused the bench spec: {form.errors.as_text()}")
-    return services.service_launch(
-        user=user,
-        owner=team,
-        slug=slug,
-        kind=kind,
-        environment=env,
-        spec=form.spec(),
-        code=form.cleaned_data.get("code"),
-        confirm=True,
-    ).pk
+    return _setup.submit(user, team, env, kind, slug, overrides)
 
 
 def raw_lambda(n):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 import redis
 from botocore.exceptions import ClientError
@@ -39,6 +40,25 @@ for i, key in ipairs(KEYS) do
   if wait > 0 then return {i, tostring(wait)} end
 end
 return {0, "0"}
+"""
+
+# Reserve the next token for an AWS call: the bucket may go below zero, each caller then sleeps
+# until its own token exists, so waiting callers are served in order, each with one round trip
+# (no herd retrying every few milliseconds, no caller starved by luckier ones). A reservation
+# that would wait longer than ARGV[3] seconds is refused and takes nothing: the wait comes back
+# negative. KEYS[1] the bucket; ARGV: rate per second, burst, longest wait.
+_RESERVE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+local rate = tonumber(ARGV[1])
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens')) or tonumber(ARGV[2])
+local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp')) or now
+tokens = math.min(tonumber(ARGV[2]), tokens + (now - stamp) * rate)
+local wait = math.max(0, (1 - tokens) / rate)
+if wait > tonumber(ARGV[3]) then return tostring(-wait) end
+redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'stamp', now)
+redis.call('EXPIRE', KEYS[1], 3600)
+return tostring(wait)
 """
 
 # Which of AWS's documented buckets (per account and region) each call draws from. A call may
@@ -83,14 +103,18 @@ _APIGATEWAY_OWN_BUCKETS = {
 
 
 def throttle_groups(service: str, operation: str) -> tuple[str, ...]:
-    """The buckets one call of `service`.`operation` takes a token from (none: not budgeted)."""
+    """The buckets one call of `service`.`operation` takes a token from (none: not budgeted).
+
+    `service` as botocore's events name it (the service id, hyphenated): "api-gateway" for the
+    REST API client, "apigatewayv2", "lambda", "ecs".
+    """
     if service == "ecs":
         return ("ecs-mutations",) if operation in _ECS_MUTATIONS else ()
     if service == "lambda":
         if operation in _LAMBDA_UNBUDGETED:
             return ()
         return (_LAMBDA_OWN_BUCKETS.get(operation, "lambda-control"),)
-    if service in ("apigateway", "apigatewayv2"):
+    if service in ("api-gateway", "apigatewayv2"):
         own = _APIGATEWAY_OWN_BUCKETS.get(operation)
         return (own, "apigateway-total") if own else ("apigateway-total",)
     return ()
@@ -98,13 +122,15 @@ def throttle_groups(service: str, operation: str) -> tuple[str, ...]:
 
 _client: redis.Redis | None = None
 _script = None
+_reserve: Any = None
 
 
 def _redis():
-    global _client, _script
+    global _client, _script, _reserve
     if _client is None:
         _client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2)
         _script = _client.register_script(_TAKE)
+        _reserve = _client.register_script(_RESERVE)
     return _client, _script
 
 
@@ -112,35 +138,33 @@ def take(*, account: str, region: str, group: str, max_wait: float | None = None
     """Block until a token is ours; return the seconds waited. Fails open if Redis is down.
 
     `max_wait` (default AWS_RATE_LIMIT_MAX_WAIT) bounds the waiting; web requests wait less.
+    Past it nothing is taken and a throttling error is raised, which the engine treats as
+    transient (retry later).
     """
     max_wait = settings.AWS_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
     rate, burst = settings.AWS_RATE_LIMITS[group]
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
     key = f"{prefix}:aws-bucket:{account}:{region}:{group}"
-    waited = 0.0
-    while True:
-        try:
-            _, script = _redis()
-            _, wait = script(keys=[key], args=[rate, burst])
-            wait = float(wait)
-        except redis.RedisError:
-            log.warning("Rate-limit bucket unavailable (Redis); calling AWS without it")
-            return waited
-        if wait <= 0:
-            return waited
-        if waited + wait > max_wait:
-            raise ClientError(
-                {
-                    "Error": {
-                        "Code": "Throttling",
-                        "Message": f"Slipway's {group} budget for {account}/{region} is used up; "
-                        "retrying later.",
-                    }
-                },
-                group,
-            )
+    try:
+        _redis()
+        wait = float(_reserve(keys=[key], args=[rate, burst, max_wait]))
+    except redis.RedisError:
+        log.warning("Rate-limit bucket unavailable (Redis); calling AWS without it")
+        return 0.0
+    if wait < 0:
+        raise ClientError(
+            {
+                "Error": {
+                    "Code": "Throttling",
+                    "Message": f"Slipway's {group} budget for {account}/{region} is used up; "
+                    "retrying later.",
+                }
+            },
+            group,
+        )
+    if wait > 0:
         time.sleep(wait)
-        waited += wait
+    return wait
 
 
 def before_call_handler(*, account: str, region: str, max_wait: float | None = None):

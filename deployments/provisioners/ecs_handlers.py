@@ -7,6 +7,9 @@ only without one; a retry observes afresh, so a re-run adopts what an interrupte
 
 from __future__ import annotations
 
+import itertools
+import secrets
+
 from botocore.exceptions import ClientError
 
 from deployments.errors import LoadBalancerFull
@@ -16,6 +19,7 @@ from deployments.provisioners.ecs_aws import Refs, task_values
 from portal.aws import error_code
 
 MAX_RULE_PRIORITY = 50000
+RULE_TRIES = 8
 HEALTH_CHECK_GRACE_SECONDS = 60
 DEREGISTRATION = "30"  # seconds a draining task keeps its connections
 
@@ -110,8 +114,8 @@ def _conditions(spec: dict) -> list[dict]:
 def ensure_rule(ctx: Context, refs: Refs) -> str:
     """One rule on the environment's listener forwarding the path or host to our target group.
 
-    Priorities are unique per listener: take the lowest free one, and try the next if another
-    service's deploy took it at the same moment.
+    Priorities are unique per listener: take a free one, and try again if another service's
+    deploy took it at the same moment.
     """
     elb = _client(ctx, "elbv2")
     group_arn = _group_arn(ctx, refs)
@@ -127,7 +131,7 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
         ctx.record_resource("rule_arn", existing[0]["RuleArn"])
         return f"rule {existing[0]['RuleArn']} now matches {conditions[0]['Values'][0]}"
     listener = refs.listener
-    for _ in range(5):
+    for _ in range(RULE_TRIES):
         rules = aws.listener_rules(ctx, refs)
         if aws.rules_taken(rules) >= aws.MAX_RULES_PER_LOAD_BALANCER:
             # Deploys planned at the same moment can all have seen room (and a first run
@@ -135,7 +139,10 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
             # and so does Slipway, in the plan's words (the emulator does not count).
             raise LoadBalancerFull(aws.LOAD_BALANCER_FULL)
         taken = {r["Priority"] for r in rules}
-        priority = next(p for p in range(1, MAX_RULE_PRIORITY) if str(p) not in taken)
+        free = (p for p in range(1, MAX_RULE_PRIORITY) if str(p) not in taken)
+        # Any free priority will do (each service's path or host is its own): a random one of
+        # the lowest free ones, so deploys creating rules at the same moment rarely collide.
+        priority = secrets.choice(list(itertools.islice(free, aws.MAX_RULES_PER_LOAD_BALANCER)))
         try:
             rule = elb.create_rule(
                 ListenerArn=listener,
@@ -150,7 +157,7 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
             continue
         ctx.record_resource("rule_arn", rule["RuleArn"])
         return f"created rule (priority {priority}) for {conditions[0]['Values'][0]}"
-    raise RuntimeError("Could not find a free listener rule priority after 5 tries")
+    raise RuntimeError(f"Could not find a free listener rule priority after {RULE_TRIES} tries")
 
 
 # --- the service ---------------------------------------------------------------------------------

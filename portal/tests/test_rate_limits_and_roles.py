@@ -57,6 +57,32 @@ def test_an_empty_bucket_past_the_wait_bound_is_a_transient_error(fresh_buckets)
     assert aws.is_transient(caught.value)
 
 
+def test_waiting_callers_each_reserve_the_next_token_and_none_starves(fresh_buckets):
+    fresh_buckets.AWS_RATE_LIMITS = {"lambda-control": (10.0, 1)}
+    waits: list[float] = []
+
+    def call():
+        waits.append(ratelimit.take(account="1", region="r", group="lambda-control", max_wait=3))
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # 20 callers, 1 token now and 10 a second: every one is served, the last after ≈ 1.9 s.
+    assert len(waits) == 20
+    assert max(waits) == pytest.approx(1.9, abs=0.3)
+
+
+def test_a_refused_reservation_takes_nothing(fresh_buckets):
+    fresh_buckets.AWS_RATE_LIMITS = {"lambda-control": (1.0, 1)}
+    take = ratelimit.take
+    assert take(account="1", region="r", group="lambda-control") == 0
+    with pytest.raises(ClientError):
+        take(account="1", region="r", group="lambda-control", max_wait=0.5)
+    assert take(account="1", region="r", group="lambda-control", max_wait=2) <= 1.0
+
+
 def test_buckets_follow_aws_documented_limits_per_operation():
     groups = ratelimit.throttle_groups
     assert groups("ecs", "UpdateService") == ("ecs-mutations",)
@@ -67,11 +93,23 @@ def test_buckets_follow_aws_documented_limits_per_operation():
     assert groups("lambda", "GetPolicy") == ("lambda-get-policy",)
     assert groups("lambda", "Invoke") == ()
     # API Gateway: the operation's own limit and the 10/s of all operations together.
-    assert groups("apigateway", "CreateDeployment") == (
+    assert groups("api-gateway", "CreateDeployment") == (
         "apigateway-create-deployment",
         "apigateway-total",
     )
-    assert groups("apigateway", "GetStage") == ("apigateway-total",)
+    assert groups("api-gateway", "GetStage") == ("apigateway-total",)
+    assert groups("apigatewayv2", "GetApis") == ("apigateway-total",)
+
+
+@pytest.mark.parametrize("service", ["apigateway", "apigatewayv2"])
+def test_api_gateway_calls_spend_the_all_operations_bucket(aws_emulator, fresh_buckets, service):
+    fresh_buckets.AWS_RATE_LIMITS = {**fresh_buckets.AWS_RATE_LIMITS, "apigateway-total": (0.01, 1)}
+    fresh_buckets.AWS_RATE_LIMIT_MAX_WAIT = 0.5
+    client = aws.aws_client(service)
+    read = client.get_rest_apis if service == "apigateway" else client.get_apis
+    read()
+    with pytest.raises(ClientError, match="apigateway-total budget"):
+        read()
 
 
 def test_shipped_rates_are_the_documented_ones():
@@ -92,7 +130,7 @@ def test_shipped_rates_are_the_documented_ones():
 
 _SOME_OPERATIONS = {
     "lambda": ("CreateFunction", "GetFunction", "GetPolicy", "PublishVersion"),
-    "apigateway": tuple(ratelimit._APIGATEWAY_OWN_BUCKETS) + ("GetStage",),
+    "api-gateway": tuple(ratelimit._APIGATEWAY_OWN_BUCKETS) + ("GetStage",),
     "ecs": ("CreateService", "RegisterTaskDefinition"),
 }
 
