@@ -432,8 +432,10 @@ def _succeed(deployment: Deployment) -> None:
         if updated:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(**instance_fields)
             _audit_finish(deployment, Deployment.Status.SUCCEEDED, "")
-            # Tables a service uses are dependencies in the catalog, on both services' pages.
-            catalog_services.service_table_uses_sync(service=deployment.instance.service)
+            # Tables a service uses are dependencies in the catalog, on both services' pages
+            # (re-derived only when this deployment's specs name any: 3 queries saved if not).
+            if _links_services(deployment.spec) or _links_services(deployment.previous_spec):
+                catalog_services.service_table_uses_sync(service=deployment.instance.service)
             live.deployment_changed(deployment.pk)  # sent when the transaction commits
             deployment_event_record(deployment_id=deployment.pk, type="deployment.succeeded")
     if updated:
@@ -443,6 +445,11 @@ def _succeed(deployment: Deployment) -> None:
             spec=instance_fields["applied_spec"],
             metrics=False,
         )
+
+
+def _links_services(spec: dict | None) -> bool:
+    """Whether a spec names other catalog services (tables, queues or topics it uses)."""
+    return bool(spec and (spec.get("tables") or spec.get("queues") or spec.get("topics")))
 
 
 def _audit_finish(deployment: Deployment, status: str, error: str) -> None:
