@@ -12,8 +12,10 @@ from collections import Counter
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
-from django.db.models import Count
+from django.db import connection
+from django.db.models import BooleanField, Count, F, Func, QuerySet
 
 from catalog.filters import DEPLOYED, CatalogQuery, service_q, with_instance_filter
 from catalog.models import Environment, Service, ServiceInstance, Team
@@ -176,16 +178,60 @@ def _from_queries(query, *, team_id, env_id) -> tuple[list, Counter]:
         service_q(query, team_id=team_id, skip=("team", "kind", "lifecycle"))
     )
     base = with_instance_filter(base, query, env_id)
+    column_q = service_q(query, team_id=team_id)
+    # Words alone (the usual search): both counts are over the same services.
+    only_words = not (query.team or query.kind or query.lifecycle or query.environment)
+    if connection.vendor == "postgresql" and only_words and not query.status:
+        return _counted_together(base)
     combos = list(
         base.values_list("owner_id", "kind", "lifecycle").annotate(n=Count("*")).order_by()
     )
-    column_q = service_q(query, team_id=team_id)
     instances = ServiceInstance.objects.all()
     if column_q:
-        matching = Service.objects.filter(column_q).values("pk")
-        instances = instances.filter(service__in=matching)
+        instances = _instances_of(Service.objects.filter(column_q))
     grouped = instances.values_list("environment_id", "status").annotate(n=Count("*"))
     pairs = Counter({(env, status): n for env, status, n in grouped.order_by()})
+    return combos, pairs
+
+
+def _instances_of(services: QuerySet) -> QuerySet:
+    """The instances of `services`. On PostgreSQL as `service_id = ANY(ARRAY(...))`, so it
+    probes the service_id index for the matching services; `IN (subquery)` made it hash-join a
+    scan of every instance (it expects far fewer matches of a search than there are)."""
+    if connection.vendor != "postgresql":
+        return ServiceInstance.objects.filter(service__in=services.values("pk"))
+    condition = Func(
+        F("service_id"),
+        ArraySubquery(services.values("pk")),
+        template="%(expressions)s)",
+        arg_joiner=" = ANY(",
+        output_field=BooleanField(),
+    )
+    return ServiceInstance.objects.filter(condition)
+
+
+def _counted_together(matching: QuerySet) -> tuple[list, Counter]:
+    """Combinations and pairs of the same matching services in one statement (PostgreSQL):
+    the search's index is read once, and one round trip instead of two."""
+    sql, params = matching.values_list(
+        "pk", "owner_id", "kind", "lifecycle"
+    ).query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            WITH matching (id, owner_id, kind, lifecycle) AS MATERIALIZED ({sql})
+            SELECT owner_id, kind, lifecycle, NULL, NULL, count(*) FROM matching GROUP BY 1, 2, 3
+            UNION ALL
+            SELECT NULL, NULL, NULL, environment_id, status, count(*)
+            FROM catalog_serviceinstance
+            WHERE service_id = ANY(ARRAY(SELECT id FROM matching))
+            GROUP BY 4, 5
+            """,  # noqa: S608 — the ORM's own SQL for `matching`, its values as parameters
+            params,
+        )
+        rows = cursor.fetchall()
+    combos = [(owner, kind, life, n) for owner, kind, life, env, _, n in rows if env is None]
+    pairs = Counter({(env, status): n for *_, env, status, n in rows if env is not None})
     return combos, pairs
 
 

@@ -4,10 +4,11 @@ they must be exactly what the grouped queries over the catalog give."""
 from collections import Counter
 
 import pytest
+from django.db.models import Count
 
 from catalog import facets, services
-from catalog.filters import CatalogQuery
-from catalog.models import Environment, ServiceInstance
+from catalog.filters import CatalogQuery, search_q
+from catalog.models import Environment, Service, ServiceInstance
 
 
 def _totals(combos) -> Counter:
@@ -90,3 +91,20 @@ def test_a_catalog_write_recomputes_the_cube_for_the_next_page(
         query, team=None, team_id=-1, environments=environments, env_id=-1
     )
     assert total == 25
+
+
+@pytest.mark.parametrize("q", ["svc", "svc-01", "svc-1", "nothing"])
+def test_a_search_counts_the_same_in_one_statement(spread, q):
+    """Search words alone are counted in one statement (PostgreSQL): the same combinations and
+    (environment, status) pairs as grouped queries over the matching services."""
+    query = CatalogQuery.from_params({"q": q})
+    combos, pairs = facets._from_queries(query, team_id=-1, env_id=-1)
+    matching = Service.objects.filter(search_q(q))
+    grouped = matching.values_list("owner_id", "kind", "lifecycle").annotate(n=Count("*"))
+    instances = ServiceInstance.objects.filter(service__in=matching).values_list(
+        "environment_id", "status"
+    )
+    expected = Counter({(env, st): n for env, st, n in instances.annotate(n=Count("*")).order_by()})
+    assert _totals(combos) == _totals(grouped.order_by())
+    assert +pairs == +expected
+    assert (sum(n for *_, n in combos) > 0) == (q != "nothing")
