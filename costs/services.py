@@ -41,22 +41,26 @@ def instance_traffic_set(
     return instance_cost_refresh(instance=instance, metrics=False)
 
 
-def instance_cost_refresh(
-    *, instance: ServiceInstance, metrics: bool = True, spec: dict | None | bool = False
-) -> InstanceCost:
+def instance_cost_refresh(*, instance: ServiceInstance, metrics: bool = True) -> InstanceCost:
     """Estimate the instance's applied spec again and store the figure (safe to repeat).
 
-    Called when a deployment succeeds (with the `spec` it applied, None after a delete, so no
-    row is read again), by `manage.py costs_refresh` and by the backfill migration.
-    `metrics=False` leaves CloudWatch out (the figures typed, or no traffic). One upsert.
+    Used by `manage.py costs_refresh` and when the traffic figures change. `metrics=False`
+    leaves CloudWatch out (the figures typed, or no traffic).
     """
+    return instance_cost_store(instance=instance, spec=instance.applied_spec, metrics=metrics)
+
+
+def instance_cost_store(
+    *, instance: ServiceInstance, spec: dict | None, metrics: bool = False
+) -> InstanceCost:
+    """Store the estimate of `spec` (what the instance now runs; None after a teardown) as the
+    instance's monthly cost, in one upsert. The engine calls it when a deployment succeeds,
+    with the spec it applied (no CloudWatch call then)."""
     environment = instance.environment
-    kind = instance.service.kind
-    applied = instance.applied_spec if spec is False else spec
     traffic = selectors.traffic_for(
-        instance=instance, environment=environment, kind=kind, metrics=metrics
+        instance=instance, environment=environment, kind=instance.service.kind, metrics=metrics
     )
-    found = selectors.spec_estimate(spec=applied, environment=environment, traffic=traffic)
+    found = selectors.spec_estimate(spec=spec, environment=environment, traffic=traffic)
     monthly = found.monthly
     row = InstanceCost(
         instance=instance,

@@ -23,7 +23,7 @@ from django.utils import timezone
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
-from costs.services import instance_cost_refresh
+from costs.services import instance_cost_store
 from deployments import live, liveness, observations, provisioners
 from deployments.errors import DeploymentError
 from deployments.events import deployment_event_record
@@ -440,11 +440,7 @@ def _succeed(deployment: Deployment) -> None:
             deployment_event_record(deployment_id=deployment.pk, type="deployment.succeeded")
     if updated:
         # The catalog sorts and sums by the applied spec's estimate (no AWS call here).
-        instance_cost_refresh(
-            instance=deployment.instance,
-            spec=instance_fields["applied_spec"],
-            metrics=False,
-        )
+        instance_cost_store(instance=deployment.instance, spec=instance_fields["applied_spec"])
 
 
 def _links_services(spec: dict | None) -> bool:
