@@ -12,6 +12,7 @@ from django.urls import reverse
 from audit.models import AuditEvent
 from catalog.models import Service, ServiceInstance
 from deployments import services
+from deployments.models import Deployment
 from deployments.tests.test_provision_apigateway import make_target, plan_lines, run
 from interop import discovery
 from monitoring.targets import target_for
@@ -383,3 +384,34 @@ def test_a_stage_without_throttling_is_adopted_at_the_account_limits(personas, a
         "stage throttling rate 10000 → 5000",
         "stage throttling burst 5000 → 2500",
     ]
+
+
+def test_deleting_an_adopted_api_removes_that_api_and_its_grant(personas, aws_clean):
+    function_arn = make_target(personas, "orders-fn").resources["function_arn"]
+    api_id = make_rest_api(function_arn)
+    aws_client("apigateway").create_rest_api(name="bystander")
+    instance = discovery.resource_adopt(
+        environment=personas["dev"],
+        kind="apigateway",
+        name=stage_arn("rest", api_id, "prod"),
+        owner=personas["payments"],
+        slug="shop-api",
+        user=personas["alice"],
+    )
+    planned = services.deployment_plan(
+        instance=instance,
+        spec=instance.applied_spec,
+        user=personas["alice"],
+        action=Deployment.Action.DELETE,
+    )
+    assert [step["summary"] for step in planned.plan] == [
+        "Delete stage prod",
+        "Delete REST API legacy-rest",
+        "withdraw API Gateway's permission to invoke orders-fn-dev",
+    ]
+    run(planned)
+    names = [a["name"] for a in aws_client("apigateway").get_rest_apis()["items"]]
+    assert names == ["bystander"]
+    # The statement made by hand (Sid "legacy-invoke") was the API's grant: it is gone too.
+    with pytest.raises(aws_client("lambda").exceptions.ResourceNotFoundException):
+        aws_client("lambda").get_policy(FunctionName=function_arn)
