@@ -6,7 +6,8 @@
    stopped beating), run the import with a progress callback that writes the stage and counts
    to the row, then finish it (running → finished/failed) and drop the stored files.
 
-Every status change is one conditional UPDATE; the row count decides. The import itself
+Every status change is one conditional UPDATE; the row count decides. Beat enqueues the jobs
+no worker is on again (`import_jobs_stale`, every minute). The import itself
 writes in one transaction and matches rows by slug, so running a job twice (a redelivered
 message, a second worker) never duplicates anything.
 """
@@ -120,6 +121,13 @@ def _finish(
     return bool(finished)
 
 
-def import_job_is_pending(*, job_id: int) -> bool:
-    """Whether the job is still waiting or running (a held job is checked on again later)."""
-    return ImportJob.objects.filter(pk=job_id, status__in=[Status.QUEUED, Status.RUNNING]).exists()
+def import_jobs_stale(*, limit: int = 100) -> list[int]:
+    """Jobs no worker is on (for beat to enqueue again): queued for longer than STALE_AFTER
+    (the message was lost, or is still waiting: a second one is harmless), or running with a
+    heartbeat older than that (the worker died; a SIGKILLed worker's message would otherwise
+    come back only after the broker's visibility timeout)."""
+    cutoff = timezone.now() - STALE_AFTER
+    stale = Q(status=Status.QUEUED, created_at__lt=cutoff) | Q(
+        status=Status.RUNNING, heartbeat_at__lt=cutoff
+    )
+    return list(ImportJob.objects.filter(stale).values_list("pk", flat=True)[:limit])

@@ -13,11 +13,16 @@ from interop import jobs
     time_limit=300,
 )
 def run_import(job_id: int) -> None:
-    """Claim the import job and run it. A second delivery finds it claimed: it checks back once
-    the claim could have gone stale (the first worker died), and returns when the job is done."""
+    """Claim the import job and run it. A second delivery finds it claimed (or done) and
+    returns; if the first worker died, beat enqueues the job again once its heartbeat is stale."""
     lease = jobs.import_job_claim(job_id=job_id)
     if lease is None:
-        if jobs.import_job_is_pending(job_id=job_id):
-            run_import.apply_async((job_id,), countdown=jobs.STALE_AFTER.total_seconds() + 1)
         return
     jobs.import_job_run(job_id=job_id, lease=lease)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=60, time_limit=90)
+def reconcile_imports() -> None:
+    """Beat: enqueue again the import jobs whose message was lost or whose worker died."""
+    for job_id in jobs.import_jobs_stale():
+        run_import.delay(job_id)

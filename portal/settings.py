@@ -232,6 +232,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "deployments.tasks.sweep_deployment_events",
         "schedule": 60,
     },
+    "reconcile-imports": {
+        "task": "interop.tasks.reconcile_imports",
+        "schedule": 60,
+    },
 }
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 

@@ -152,9 +152,7 @@ def test_export_downloads_yaml_for_any_signed_in_user(client, personas):
     assert kinds.count("Group") == 2  # payments and search
 
 
-def test_a_job_held_by_a_live_worker_is_left_alone_and_a_dead_ones_is_taken_over(
-    personas, monkeypatch
-):
+def test_a_job_held_by_a_live_worker_is_left_alone_and_a_dead_ones_is_taken_over(personas):
     from datetime import timedelta
 
     from django.utils import timezone
@@ -164,18 +162,38 @@ def test_a_job_held_by_a_live_worker_is_left_alone_and_a_dead_ones_is_taken_over
     job = jobs.import_job_create(
         user=personas["staff"], files=backstage.files_from_paths([EXAMPLES])
     )
+    assert jobs.import_jobs_stale() == []  # just queued: its message is on its way
     assert jobs.import_job_claim(job_id=job.pk)  # a first worker holds it, and beats
-    checks = []
-    monkeypatch.setattr(run_import, "apply_async", lambda args, countdown: checks.append(countdown))
-    run_import(job_id=job.pk)
+    run_import(job_id=job.pk)  # a second delivery
     job.refresh_from_db()
     assert job.status == "running" and job.stage == "waiting" and not Service.objects.exists()
-    assert checks == [jobs.STALE_AFTER.total_seconds() + 1]  # it checks back later
+    assert jobs.import_jobs_stale() == []
 
-    # The first worker died: its heartbeat is stale, the next delivery takes the job over.
+    # The first worker died: once its heartbeat is stale, beat enqueues the job again and
+    # the next delivery takes it over.
     ImportJob.objects.filter(pk=job.pk).update(
         heartbeat_at=timezone.now() - jobs.STALE_AFTER - timedelta(seconds=1)
     )
+    assert jobs.import_jobs_stale() == [job.pk]
     run_import(job_id=job.pk)
     job.refresh_from_db()
     assert job.status == "finished" and job.attempts == 2 and Service.objects.exists()
+    assert jobs.import_jobs_stale() == []
+
+
+def test_a_job_whose_message_was_lost_is_enqueued_again(personas, monkeypatch):
+    from datetime import timedelta
+
+    from interop import jobs, tasks
+
+    job = jobs.import_job_create(
+        user=personas["staff"], files=backstage.files_from_paths([EXAMPLES])
+    )
+    ImportJob.objects.filter(pk=job.pk).update(
+        created_at=job.created_at - jobs.STALE_AFTER - timedelta(seconds=1)
+    )
+    assert jobs.import_jobs_stale() == [job.pk]
+    sent = []
+    monkeypatch.setattr(tasks.run_import, "delay", sent.append)
+    tasks.reconcile_imports()  # what beat runs every minute
+    assert sent == [job.pk]
