@@ -176,6 +176,7 @@ def entity_problems(doc: Document) -> list[str]:
         problems.append(f"metadata.namespace: {quote(namespace)} is not a Backstage namespace.")
     elif (
         doc.kind in SLUG_KINDS
+        and doc.namespace != "default"  # in the default namespace the slug is the name
         and not problems
         and not _SLUG.match(catalog_slug(doc.namespace, name))
     ):

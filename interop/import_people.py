@@ -47,9 +47,11 @@ def owner_users(by_kind: dict[str, list[Document]]) -> set[tuple[str, str]]:
     owners = set()
     for kind in ("System", "Domain", "Component", "API", "Resource"):
         for doc in by_kind[kind]:
-            ref = refs.parse_ref(
-                doc.spec.get("owner"), default_kind="group", namespace=doc.namespace
-            )
+            value = doc.spec.get("owner")
+            # Only `user:` names a user (a bare name is a Group): skip the rest cheaply.
+            if not isinstance(value, str) or value.lstrip()[:5].lower() != "user:":
+                continue
+            ref = refs.parse_ref(value, default_kind="group", namespace=doc.namespace)
             if ref and ref.kind == "user":
                 owners.add((ref.namespace, ref.name))
     return owners
@@ -65,7 +67,8 @@ def match_accounts(plan: Plan, by_kind: dict[str, list[Document]]) -> None:
     users = by_kind["User"]
     plan._load_records(users)
     wanted = {(d.namespace, d.name): _email(d) for d in users}
-    for key in [*_user_refs(by_kind), *owner_users(by_kind)]:
+    plan.owner_users = owner_users(by_kind)
+    for key in [*_user_refs(by_kind), *plan.owner_users]:
         wanted.setdefault(key, "")
     if not wanted:
         return
@@ -99,7 +102,7 @@ def match_accounts(plan: Plan, by_kind: dict[str, list[Document]]) -> None:
 def users(plan: Plan, by_kind: dict[str, list[Document]]) -> None:
     """Users → memberships and records; personal teams for users that own something."""
     docs = by_kind["User"]
-    owners = owner_users(by_kind)
+    owners = plan.owner_users
     plan._load_teams(
         [refs.personal_slug(ns, name) for ns, name in owners]
         + [slug for doc in docs for slug in _group_slugs(doc)]

@@ -87,6 +87,7 @@ class Plan:
         self.accounts: dict[tuple[str, str], int | None] = {}
         # (namespace, user name) → the team holding what that Backstage User owns.
         self.personal: dict[tuple[str, str], Team] = {}
+        self.owner_users: set[tuple[str, str]] = set()  # Users that own something
         self._current: set[tuple[int | None, int]] = set()  # see current_memberships()
         self._read_teams: set[int] = set()
 

@@ -55,7 +55,9 @@ class _Existing:
     def __init__(self, plan: Plan, docs: list[Document]):
         dep_refs = [ref for d in docs for ref in _depends_refs(d)]
         plan._load_records(docs)
-        for record in _fetch(EntityRecord.objects.all(), "name", [r.name for r in dep_refs]):
+        known = {name for _kind, _namespace, name in plan._records}
+        missing = {r.name for r in dep_refs} - known  # most name a service of the import
+        for record in _fetch(EntityRecord.objects.all(), "name", missing):
             plan._records.setdefault((record.kind, record.namespace, record.name), record)
         self.records = plan._records
         slugs = {slug for d in docs for slug in _candidates(d)}

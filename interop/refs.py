@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 _REF = re.compile(r"^(?:(?P<kind>[A-Za-z]+):)?(?:(?P<namespace>[^/:]+)/)?(?P<name>[^/:]+)$")
 
@@ -27,6 +28,12 @@ def parse_ref(value, *, default_kind: str, namespace: str = "default") -> Ref | 
     """
     if not isinstance(value, str):
         return None
+    return _parse(value, default_kind, namespace)
+
+
+@lru_cache(maxsize=65536)
+def _parse(value: str, default_kind: str, namespace: str) -> Ref | None:
+    # Remembered: a catalog repeats the same owners and systems thousands of times.
     match = _REF.match(value.strip())
     if not match:
         return None
