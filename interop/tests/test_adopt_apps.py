@@ -9,6 +9,11 @@ from catalog import services as catalog_services
 from catalog.models import Service, ServiceInstance
 from interop import apps_grouping, discovery
 from interop.adopters import Unmanaged
+from interop.tests.test_adopt_apigateway import (
+    first_plan_changes_nothing,
+    grant,
+    lambda_integration,
+)
 from interop.tests.test_adopt_ecs import make_network, make_service
 from interop.tests.test_discovery import make_unmanaged_function
 from portal.aws import aws_client
@@ -164,3 +169,29 @@ def test_a_service_that_cannot_be_adopted_stops_the_app_with_what_was_done(
     assert sorted(Service.objects.values_list("slug", flat=True)) == ["frontend", "mailer"]
     left = discovery.discover_unmanaged(environment=personas["dev"])
     assert sorted(f.title for f in left) == ["orders", "unrelated"]
+
+
+def test_an_api_of_the_app_is_adopted_with_the_function_it_routes_to(client, personas, aws_clean):
+    """The API adopter (registered after this grouping was written) joins apps as it is: the
+    app's function is adopted first, so the API's route finds it as a Slipway service."""
+    function_arn = make_unmanaged_function("shop-test-mailer")
+    aws_client("lambda").tag_resource(Resource=function_arn, Tags=copilot("mailer"))
+    v2 = aws_client("apigatewayv2")
+    api_id = v2.create_api(Name="shop-test-api", ProtocolType="HTTP", Tags=copilot("api"))["ApiId"]
+    integration = lambda_integration(api_id, function_arn)
+    v2.create_route(ApiId=api_id, RouteKey="POST /mail", Target=f"integrations/{integration}")
+    v2.create_stage(ApiId=api_id, StageName="$default", AutoDeploy=True)
+    grant(function_arn, api_id)
+
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt_app", args=["dev"]), {**APP_FORM, "owner": personas["payments"].pk}
+    )
+    assert response.status_code == 302, response.content.decode()[-800:]
+    assert sorted(Service.objects.values_list("slug", "kind")) == [
+        ("api", "apigateway"),
+        ("mailer", "lambda"),
+    ]
+    api = ServiceInstance.objects.get(service__slug="api")
+    assert api.applied_spec["routes"] == [{"method": "POST", "path": "/mail", "target": "mailer"}]
+    first_plan_changes_nothing(api, personas["alice"])
