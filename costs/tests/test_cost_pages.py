@@ -183,3 +183,14 @@ def test_a_running_function_without_figures_is_estimated_from_last_weeks_metrics
     assert "<td>Lambda requests</td><td>3.0417 million requests</td>" in page
     assert "Lambda duration: 3,041,666 × 120 ms × 0.5 GB" in page
     assert "About $3.65/month" in page
+
+
+def test_a_teardown_plan_shows_what_it_saves(client, personas, aws_clean):
+    deployed(personas)
+    client.force_login(personas["alice"])
+    delete = reverse("deployments:delete", args=["orders", "dev"])
+    response = client.post(delete, {"confirm_name": "orders"})
+    assert response.status_code == 302
+    page = client.get(response["Location"]).content.decode()
+    assert "About $0.00/month" in page
+    assert "−$34.45</span> from today's $34.45" in page
