@@ -10,7 +10,9 @@ from __future__ import annotations
 import itertools
 import secrets
 
+import redis
 from botocore.exceptions import ClientError
+from django.conf import settings
 
 from deployments.errors import LoadBalancerFull
 from deployments.provisioners import ecs_aws as aws
@@ -130,6 +132,21 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
         elb.modify_rule(RuleArn=existing[0]["RuleArn"], Conditions=conditions)
         ctx.record_resource("rule_arn", existing[0]["RuleArn"])
         return f"rule {existing[0]['RuleArn']} now matches {conditions[0]['Values'][0]}"
+    with _rules_lock(refs.listener):
+        return _create_rule(ctx, refs, group_arn, conditions)
+
+
+def _rules_lock(listener: str):
+    """One rule creation at a time per listener (a Redis lock; no database transaction is open
+    across the AWS calls): deploys at the same moment then cannot together pass AWS's 100 rules,
+    which the emulator does not count, nor pick the same priority."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    return client.lock(f"{prefix}:listener-rules:{listener}", timeout=60, blocking_timeout=120)
+
+
+def _create_rule(ctx: Context, refs: Refs, group_arn: str, conditions: list[dict]) -> str:
+    elb = _client(ctx, "elbv2")
     listener = refs.listener
     for _ in range(RULE_TRIES):
         rules = aws.listener_rules(ctx, refs)
