@@ -182,8 +182,9 @@ def _personal_team(plan: Plan, namespace: str, name: str, doc: Document | None) 
     if account is not None:
         plan.add_member(team, account)
     else:
+        where = f"{doc.source}: " if doc is not None else ""
         plan.report.warnings.append(
-            f"user {shown!r} owns entities but matches no Slipway account: only staff can "
+            f"{where}user {shown!r} owns entities but matches no Slipway account: only staff can "
             f"change what team {slug!r} holds until the account exists and is imported again."
         )
     if doc is None and ("User", namespace, name) not in plan._records:

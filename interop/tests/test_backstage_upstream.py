@@ -246,7 +246,16 @@ def test_catalog_resource_is_not_deployable(db, personas, client):
         slug="dev", defaults={"name": "Dev", "aws_account_id": "123456789012"}
     )[0]
     client.force_login(personas["alice"])
-    assert client.get(service.get_absolute_url()).status_code == 200
+    for name in (
+        "catalog:service_detail",
+        "catalog:service_settings",
+        "deployments:service_deployments",
+        "monitoring:metrics",
+        "monitoring:logs",
+    ):
+        assert client.get(reverse(name, args=[service.slug])).status_code == 200, name
+    listed = client.get(reverse("catalog:service_list"), {"kind": "resource"})
+    assert "orders-db" in listed.content.decode()
     url = reverse("deployments:deploy", args=[service.slug, env.slug])
     response = client.get(url, follow=True)
     assert b"catalog entry only" in response.content
