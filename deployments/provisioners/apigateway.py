@@ -197,18 +197,43 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
     values["api_type"] = None
     values["usage_plan"] = values["api_key"] = None
     values["permissions"] = {}
-    if keys:
+    if keys and _may_have_keys(ctx):
         # Usage plans and API keys live outside any API: look for them even if the API is gone.
         apigateway_keys.observe(ctx, values)
-    # Look for the spec's type first; the other only when that one is not found.
-    order = sorted(TYPES, key=lambda t: t != ctx.spec.get("api_type"))
-    for api_type in order:
+    for api_type in _types_to_look_up(ctx):
         if TYPES[api_type].observe(ctx, values):
             values["api_type"] = api_type
             break
-    if permissions:
+    if permissions and (values["api_type"] or ctx.instance.applied_spec):
+        # A first deployment whose API does not exist yet can hold no grant for it: every
+        # grant is added, and a stale statement with Slipway's id is replaced (grants.apply).
         values["permissions"] = grants.observe(ctx, values)
     return Observed(exists=values["api_type"] is not None, values=values)
+
+
+def _known_specs(ctx: Context) -> list[dict]:
+    return [s for s in (ctx.spec, ctx.instance.applied_spec) if s]
+
+
+def _may_have_keys(ctx: Context) -> bool:
+    """Whether the instance can own a usage plan or key: the spec, the applied spec or the
+    recorded resources (a run that created one records it at once) say so."""
+    own = ctx.resources or {}
+    return (
+        any(s.get("require_api_key") for s in _known_specs(ctx))
+        or bool(own.get("usage_plan_arn") or own.get("api_key_arn"))
+        or not ctx.spec.get("api_type")  # no spec to go by: look
+    )
+
+
+def _types_to_look_up(ctx: Context) -> list[str]:
+    """The API types the instance's API can be: the spec's first, then the applied spec's and
+    the recorded API's (an API cannot change type: the plan refuses). Both when unknown."""
+    arn = (ctx.resources or {}).get("api_arn") or ""
+    recorded = "rest" if "/restapis/" in arn else "http" if "/apis/" in arn else None
+    known = [s.get("api_type") for s in _known_specs(ctx)] + [recorded]
+    order = [t for t in dict.fromkeys(known) if t in TYPES]
+    return order or list(TYPES)
 
 
 # --- plan ----------------------------------------------------------------------------------------

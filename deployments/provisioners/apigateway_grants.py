@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from deployments.provisioners import apigateway_auth
 from deployments.provisioners.apigateway_rest import ignore_missing
 from deployments.provisioners.base import Change, Context
-from portal.aws import aws_client, is_not_found
+from portal.aws import aws_client, error_code, is_not_found
 
 
 def observe(ctx: Context, values: dict) -> dict[str, dict]:
@@ -126,12 +126,24 @@ def apply(ctx: Context, values: dict, action: str, function_arn: str) -> str:
         return f"statement {grant['sid']} already allows {wanted}"
     if grant:  # the API was recreated: the old grant names an API that no longer exists
         lam.remove_permission(FunctionName=function_arn, StatementId=grant["sid"])
+    try:
+        _add(lam, function_arn, sid, wanted)
+    except ClientError as exc:
+        if error_code(exc) != "ResourceConflictException":
+            raise
+        # A statement with this id was left by an API that is gone (a first deployment does
+        # not read the function's policy): replace it.
+        ignore_missing(lam.remove_permission, FunctionName=function_arn, StatementId=sid)
+        _add(lam, function_arn, sid, wanted)
+    values["permissions"][function_arn] = {"source_arn": wanted, "sid": sid}
+    return f"statement {sid}: apigateway.amazonaws.com may invoke from {wanted}"
+
+
+def _add(lam, function_arn: str, sid: str, source: str) -> None:
     lam.add_permission(
         FunctionName=function_arn,
         StatementId=sid,
         Action="lambda:InvokeFunction",
         Principal="apigateway.amazonaws.com",
-        SourceArn=wanted,
+        SourceArn=source,
     )
-    values["permissions"][function_arn] = {"source_arn": wanted, "sid": sid}
-    return f"statement {sid}: apigateway.amazonaws.com may invoke from {wanted}"

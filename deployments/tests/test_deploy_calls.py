@@ -72,8 +72,10 @@ PINNED = {
     "lambda.update": (11, 68),
     "ecs.create": (22, 89),
     "ecs.update": (13, 67),
-    "apigateway.create": (14, 85),
-    "apigateway.update": (10, 67),
+    "apigateway.create": (10, 85),
+    "apigateway.update": (8, 67),
+    "apigateway-http.create": (29, 90),
+    "apigateway-http.update": (18, 70),
 }
 
 
@@ -114,6 +116,9 @@ def test_apigateway_calls_per_deploy(personas, aws_clean):
     with counted() as found:
         done = run_inline(launch(personas, "apigateway", "shop-api", api_spec()))
     check(found, "apigateway.create")
+    # Only the spec's API type is looked up; no keys and no grant to read on a first deploy.
+    for operation in ("apigatewayv2.GetApis", "api-gateway.GetUsagePlans", "lambda.GetPolicy"):
+        assert operation not in found["calls"], found["calls"]
     # The API is looked up once (by the plan); nothing the run wrote is read back.
     for operation in ("GetRestApis", "GetResources", "GetStage", "GetDeployment"):
         assert found["calls"].get(f"api-gateway.{operation}", 0) <= 1, found["calls"]
@@ -121,6 +126,16 @@ def test_apigateway_calls_per_deploy(personas, aws_clean):
         run_inline(update(personas, done, {**done.spec, "throttle": {"rate": 200, "burst": 50}}))
     check(found, "apigateway.update")
     assert found["calls"]["api-gateway.GetRestApis"] == 1, found["calls"]
+
+
+def test_http_api_calls_per_deploy(personas, aws_clean):
+    make_target(personas, "orders-fn")
+    with counted() as found:
+        done = run_inline(launch(personas, "apigateway", "shop-api", api_spec("http")))
+    check(found, "apigateway-http.create")
+    with counted() as found:
+        run_inline(update(personas, done, {**done.spec, "throttle": {"rate": 200, "burst": 50}}))
+    check(found, "apigateway-http.update")
 
 
 def test_first_run_uses_the_plans_reading_and_a_retry_reads_aws_again(personas, aws_clean):
