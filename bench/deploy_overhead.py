@@ -34,6 +34,7 @@ KINDS = {
     "lambda": lambda i: {"runtime": "python3.12"},
     "ecs": lambda i: {"image": "public.ecr.aws/nginx/nginx:1.27", "lb_value": f"/s{i}/*"},
     "apigateway": lambda i: {"routes": "GET /hello -> target"},
+    "apigateway-http": lambda i: {"routes": "GET /hello -> target", "api_type": "http"},
 }
 
 
@@ -55,11 +56,16 @@ def run(url):
         ops = dict(sorted((f"{s}.{o}", c) for (s, o), c in calls.items()))
         print(f"{kind} calls by operation (N={N}):", ops)
     emulator.reset(url)
-    raw = {"lambda": raw_lambda, "ecs": raw_ecs, "apigateway": raw_apigateway}
+    raw = {
+        "lambda": raw_lambda,
+        "ecs": raw_ecs,
+        "apigateway": raw_apigateway,
+        "apigateway-http": raw_apigateway_http,
+    }
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
     print(f"load average {load}; N={N} deployments per kind, all requested at once")
     print(
-        "kind        portal s  raw s  wall ratio (≤1.2)   calls/deploy portal raw"
+        "kind             portal s  raw s  wall ratio (≤1.2)   calls/deploy portal raw"
         "  calls ratio (≤1.3)   events/deploy  statuses"
     )
     for kind, seconds, calls, statuses in rows:
@@ -68,7 +74,7 @@ def run(url):
         portal, plain = sum(calls.values()) / N, raw_calls / N
         wall_ratio, call_ratio = seconds / raw_seconds, portal / plain
         print(
-            f"{kind:<10}  {seconds:8.2f}  {raw_seconds:5.2f}"
+            f"{kind:<15}  {seconds:8.2f}  {raw_seconds:5.2f}"
             f"  {wall_ratio:5.2f} {_met(wall_ratio, 1.2)}        {portal:5.1f}  {plain:4.1f}"
             f"  {call_ratio:5.2f} {_met(call_ratio, 1.3)}"
             f"          {events / N:4.1f}        {','.join(statuses)}"
@@ -108,22 +114,25 @@ def _launch(user, team, env, kind, slug, overrides):
     _wait([_launch_async(user, team, env, kind, slug, overrides)])
 
 
-def _portal_run(user, team, env, kind, overrides):
-    """N deployments of `kind` through the worker, all requested at once; wall time + calls."""
+def _portal_run(user, team, env, label, overrides):
+    """N deployments of `label` (a kind, or kind-variant) through the worker, all requested at
+    once; wall time + calls."""
     from deployments.models import Deployment
     from portal import aws
 
+    kind, _, variant = label.partition("-")
     before = aws.call_counts()
     started = time.perf_counter()
     ids = []
     for i in range(N):
-        ids.append(_launch_async(user, team, env, kind, f"{kind[:3]}-{i}", overrides(i)))
+        slug = f"{kind[:3]}{variant[:1]}-{i}"
+        ids.append(_launch_async(user, team, env, kind, slug, overrides(i)))
     planned = time.perf_counter() - started
     _wait(ids)
     seconds = time.perf_counter() - started
     statuses = set(Deployment.objects.filter(pk__in=ids).values_list("status", flat=True))
-    PLANNING[kind] = planned
-    return kind, seconds, aws.call_counts() - before, statuses
+    PLANNING[label] = planned
+    return label, seconds, aws.call_counts() - before, statuses
 
 
 PLANNING: dict[str, float] = {}  # kind → seconds until the last plan was confirmed
@@ -278,13 +287,7 @@ def raw_apigateway(n):
     from portal import aws
 
     lam, api = aws.aws_client("lambda"), aws.aws_client("apigateway")
-    from botocore.exceptions import ClientError
-
-    try:  # the target function (untimed set-up); raw_lambda made it already
-        lam.get_function(FunctionName="lam-0-dev")
-    except ClientError:
-        raw_lambda(1)
-    target = lam.get_function(FunctionName="lam-0-dev")["Configuration"]["FunctionArn"]
+    target = _raw_target()
     uri = f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{target}/invocations"
     before = aws.total_calls()
     started = time.perf_counter()
@@ -320,6 +323,55 @@ def raw_apigateway(n):
         )
         api.get_deployment(restApiId=rest, deploymentId=deployment)
         _alarm(f"api-{i}-dev", "AWS/ApiGateway", "5XXError", "ApiName")
+    return time.perf_counter() - started, aws.total_calls() - before
+
+
+def _raw_target() -> str:
+    """The target function's ARN (untimed set-up); raw_lambda made it already."""
+    from botocore.exceptions import ClientError
+
+    from portal import aws
+
+    lam = aws.aws_client("lambda")
+    try:
+        lam.get_function(FunctionName="lam-0-dev")
+    except ClientError:
+        raw_lambda(1)
+    return lam.get_function(FunctionName="lam-0-dev")["Configuration"]["FunctionArn"]
+
+
+def raw_apigateway_http(n):
+    """A plain script: HTTP API, one Lambda proxy integration and route, the invoke permission,
+    an auto-deploy stage with throttling, and one read of the stage."""
+    from portal import aws
+
+    lam, v2 = aws.aws_client("lambda"), aws.aws_client("apigatewayv2")
+    target = _raw_target()
+    before = aws.total_calls()
+    started = time.perf_counter()
+    for i in range(n):
+        api = v2.create_api(Name=f"http-{i}-dev", ProtocolType="HTTP")["ApiId"]
+        integration = v2.create_integration(
+            ApiId=api,
+            IntegrationType="AWS_PROXY",
+            IntegrationUri=target,
+            PayloadFormatVersion="2.0",
+        )["IntegrationId"]
+        v2.create_route(ApiId=api, RouteKey="GET /hello", Target=f"integrations/{integration}")
+        lam.add_permission(
+            FunctionName=target,
+            StatementId=f"raw-http-{i}",
+            Action="lambda:InvokeFunction",
+            Principal="apigateway.amazonaws.com",
+        )
+        v2.create_stage(
+            ApiId=api,
+            StageName="dev",
+            AutoDeploy=True,
+            DefaultRouteSettings={"ThrottlingRateLimit": 100.0, "ThrottlingBurstLimit": 50},
+        )
+        v2.get_stage(ApiId=api, StageName="dev")
+        _alarm(f"http-{i}-dev", "AWS/ApiGateway", "5XXError", "ApiId")
     return time.perf_counter() - started, aws.total_calls() - before
 
 

@@ -340,10 +340,9 @@ def plan_delete(observed: Observed) -> list[Change]:
 
 # --- apply ---------------------------------------------------------------------------------------
 def apply(ctx: Context, change: Change) -> str:
-    """Carry out one change. A REST API's steps apply against the run's observation, which each
-    step keeps current (what it creates goes into it); an HTTP API's steps, and a change
-    applied without an observation, re-read what they need. A retry observes afresh, so a
-    re-run adopts, never doubles.
+    """Carry out one change. Steps apply against the run's observation, which each step keeps
+    current (what it creates goes into it); a change applied without an observation re-reads
+    what it needs. A retry observes afresh, so a re-run adopts, never doubles.
 
     Returns a short message for the step log.
     """
@@ -370,12 +369,9 @@ def apply(ctx: Context, change: Change) -> str:
 
 
 def _observed_for(ctx: Context, action: str) -> Observed:
-    """The run's observation when a REST step can trust it; else what AWS holds now."""
-    observed = ctx.observed
-    if observed is not None and (observed.values.get("api_type") or ctx.spec.get("api_type")) == (
-        "rest"
-    ):
-        return observed
+    """The run's observation (each step keeps it current); else what AWS holds now."""
+    if ctx.observed is not None:
+        return ctx.observed
     return observe(
         ctx,
         keys=action.startswith(("usage_plan.", "api_key.")),
@@ -386,10 +382,13 @@ def _observed_for(ctx: Context, action: str) -> Observed:
 # --- wait ----------------------------------------------------------------------------------------
 def wait(ctx: Context) -> WaitResult:
     """Done when the stage serves what the spec asks for (see each type's `wait`). Right after
-    a REST run, its own observation says what the stage serves (it wrote it)."""
+    a run, its own observation says what the stage serves (it wrote it); an HTTP API's stage,
+    which AWS deploys by itself, is read again."""
     observed = ctx.observed
-    if observed is None or observed.values.get("api_type") != "rest":
+    if observed is None or not observed.exists:
         observed = observe(ctx, keys=False, permissions=False)
+    elif observed.values.get("api_type") == "http":
+        apigateway_http.read_stage(ctx, observed.values)
     if not observed.exists:
         return WaitResult(done=False, error=f"{observed.values['api_name']} does not exist")
     module = TYPES[observed.values["api_type"]]

@@ -144,6 +144,7 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         )
         arn = f"arn:aws:apigateway:{values['region']}::/apis/{api['ApiId']}"
         ctx.record_resource("api_arn", arn)
+        _note_created(ctx, values, api["ApiId"], arn)
         return f"created HTTP API {api['ApiId']} ({api.get('ApiEndpoint', '')})"
     api_id = values["api_id"]
     current = values["routes"].get(arg)
@@ -156,15 +157,16 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
         action = "route.update"
     if action == "route.create":
         route = desired[arg]
-        integration_id = values["spare_integrations"].get(route["uri"]) or _create_integration(
-            v2, api_id, route
-        )
-        v2.create_route(
+        integration_id = values["spare_integrations"].pop(
+            route["uri"], None
+        ) or _create_integration(v2, api_id, route)
+        created = v2.create_route(
             ApiId=api_id,
             RouteKey=arg,
             Target=f"integrations/{integration_id}",
             **apigateway_auth.route_kwargs_http(route, values),
         )
+        _note_route(values, arg, route, created["RouteId"], integration_id)
         return f"created {arg} → {route['uri']} ({route['protection']})"
     if action == "route.update":
         return _update_route(v2, values, arg, current, desired[arg])
@@ -173,6 +175,7 @@ def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> s
             return "already gone"
         v2.delete_route(ApiId=api_id, RouteId=current["route_id"])
         _delete_integration(v2, api_id, current["integration_id"])
+        del values["routes"][arg]
         return f"removed {arg}"
     if action == "stage.create":
         if values.get("stage"):
@@ -205,18 +208,49 @@ def _update_route(v2, values: dict, key: str, current: dict, route: dict) -> str
         current["scopes"] and not route["scopes"]
     )
     target = f"integrations/{integration_id}"
+    route_id = current["route_id"]
     if clears:
-        v2.delete_route(ApiId=api_id, RouteId=current["route_id"])
-        v2.create_route(ApiId=api_id, RouteKey=key, Target=target, **auth)
+        v2.delete_route(ApiId=api_id, RouteId=route_id)
+        route_id = v2.create_route(ApiId=api_id, RouteKey=key, Target=target, **auth)["RouteId"]
     else:
-        v2.update_route(ApiId=api_id, RouteId=current["route_id"], Target=target, **auth)
+        v2.update_route(ApiId=api_id, RouteId=route_id, Target=target, **auth)
     if integration_id != current["integration_id"]:
         _delete_integration(v2, api_id, current["integration_id"])
+    _note_route(values, key, route, route_id, integration_id)
     return f"{key} → {route['uri']} ({route['protection']})"
 
 
 def apply_authorizer(ctx: Context, values: dict, action: str, name: str) -> str:
     return apigateway_auth.apply_http(_client(ctx), values, action, name, ctx.spec)
+
+
+def _note_created(ctx: Context, values: dict, api_id: str, arn: str) -> None:
+    """What a new, empty HTTP API holds, into the run's observation (from CreateApi's answer,
+    not read again), so the steps after it find the API."""
+    values.update(
+        api_id=api_id,
+        api_type="http",
+        api_arn=arn,
+        routes={},
+        spare_integrations={},
+        authorizers={},
+        stage=None,
+    )
+    if ctx.observed is not None and ctx.observed.values is values:
+        ctx.observed.exists = True
+
+
+def _note_route(values: dict, key: str, route: dict, route_id: str, integration_id: str) -> None:
+    """A route this run wrote, as `observe` would read it back."""
+    values["routes"][key] = {
+        "uri": route["uri"],
+        "api_key_required": False,
+        "route_id": route_id,
+        "integration_id": integration_id,
+        "auth_type": route["auth_type"],
+        "authorizer_id": apigateway_auth.route_kwargs_http(route, values).get("AuthorizerId"),
+        "scopes": sorted(route["scopes"] or []),
+    }
 
 
 def _create_integration(v2, api_id: str, route: dict) -> str:
@@ -260,6 +294,7 @@ def _create_stage(ctx: Context, v2, values: dict) -> str:
         DefaultRouteSettings=_route_settings(ctx),
         Tags=tags(ctx),
     )
+    _note_stage(ctx, values)
     throttle = ctx.spec["throttle"]
     return (
         f"stage {values['stage_name']}: auto-deploy on, rate {throttle['rate']} req/s, "
@@ -274,8 +309,25 @@ def _update_stage(ctx: Context, v2, values: dict) -> str:
         AutoDeploy=True,
         DefaultRouteSettings=_route_settings(ctx),
     )
+    _note_stage(ctx, values)
     throttle = ctx.spec["throttle"]
     return f"rate {throttle['rate']} req/s, burst {throttle['burst']}"
+
+
+def _note_stage(ctx: Context, values: dict) -> None:
+    """The stage as this run set it; its deployment is AWS's to report (the check reads it)."""
+    throttle = ctx.spec["throttle"]
+    values["stage"] = {
+        **(values.get("stage") or {"deployment_id": None, "status_message": ""}),
+        "rate": int(throttle["rate"]),
+        "burst": int(throttle["burst"]),
+        "auto_deploy": True,
+    }
+
+
+def read_stage(ctx: Context, values: dict) -> None:
+    """Read the stage again: AWS deploys it by itself after the run's last change."""
+    values["stage"] = _observe_stage(_client(ctx), values["api_id"], values["stage_name"])
 
 
 def delete_api(ctx: Context, values: dict) -> str:
