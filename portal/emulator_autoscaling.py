@@ -1,7 +1,7 @@
 """Tags on Application Auto Scaling targets for the embedded emulator (emulator process only).
 
 Why: moto 5.2.5 implements no tagging for Application Auto Scaling: `TagResource`,
-`UntagResource` and `ListTagsForResource` answer HTTP 500 ("not implemented") and the `Tags` of
+`UntagResource` and `ListTagsForResource` answer HTTP 500 (moto has no handler for them) and the `Tags` of
 `RegisterScalableTarget` are dropped. Slipway tags every scalable target it creates or adopts,
 as it does every other resource, and reads the tags back in tests.
 
