@@ -1,9 +1,9 @@
 """Tags on Application Auto Scaling targets for the embedded emulator (emulator process only).
 
 Why: moto 5.2.5 implements no tagging for Application Auto Scaling: `TagResource`,
-`UntagResource` and `ListTagsForResource` answer HTTP 500 (moto has no handler for them) and the `Tags` of
-`RegisterScalableTarget` are dropped. Slipway tags every scalable target it creates or adopts,
-as it does every other resource, and reads the tags back in tests.
+`UntagResource` and `ListTagsForResource` answer HTTP 500 (moto has no handler for them) and
+the `Tags` of `RegisterScalableTarget` are dropped. Slipway tags every scalable target it
+creates or adopts, as it does every other resource, and reads the tags back in tests.
 
 What this adds: the three calls, keyed by the target's `ScalableTargetARN`, with AWS's
 `ResourceNotFoundException` for an unknown ARN, and `RegisterScalableTarget` keeping its `Tags`.
