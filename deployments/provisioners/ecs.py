@@ -78,7 +78,6 @@ def observe(ctx: Context) -> Observed:
     values["execution_role"] = aws.execution_role_arn(ctx, refs)
     values["log_group_arn"] = aws.log_group_arn(ctx, refs)
     values.update(aws.load_balancing(ctx, refs) if values["network_ready"] else {})
-    values.update(aws.autoscaling(ctx, refs) if values["network_ready"] else {})
     latest = aws.latest_task_definition(ctx, refs)
     if latest:
         values["latest_task_definition"] = latest["arn"]
@@ -86,6 +85,10 @@ def observe(ctx: Context) -> Observed:
             ctx, latest["values"], values.get("target_group_health_path")
         )
     service = aws.service(ctx, refs) if values["network_ready"] else None
+    # Without a service, auto-scaling the spec asks for is set whatever is there (registering
+    # the target and putting the policy overwrite both): only read it when it may be removed.
+    if values["network_ready"] and (service is not None or not ctx.spec.get("autoscaling")):
+        values.update(aws.autoscaling(ctx, refs))
     if service is None:
         access.observe(ctx, values)
         return Observed(exists=False, values=values)

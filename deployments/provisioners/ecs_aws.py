@@ -383,8 +383,20 @@ def ensure_logs(ctx: Context, refs: Refs) -> str:
             raise
         message = f"{refs.log_group} exists"
     logs.put_retention_policy(logGroupName=refs.log_group, retentionInDays=30)
-    ctx.record_resource("log_group_arn", log_group_arn(ctx, refs))
+    arn = _log_group_arn_from_role(ctx, refs) or log_group_arn(ctx, refs)
+    ctx.record_resource("log_group_arn", arn)
+    ctx.remember("log_group_arn", arn)
     return message
+
+
+def _log_group_arn_from_role(ctx: Context, refs: Refs) -> str:
+    """The log group's ARN as DescribeLogGroups gives it, built from the partition and account
+    of the execution role this run observed or created ("" without one: then it is read)."""
+    parts = (ctx.seen("execution_role") or "").split(":")
+    if len(parts) < 6 or not parts[4]:
+        return ""
+    region = ctx.environment.region
+    return f"arn:{parts[1]}:logs:{region}:{parts[4]}:log-group:{refs.log_group}:*"
 
 
 def _container(ctx: Context, refs: Refs) -> dict:
