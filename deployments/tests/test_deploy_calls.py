@@ -168,3 +168,28 @@ def test_first_run_uses_the_plans_reading_and_a_retry_reads_aws_again(personas, 
     assert [a["name"] for a in apis].count("shop-api-dev") == 1, apis
     done.instance.refresh_from_db()
     assert done.instance.resources["api_arn"].endswith(f"/restapis/{orphan['id']}")
+
+
+def test_http_api_retry_adopts_what_an_interrupted_attempt_created(personas, aws_clean):
+    """An HTTP API and route made by an attempt that died are adopted, not made twice."""
+    function_arn = make_target(personas, "orders-fn").resources["function_arn"]
+    planned = launch(personas, "apigateway", "shop-api", api_spec("http"))
+    v2 = aws.aws_client("apigatewayv2")
+    orphan = v2.create_api(
+        Name="shop-api-dev", ProtocolType="HTTP", Tags={"slipway:service": "shop-api"}
+    )["ApiId"]
+    integration = v2.create_integration(
+        ApiId=orphan,
+        IntegrationType="AWS_PROXY",
+        IntegrationUri=function_arn,
+        PayloadFormatVersion="2.0",
+    )["IntegrationId"]
+    v2.create_route(ApiId=orphan, RouteKey="GET /orders", Target=f"integrations/{integration}")
+    Deployment.objects.filter(pk=planned.pk).update(attempts=1)  # the claim makes it attempt 2
+    done = run_inline(planned)
+    steps = [name for name, _ in done.steps.values_list("name", "message")]
+    assert not any(name.startswith(("Create HTTP API", "new route")) for name in steps), steps
+    apis = [a for a in v2.get_apis()["Items"] if a["Name"] == "shop-api-dev"]
+    assert [a["ApiId"] for a in apis] == [orphan], apis
+    assert [r["RouteKey"] for r in v2.get_routes(ApiId=orphan)["Items"]] == ["GET /orders"]
+    assert v2.get_stage(ApiId=orphan, StageName="dev")["AutoDeploy"] is True
