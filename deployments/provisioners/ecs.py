@@ -68,7 +68,7 @@ def observe(ctx: Context) -> Observed:
     # The environment's network (subnets, security groups, load balancer listener) is shared and
     # provided for the service: by an admin on AWS, by the embedded set-up in the emulator
     # (portal/embedded.py), which then shows as the plan's first step. The same checks either way.
-    values["network_ready"] = aws.network_ready(ctx, refs)
+    values["network_ready"], listener = aws.network(ctx, refs)
     if not values["network_ready"] and not aws.network_provided_by_slipway():
         raise EnvironmentNotReady(
             f"{ctx.environment.name} has no usable subnets, security groups or load balancer "
@@ -77,7 +77,7 @@ def observe(ctx: Context) -> Observed:
     values["cluster_ready"] = values["network_ready"] and aws.cluster_active(ctx, refs)
     values["execution_role"] = aws.execution_role_arn(ctx, refs)
     values["log_group_arn"] = aws.log_group_arn(ctx, refs)
-    values.update(aws.load_balancing(ctx, refs) if values["network_ready"] else {})
+    values.update(aws.load_balancing(ctx, refs, listener) if values["network_ready"] else {})
     latest = aws.latest_task_definition(ctx, refs)
     if latest:
         values["latest_task_definition"] = latest["arn"]

@@ -86,21 +86,22 @@ def task_values(spec: dict) -> dict:
 
 
 # --- reading -------------------------------------------------------------------------------------
-def network_ready(ctx: Context, refs: Refs) -> bool:
-    """True when the environment (or an adopted service) names subnets and security groups, and
-    its load balancer listener (when it has one) exists in AWS. (The embedded emulator forgets
-    everything on a restart while the Environment row keeps the old ids: then this is False.)"""
+def network(ctx: Context, refs: Refs) -> tuple[bool, list[dict]]:
+    """(ready, the listener's rules). Ready when the environment (or an adopted service) names
+    subnets and security groups, and its load balancer listener (when it has one) exists in AWS.
+    (The embedded emulator forgets everything on a restart while the Environment row keeps the
+    old ids: then it is not.) Listing the listener's rules is the existence check; the plan
+    uses the list too (`load_balancing`)."""
     if not (refs.subnets and refs.security_groups):
-        return False
+        return False, []
     if not refs.listener:
-        return True
+        return True, []
     try:
-        _client(ctx, "elbv2").describe_listeners(ListenerArns=[refs.listener])
+        return True, listener_rules(ctx, refs)
     except ClientError as exc:
         if error_code(exc) in {"ListenerNotFound", "LoadBalancerNotFound"}:
-            return False
+            return False, []
         raise
-    return True
 
 
 def network_provided_by_slipway() -> bool:
@@ -200,11 +201,11 @@ def rule_condition(rule: dict) -> dict:
     return {}
 
 
-def load_balancing(ctx: Context, refs: Refs) -> dict:
+def load_balancing(ctx: Context, refs: Refs, listener: list[dict]) -> dict:
+    """The target group and the rule forwarding to it, from the listener's rules (`network`)."""
     group = target_group(ctx, refs)
     if group is None and not ctx.spec.get("load_balancer"):
         return {}
-    listener = listener_rules(ctx, refs)
     values: dict = {"listener_rules_taken": rules_taken(listener)}
     if group is None:
         return values
