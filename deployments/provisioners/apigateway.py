@@ -197,7 +197,7 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
     values["api_type"] = None
     values["usage_plan"] = values["api_key"] = None
     values["permissions"] = {}
-    if keys and _may_have_keys(ctx):
+    if keys and apigateway_keys.may_exist(ctx, _known_specs(ctx)):
         # Usage plans and API keys live outside any API: look for them even if the API is gone.
         apigateway_keys.observe(ctx, values)
     for api_type in _types_to_look_up(ctx):
@@ -213,17 +213,6 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
 
 def _known_specs(ctx: Context) -> list[dict]:
     return [s for s in (ctx.spec, ctx.instance.applied_spec) if s]
-
-
-def _may_have_keys(ctx: Context) -> bool:
-    """Whether the instance can own a usage plan or key: the spec, the applied spec or the
-    recorded resources (a run that created one records it at once) say so."""
-    own = ctx.resources or {}
-    return (
-        any(s.get("require_api_key") for s in _known_specs(ctx))
-        or bool(own.get("usage_plan_arn") or own.get("api_key_arn"))
-        or not ctx.spec.get("api_type")  # no spec to go by: look
-    )
 
 
 def _types_to_look_up(ctx: Context) -> list[str]:

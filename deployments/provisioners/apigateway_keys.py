@@ -24,6 +24,17 @@ def _tags(ctx: Context) -> dict:
 
 
 # --- observe -------------------------------------------------------------------------------------
+def may_exist(ctx: Context, specs: list[dict]) -> bool:
+    """Whether the instance can own a usage plan or key: its specs (requested, applied) or its
+    recorded resources (a run that created one records it at once) say so."""
+    own = ctx.resources or {}
+    return (
+        any(s.get("require_api_key") for s in specs)
+        or bool(own.get("usage_plan_arn") or own.get("api_key_arn"))
+        or not ctx.spec.get("api_type")  # no spec to go by: look
+    )
+
+
 def observe(ctx: Context, values: dict) -> None:
     """The usage plan and API key named for this service, and whether the key is in the plan."""
     apigw = client(ctx)
