@@ -114,6 +114,9 @@ def _after_q(query: CatalogQuery) -> Q:
             cost = Decimal(cost)
         except InvalidOperation:
             return Q()
+        # NaN, Infinity or 1e999999999 (PostgreSQL refuses it): no such cursor is ever written.
+        if not cost.is_finite() or cost.adjusted() > 20:
+            return Q()
         return Q(monthly_cost__lt=cost) | Q(monthly_cost=cost, slug__gt=slug)
     micros, _, pk = query.after.partition(".")
     try:

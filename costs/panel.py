@@ -25,7 +25,8 @@ class CostPanel:
         self.traffic = (
             TrafficForm(data, kind=kind, instance=instance) if kind in TRAFFIC_KINDS else None
         )
-        self.wanted = bool(data is not None and request.htmx and ESTIMATE_FLAG in request.POST)
+        # With or without htmx, a post carrying the flag only asks for the figure: never a plan.
+        self.wanted = bool(data is not None and ESTIMATE_FLAG in request.POST)
 
     def is_valid(self) -> bool:
         return self.traffic is None or self.traffic.is_valid()

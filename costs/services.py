@@ -12,6 +12,10 @@ from costs import selectors
 from costs.estimate import cents
 from costs.models import InstanceCost
 
+# The stored figure's column holds up to $9,999,999,999.99 (numeric(12, 2)).
+STORABLE_LIMIT = Decimal(10) ** 10
+TOO_LARGE = "Over $9,999,999,999.99 a month: check the traffic figures."
+
 
 def instance_traffic_set(
     *,
@@ -61,11 +65,14 @@ def instance_cost_store(
         instance=instance, environment=environment, kind=instance.service.kind, metrics=metrics
     )
     found = selectors.spec_estimate(spec=spec, environment=environment, traffic=traffic)
-    monthly = found.monthly
+    monthly = None if found.monthly is None else cents(found.monthly)
+    note = found.unavailable
+    if monthly is not None and monthly >= STORABLE_LIMIT:
+        monthly, note = None, TOO_LARGE  # absurd traffic figures: no figure, said why
     row = InstanceCost(
         instance=instance,
-        monthly_usd=None if monthly is None else cents(monthly),
-        note=found.unavailable[:200],
+        monthly_usd=monthly,
+        note=note[:200],
         price_date=found.price_date,
         estimated_at=timezone.now(),
     )

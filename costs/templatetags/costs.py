@@ -11,10 +11,13 @@ register = template.Library()
 
 @register.filter
 def usd(amount: Decimal | None) -> str:
-    """$1,234.56 (cents rounded half up); "–" for no figure."""
+    """$1,234.56 (cents rounded half up); "<$0.01" for a cost under half a cent (not nothing,
+    as "$0.00" would say); "–" for no figure."""
     if amount is None:
         return "–"
     value = cents(Decimal(amount))
+    if value == 0 and amount > 0:
+        return "<$0.01"
     sign = "−" if value < 0 else ""
     return f"{sign}${abs(value):,.2f}"
 
