@@ -91,6 +91,14 @@ def match_accounts(plan: Plan, by_kind: dict[str, list[Document]]) -> None:
         record = plan._records.get(("User", namespace, name))
         if len(matches) == 1:
             plan.accounts[(namespace, name)] = matches[0]
+        elif len(matches) > 1:
+            # Which of them is this user cannot be told (nor is the username's account, then,
+            # surely the same person): no membership rather than someone else's.
+            plan.accounts[(namespace, name)] = None
+            plan.report.warnings.append(
+                f"user {name!r}: {email} is the email of {len(matches)} Slipway accounts; "
+                "matched to none of them, no membership added."
+            )
         elif name in by_name:
             plan.accounts[(namespace, name)] = by_name[name]
         elif record is not None and record.user_id:
@@ -108,13 +116,22 @@ def users(plan: Plan, by_kind: dict[str, list[Document]]) -> None:
         + [slug for doc in docs for slug in _group_slugs(doc)]
     )
     plan.current_memberships()
+    # The teams earlier imports made personal (a team with such a slug may be a real one).
+    personal_ids = {
+        (record.namespace, record.name): record.team_id
+        for record in _fetch(
+            EntityRecord.objects.filter(kind="User"), "name", [n for _, n in owners]
+        )
+    }
     for namespace, name in sorted(owners):
         doc = next((d for d in docs if (d.namespace, d.name) == (namespace, name)), None)
         try:
-            _personal_team(plan, namespace, name, doc)
+            _personal_team(plan, namespace, name, doc, personal_ids.get((namespace, name)))
         except ValidationError as exc:
             if doc is not None:
                 plan._error(doc, exc)
+            else:
+                plan.report.errors.append(f"user {name!r}: {' '.join(exc.messages)}")
     for doc in docs:
         account = plan.accounts.get((doc.namespace, doc.name))
         changes: dict = {}
@@ -129,7 +146,7 @@ def users(plan: Plan, by_kind: dict[str, list[Document]]) -> None:
                     f"{doc.source}: memberOf {backstage.quote(value)} is not a Group in Slipway "
                     "or the import; kept for export."
                 )
-            elif account is not None and plan.add_member(team, account):
+            elif account is not None and plan.add_member(team, account, who=doc.name):
                 added.append(team.slug)
         if account is None:
             plan.report.warnings.append(
@@ -158,8 +175,15 @@ def _group_slugs(doc: Document):
             yield refs.catalog_slug(ref.namespace, ref.name)
 
 
-def _personal_team(plan: Plan, namespace: str, name: str, doc: Document | None) -> None:
-    """Plan the team that holds what user (namespace, name) owns, with its account in it."""
+def _personal_team(
+    plan: Plan, namespace: str, name: str, doc: Document | None, personal_id: int | None
+) -> None:
+    """Plan the team that holds what user (namespace, name) owns, with its account in it.
+
+    `personal_id` is the team an earlier import made for the user. Any other team with the
+    slug (made in Slipway, or a Group of this import) is refused: renaming it and adding the
+    user to it would hand the user a real team.
+    """
     slug = refs.personal_slug(namespace, name)
     profile = (doc.spec.get("profile") or {}) if doc else {}
     shown = name if namespace == "default" else f"{namespace}/{name}"
@@ -168,6 +192,11 @@ def _personal_team(plan: Plan, namespace: str, name: str, doc: Document | None) 
         "description": f"What the Backstage user {shown} owns.",
     }
     team = plan.teams.get(slug)
+    if team is not None and (team.pk is None or team.pk != personal_id):
+        raise ValidationError(
+            f"team {slug!r} already exists and is not this user's own team: what user "
+            f"{shown!r} owns cannot be put in it (rename one of them)."
+        )
     if team is None:
         team = Team(slug=slug, **desired)
         team.full_clean(validate_unique=False, validate_constraints=False)
@@ -180,7 +209,7 @@ def _personal_team(plan: Plan, namespace: str, name: str, doc: Document | None) 
     plan.personal[(namespace, name)] = team
     account = plan.accounts.get((namespace, name))
     if account is not None:
-        plan.add_member(team, account)
+        plan.add_member(team, account, who=shown)
     else:
         where = f"{doc.source}: " if doc is not None else ""
         plan.report.warnings.append(

@@ -259,8 +259,9 @@ class Plan:
         self._read_teams.update(team_ids)
         return self._current
 
-    def add_member(self, team: Team, user_id: int) -> bool:
-        """Plan `user_id` into `team` unless already there; True when planned."""
+    def add_member(self, team: Team, user_id: int, *, who: str) -> bool:
+        """Plan `user_id` (Backstage user `who`) into `team` unless already there; True when
+        planned, and then said in the report."""
         current = self.current_memberships()
         if team.pk is not None and (team.pk, user_id) in current:
             return False
@@ -268,6 +269,7 @@ class Plan:
             return False
         current.add((team.pk, user_id))
         self.new_memberships.append((team, user_id))
+        self.report.memberships.append(f"{who} joins team {team.slug}")
         return True
 
     def _members(self, doc: Document, team: Team) -> list[str]:
@@ -286,7 +288,7 @@ class Plan:
                     f"{doc.source}: user {ref.name!r} has no Slipway account; not added."
                 )
                 continue
-            if self.add_member(team, user_id):
+            if self.add_member(team, user_id, who=ref.name):
                 added.append(ref.name)
         return added
 

@@ -46,6 +46,9 @@ class ImportReport:
     unchanged: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    # "<user> joins team <slug>": every membership the import adds (Groups' members, Users'
+    # memberOf, personal teams), so nobody joins a team unseen.
+    memberships: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -127,6 +130,7 @@ def _import(files, actor, source, max_total_bytes, max_documents, progress) -> I
                 "counts": report.counts(),
                 "created": report.created,
                 "updated": plan.changes,
+                "memberships": report.memberships,
                 "errors": report.errors[:100],
             },
             result="ok" if not report.errors else "failed",
