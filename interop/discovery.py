@@ -17,6 +17,7 @@ from django.db import transaction
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
+from costs.services import instance_cost_store
 from deployments import names
 from interop.adopters import MANAGED_TAG, Unmanaged, adopter_for, listers
 
@@ -125,6 +126,8 @@ def resource_adopt(
     except Exception:
         adopter.untag(environment=environment, live=live, keys=list(tags), actor=user)
         raise
+    # As after a deployment: the catalog sorts and the team sums by this (no AWS call).
+    instance_cost_store(instance=instance, spec=instance.applied_spec)
     return instance
 
 

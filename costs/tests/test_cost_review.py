@@ -78,3 +78,18 @@ def test_a_tiny_cost_is_not_shown_as_nothing(client, personas, aws_clean):
     data = lambda_data(personas, **{"traffic-requests_per_month": "10", "traffic-duration_ms": ""})
     box = client.post(LAMBDA_URL, {**data, "_estimate": "1"}, **HTMX).content.decode()
     assert "About &lt;$0.01/month" in box  # 10 requests × $0.20 per million
+
+
+def test_an_adopted_service_counts_in_its_teams_monthly_cost(client, personas, aws_clean):
+    from interop.tests.test_adopt_ecs import make_network, make_service
+
+    arn = make_service(make_network(), "web", path="/legacy/*")
+    client.force_login(personas["alice"])
+    adopt = reverse("interop:adopt", args=["dev"])
+    data = {"kind": "ecs", "name": arn, "slug": "web", "owner": personas["payments"].pk}
+    assert client.post(adopt, data).status_code == 302
+    # 2 tasks × 0.5 vCPU × 730 h × $0.04048 + 2 × 1 GB × 730 h × $0.004445 + 730 ALB-hours
+    # × $0.0225 = $52.4651. Adoption used to store no figure: "0 running instances estimated".
+    page = client.get(reverse("catalog:team_detail", args=["payments"])).content.decode()
+    assert "about $52.47/month" in page
+    assert "1 running instance estimated" in page
