@@ -26,6 +26,7 @@ from deployments.forms.sns import (
 from deployments.packages import zip_problem
 from deployments.provisioners.lambda_ import normalized
 from deployments.specs.lambda_ import (
+    MAX_HANDLER,
     RUNTIMES,
     LambdaSpec,
     deterministic_zip,
@@ -113,6 +114,7 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
     runtime = forms.ChoiceField(choices=LAMBDA_RUNTIMES, initial="python3.12")
     handler = forms.CharField(
         initial="app.handler",
+        max_length=MAX_HANDLER,
         help_text="module.function, e.g. app.handler (file app.py, function handler).",
     )
     source = forms.CharField(
@@ -232,7 +234,8 @@ class LambdaSpecFields(SpecForm, ConcurrencyFields):
         try:
             return source_zip(runtime, handler, cleaned["source"])
         except PydanticCustomError as exc:
-            self.add_error("code_zip", exc.message())
+            about_handler = (exc.context or {}).get("field") == "handler"
+            self.add_error("handler" if about_handler else "code_zip", exc.message())
             return None
 
     def spec_from(self, base: dict) -> dict:

@@ -52,6 +52,7 @@ Runtime = Literal[
 ]
 # Source typed into the form becomes this file in the zip, named after the handler's module.
 SOURCE_SUFFIX = {"python": ".py", "nodejs": ".js", "ruby": ".rb"}
+MAX_HANDLER = 128  # AWS's limit on Handler
 HANDLER_RE = re.compile(r"^[A-Za-z0-9_\-/]+(\.[A-Za-z0-9_\-]+)+$")
 ENV_KEY_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 BUCKET_RE = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
@@ -216,7 +217,7 @@ class LambdaFields(Spec):
     runtime: Runtime = "python3.12"
     handler: str = Field(
         "app.handler",
-        max_length=128,
+        max_length=MAX_HANDLER,
         description="module.function, e.g. app.handler (file app.py, function handler).",
     )
     memory_size: int = Field(128, ge=128, le=10240, description="MB, 128–10240.")
@@ -262,9 +263,7 @@ class LambdaFields(Spec):
     @field_validator("handler")
     @classmethod
     def _handler(cls, handler: str) -> str:
-        if not HANDLER_RE.match(handler):
-            raise invalid("Write the handler as module.function, e.g. app.handler.")
-        return handler
+        return handler_checked(handler)
 
     @field_validator("environment")
     @classmethod
@@ -347,9 +346,21 @@ class LambdaInput(LambdaFields):
         return self
 
 
+def handler_checked(handler: str, *, field: str | None = None) -> str:
+    """`handler` if AWS would take it as module.function; raises `invalid` (placed under
+    `field`, for checks made outside the field's own validator) otherwise."""
+    if len(handler) > MAX_HANDLER:
+        raise invalid(f"A handler has at most {MAX_HANDLER} characters.", field=field)
+    if not HANDLER_RE.match(handler):
+        raise invalid("Write the handler as module.function, e.g. app.handler.", field=field)
+    return handler
+
+
 def source_zip(runtime: str, handler: str, source: str) -> bytes:
     """The typed source zipped under the handler's module name, with fixed timestamps (so the
-    same source gives the same code hash). Raises `invalid` for runtimes that need a zip."""
+    same source gives the same code hash). Raises `invalid` for runtimes that need a zip, and
+    for a handler AWS would refuse (its module names the file in the zip)."""
+    handler_checked(handler, field="handler")
     match = re.match(r"[a-z]+", runtime)
     family = match.group(0) if match else runtime
     suffix = SOURCE_SUFFIX.get(family)

@@ -35,6 +35,9 @@ def valid_data(personas, **overrides):
         ("name", "a" * 41, "at most 40 characters"),
         ("handler", "", "This field is required"),
         ("handler", "no_function", "module.function"),
+        # The handler's module names the source file in the zip: a name zipfile cannot hold
+        # (over 65,535 bytes) once made the page fail instead of answering.
+        ("handler", "m" * 70_000 + ".handler", "at most 128 characters"),
         ("memory_size", "64", "greater than or equal to 128"),
         ("memory_size", "10241", "less than or equal to 10240"),
         ("timeout", "901", "less than or equal to 900"),

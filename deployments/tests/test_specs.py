@@ -283,3 +283,15 @@ def test_redacted_keeps_names_only():
     assert shown["environment"] == ["MODE"] and shown["secrets"] == ["DB_PASSWORD"]
     assert "live" not in str(shown) and SSM not in str(shown)
     assert spec["environment"] == {"MODE": "live"}  # the stored spec is untouched
+
+
+def test_source_zip_refuses_a_handler_aws_would_refuse_before_zipping():
+    from pydantic_core import PydanticCustomError
+
+    from deployments.specs.lambda_ import source_zip
+
+    with pytest.raises(PydanticCustomError, match="at most 128 characters"):
+        source_zip("python3.12", "m" * 70_000 + ".handler", "def handler(e, c):\n    return 1\n")
+    with pytest.raises(PydanticCustomError, match="module.function"):
+        source_zip("python3.12", "../../etc/passwd", "x = 1\n")
+    assert source_zip("python3.12", "app.handler", "x = 1\n")[:2] == b"PK"
