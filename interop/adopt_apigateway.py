@@ -55,6 +55,8 @@ class ApiGatewayAdopter:
 
     kind = "apigateway"
     adoptable = True
+    identity_key = "api_arn"
+    arn_service = "apigateway"
 
     # --- discover --------------------------------------------------------------------------------
     def discover(self, *, environment, actor) -> list[Unmanaged]:

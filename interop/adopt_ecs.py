@@ -33,6 +33,8 @@ class EcsAdopter:
 
     kind = "ecs"
     adoptable = True
+    identity_key = "service_arn"
+    arn_service = "ecs"
 
     def discover(self, *, environment, actor) -> list[Unmanaged]:
         ecs = client("ecs", environment, actor)

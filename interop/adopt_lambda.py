@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 
+from django.core.exceptions import ValidationError
+
 from deployments.provisioners.lambda_ import normalized
 from interop.adopters import MANAGED_TAG, Live, Unmanaged, client
 from portal.aws import request_id
@@ -33,6 +35,8 @@ class LambdaAdopter:
 
     kind = "lambda"
     adoptable = True
+    identity_key = "function_arn"
+    arn_service = "lambda"
 
     def discover(self, *, environment, actor) -> list[Unmanaged]:
         lam = client("lambda", environment, actor)
@@ -58,6 +62,10 @@ class LambdaAdopter:
     def read(self, *, environment, name: str, actor) -> Live:
         function = client("lambda", environment, actor).get_function(FunctionName=name)
         config = function["Configuration"]
+        if config["FunctionArn"].count(":") > 6:  # …:function:<name>:<version or alias>
+            raise ValidationError(
+                {"name": "Adopt the function itself, not one of its versions or aliases."}
+            )
         return Live(
             name=config["FunctionName"],
             spec=spec_from_live(config, function.get("Concurrency") or {}),

@@ -69,6 +69,12 @@ class Lister(Protocol):
 class Adopter(Lister, Protocol):
     """Discovery and adoption for one resource kind."""
 
+    # The key of `Live.resources` holding the resource's ARN, the same key Slipway's own
+    # provisioner records for the resources it creates (one catalog instance per ARN), and the
+    # AWS service that ARN names.
+    identity_key: str
+    arn_service: str
+
     def read(self, *, environment: Environment, name: str, actor) -> Live:
         """The live configuration of one resource (found by `Unmanaged.name`)."""
         ...

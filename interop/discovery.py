@@ -10,16 +10,23 @@ discovery list).
 
 from __future__ import annotations
 
+import contextlib
+
+from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from audit.models import AuditEvent
 from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from costs.services import instance_cost_store
 from deployments import names
+from interop import adoption_claims as claims
 from interop.adopters import MANAGED_TAG, Unmanaged, adopter_for, listers
+from interop.models import AdoptedResource
 
 __all__ = [
     "MANAGED_TAG",
@@ -35,7 +42,9 @@ def discover_unmanaged(*, environment: Environment, actor=None) -> list[Unmanage
     found: list[Unmanaged] = []
     for lister in listers().values():
         found += lister.discover(environment=environment, actor=actor)
-    return found
+    # A resource the catalog holds is managed even where its tags were lost.
+    known = claims.known_arns([f.arn for f in found])
+    return [f for f in found if f.arn not in known]
 
 
 def require_owner_member(
@@ -70,8 +79,10 @@ def resource_adopt(
     """Make one unmanaged resource a catalog service owned by `owner`.
 
     Steps: check the user is in the owner team; read the resource through its kind's adopter
-    (refusing one Slipway already manages); tag it like every Slipway resource; create the
-    service and its instance with the observed spec and resource identifiers; audit, with the
+    (refusing one in another account or region, or one Slipway already manages: tagged, or held
+    by a catalog instance); create the service and its instance with the observed spec and
+    resource identifiers, claiming the ARN (interop/adoption_claims.py), in one transaction; tag
+    it like every Slipway resource (if that fails, the rows are taken back); audit, with the
     AWS request ids. With `join_existing`, a catalog service of that slug, kind and owner with no
     instance in `environment` yet gets the adopted resource as its instance there (an app
     adopted environment by environment).
@@ -87,48 +98,128 @@ def resource_adopt(
     adopter = adopter_for(kind)
     if adopter is None:
         raise ValidationError({"kind": f"Adopting {kind} resources is not offered."})
+    scope = {"kind": kind, "arn_service": adopter.arn_service, "environment": environment}
+    if name.startswith("arn:"):  # checked before AWS is asked anything about it
+        claims.check_scope(name, **scope)
     live = adopter.read(environment=environment, name=name, actor=user)
-    if live.managed:
-        raise ValidationError({"name": f"Slipway already manages {live.name}."})
+    identity = live.resources[adopter.identity_key]
+    claims.check_scope(identity, **scope)
+    holder = claims.catalog_holder(identity)
+    if live.managed or holder:
+        raise ValidationError(
+            {"name": f"Slipway already manages {live.name} ({holder or 'tagged'})."}
+        )
+    # The catalog rows first, with the unique claim on the ARN, in one short transaction; then
+    # the tags in AWS (outside any transaction). If tagging fails, the rows are taken back.
+    instance, created = _record(
+        environment=environment,
+        adopter=adopter,
+        live=live,
+        owner=owner,
+        slug=slug,
+        user=user,
+        description=description,
+        join_existing=join_existing,
+    )
     tags = names.tags(service_slug=slug, environment_slug=environment.slug, team_slug=owner.slug)
-    # AWS first, outside any transaction: tag the resource, then write the rows in one short
-    # transaction. If the rows cannot be written (the slug was taken meanwhile), the tags are
-    # taken off again, so Discovery still lists the resource as unmanaged.
-    request_ids = [*live.request_ids]
     try:
+        request_ids = [*live.request_ids]
         request_ids += adopter.tag(environment=environment, live=live, tags=tags, actor=user)
+    except Exception as exc:
+        _undo(
+            instance,
+            created=created,
+            user=user,
+            adopter=adopter,
+            live=live,
+            tags=tags,
+            error=exc,
+            source=source,
+        )
+        raise
+    audit_record(
+        actor=user,
+        action="resource.adopt",
+        target=instance,
+        environment=environment,
+        after={"resources": live.resources, "applied_spec": live.spec},
+        aws_request_ids=request_ids,
+        source=source,
+    )
+    # As after a deployment: the catalog sorts and the team sums by this (no AWS call).
+    instance_cost_store(instance=instance, spec=instance.applied_spec)
+    return instance
+
+
+def _record(*, environment, adopter, live, owner, slug, user, description, join_existing):
+    """(instance, whether its service was created): the rows and the claim, or a clear refusal
+    when someone adopted the resource, took the slug or deployed the service meanwhile."""
+    identity = live.resources[adopter.identity_key]
+    try:
         with transaction.atomic():
-            service = existing_service(slug=slug, kind=kind, owner=owner, environment=environment)
-            if service is None or not join_existing:
+            service = existing_service(
+                slug=slug, kind=adopter.kind, owner=owner, environment=environment
+            )
+            created = service is None or not join_existing
+            if created:
                 service = catalog_services.service_create(
                     user=user,
                     owner=owner,
                     slug=slug,
-                    kind=kind,
+                    kind=adopter.kind,
                     description=description or live.description,
                 )
             instance = catalog_services.instance_get_or_create(
                 service=service, environment=environment
             )
-            instance.resources = live.resources
-            instance.applied_spec = live.spec
-            instance.status = ServiceInstance.Status.HEALTHY
-            instance.save(update_fields=["resources", "applied_spec", "status", "updated_at"])
-            audit_record(
-                actor=user,
-                action="resource.adopt",
-                target=instance,
-                environment=environment,
-                after={"resources": live.resources, "applied_spec": live.spec},
-                aws_request_ids=request_ids,
-                source=source,
+            updated = (
+                ServiceInstance.objects.filter(pk=instance.pk, applied_spec__isnull=True)
+                .exclude(status=ServiceInstance.Status.DEPLOYING)
+                .update(
+                    resources=live.resources,
+                    applied_spec=live.spec,
+                    status=ServiceInstance.Status.HEALTHY,
+                    updated_at=timezone.now(),
+                )
             )
-    except Exception:
-        adopter.untag(environment=environment, live=live, keys=list(tags), actor=user)
-        raise
-    # As after a deployment: the catalog sorts and the team sums by this (no AWS call).
-    instance_cost_store(instance=instance, spec=instance.applied_spec)
-    return instance
+            if not updated:
+                raise ValidationError(
+                    f"{slug} is being deployed to {environment.name} already; adopt it under "
+                    "another name."
+                )
+            claims.claim(identity, instance)
+    except IntegrityError as exc:
+        holder = claims.catalog_holder(identity)
+        raise ValidationError(
+            f"{live.name} was adopted as {holder} a moment ago."
+            if holder
+            else f"A service named {slug} was added a moment ago; choose another name."
+        ) from exc
+    instance.refresh_from_db()
+    return instance, created
+
+
+def _undo(instance, *, created, user, adopter, live, tags, error, source) -> None:
+    """Tagging failed: take the tags that were written off again and the rows back, so AWS and
+    the catalog agree that the resource is unmanaged (Discovery lists it again)."""
+    with contextlib.suppress(ClientError, BotoCoreError):
+        adopter.untag(environment=instance.environment, live=live, keys=list(tags), actor=user)
+    with transaction.atomic():
+        AdoptedResource.objects.filter(instance=instance).delete()
+        ServiceInstance.objects.filter(pk=instance.pk).update(
+            resources={}, applied_spec=None, status=ServiceInstance.Status.NOT_DEPLOYED
+        )
+        audit_record(
+            actor=user,
+            action="resource.adopt",
+            target=instance,
+            environment=instance.environment,
+            after={"error": str(error)[:500]},
+            result=AuditEvent.Result.FAILED,
+            source=source,
+        )
+    if created:
+        catalog_services.service_delete(service=instance.service, user=user)
 
 
 def existing_service(*, slug: str, kind: str, owner: Team, environment: Environment):

@@ -153,3 +153,21 @@ class ImportFile(models.Model):
 
     def __str__(self):
         return self.name
+
+
+class AdoptedResource(models.Model):
+    """One AWS resource adopted into the catalog, by its ARN (unique: the one guarantee that
+    two people adopting the same resource at once end with one catalog service).
+
+    Written in the same transaction as the adopted instance's rows, before anything is tagged in
+    AWS; a row whose instance no longer records the ARN (the service was deleted) is stale.
+    """
+
+    arn = models.CharField(max_length=2048, unique=True)
+    instance = models.ForeignKey(
+        "catalog.ServiceInstance", on_delete=models.CASCADE, related_name="adopted_resources"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return self.arn

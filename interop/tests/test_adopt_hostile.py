@@ -1,0 +1,136 @@
+"""Adoption under attack and under failure: two people adopting one resource at once, tampered
+form fields (another account's or region's ARN, a kind that does not match), a resource the
+catalog already holds, and tagging that fails after the catalog rows were written."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+
+from audit.models import AuditEvent
+from catalog.models import Service
+from interop import adopt_lambda, discovery
+from interop.tests.test_discovery import make_unmanaged_function
+from portal.aws import aws_client
+from tests.faultproxy import Rule
+
+pytestmark = pytest.mark.integration
+
+
+def slipway_tags(arn: str) -> dict:
+    tags = aws_client("lambda").list_tags(Resource=arn)["Tags"]
+    return {k: v for k, v in tags.items() if k.startswith("slipway:")}
+
+
+def adopt(personas, user: str, slug: str, name: str = "legacy-billing"):
+    return discovery.resource_adopt(
+        environment=personas["dev"],
+        kind="lambda",
+        name=name,
+        owner=personas["payments"],
+        slug=slug,
+        user=personas[user],
+    )
+
+
+@pytest.mark.parametrize("slugs", [("billing-a", "billing-b"), ("billing", "billing")])
+def test_two_people_adopting_one_function_at_once_get_one_service(
+    personas, aws_clean, monkeypatch, slugs
+):
+    """alice reads the function; before she writes anything, bob adopts it completely."""
+    arn = make_unmanaged_function()
+    read = adopt_lambda.LambdaAdopter.read
+    raced = []
+
+    def read_then_bob_adopts(self, **kwargs):
+        live = read(self, **kwargs)
+        if not raced:
+            raced.append("bob")
+            adopt(personas, "bob", slugs[1])
+        return live
+
+    monkeypatch.setattr(adopt_lambda.LambdaAdopter, "read", read_then_bob_adopts)
+    with pytest.raises(ValidationError) as refused:
+        adopt(personas, "alice", slugs[0])
+    assert "billing" in " ".join(refused.value.messages)
+    assert list(Service.objects.values_list("slug", flat=True)) == [slugs[1]]
+    adopted = AuditEvent.objects.filter(action="resource.adopt")
+    assert [(e.actor.username, e.result) for e in adopted] == [("bob", "ok")]
+    # AWS agrees with the catalog: bob's tags, untouched by alice's refused attempt.
+    assert slipway_tags(arn)["slipway:service"] == slugs[1]
+    assert discovery.discover_unmanaged(environment=personas["dev"]) == []
+
+
+def test_a_failed_tagging_takes_the_catalog_rows_back(client, personas, aws_clean, faults):
+    arn = make_unmanaged_function()
+    path = "/2017-03-31/tags/" + arn.replace(":", "%3A")
+    faults.add(Rule(f"POST {path}", times=1, status=400, code="AccessDeniedException"))
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt", args=["dev"]),
+        {"kind": "lambda", "name": "legacy-billing", "slug": "billing"}
+        | {"owner": personas["payments"].pk},
+    )
+    assert response.status_code == 400
+    assert "AccessDenied" in response.content.decode()
+    assert faults.faults[f"POST {path}"] == 1
+    assert not Service.objects.exists()
+    failed = AuditEvent.objects.get(action="resource.adopt")
+    assert failed.result == "failed"
+    # Not in the catalog, not tagged: Discovery lists it again, and it can be adopted.
+    assert slipway_tags(arn) == {}
+    assert [f.name for f in discovery.discover_unmanaged(environment=personas["dev"])] == [
+        "legacy-billing"
+    ]
+    assert adopt(personas, "alice", "billing").service.slug == "billing"
+
+
+@pytest.mark.parametrize(
+    ("kind", "name", "message"),
+    [
+        (
+            "lambda",
+            "arn:aws:lambda:us-east-1:999999999999:function:legacy-billing",
+            "account 999999999999",
+        ),
+        (
+            "lambda",
+            "arn:aws:lambda:eu-west-1:123456789012:function:legacy-billing",
+            "region eu-west-1",
+        ),
+        ("ecs", "arn:aws:lambda:us-east-1:123456789012:function:legacy-billing", "not a resource"),
+        (
+            "apigateway",
+            "arn:aws:apigateway:eu-west-1::/restapis/abc/stages/dev",
+            "region eu-west-1",
+        ),
+        ("lambda", "legacy-billing:1", "not one of its versions"),
+    ],
+)
+def test_a_tampered_resource_is_refused_before_anything_is_written(
+    client, personas, aws_clean, kind, name, message
+):
+    arn = make_unmanaged_function()
+    aws_client("lambda").publish_version(FunctionName="legacy-billing")
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt", args=["dev"]),
+        {"kind": kind, "name": name, "slug": "billing", "owner": personas["payments"].pk},
+    )
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert not Service.objects.exists()
+    assert not AuditEvent.objects.filter(action="resource.adopt").exists()
+    assert slipway_tags(arn) == {}
+
+
+def test_a_function_the_catalog_holds_is_not_adopted_twice_after_its_tags_are_lost(
+    personas, aws_clean
+):
+    arn = make_unmanaged_function()
+    adopt(personas, "alice", "billing")
+    aws_client("lambda").untag_resource(Resource=arn, TagKeys=list(slipway_tags(arn)))
+    # Discovery does not offer it, and a tampered form cannot adopt it under a second name.
+    assert discovery.discover_unmanaged(environment=personas["dev"]) == []
+    with pytest.raises(ValidationError, match="already manages legacy-billing"):
+        adopt(personas, "bob", "billing-again")
+    assert list(Service.objects.values_list("slug", flat=True)) == ["billing"]
