@@ -12,6 +12,7 @@ import time
 from decimal import Decimal
 
 from botocore.exceptions import BotoCoreError, ClientError
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from pydantic import ValidationError
 
@@ -27,6 +28,9 @@ DAY_SECONDS = 24 * 3600
 WEEKS_PER_MONTH = Decimal(730) / Decimal(168)
 YOUR_FIGURES = "your figures"
 LAST_WEEK = "CloudWatch, last 7 days"
+# After a failed read, the estimate goes without metrics this long (each form change posts an
+# estimate: a hanging CloudWatch would otherwise cost every one of them the web timeout).
+FAILED_READ_SECONDS = 60
 # Per kind: (namespace, metric) of the request count and of the total duration (or None).
 TRAFFIC_METRICS = {
     "lambda": (("AWS/Lambda", "Invocations"), ("AWS/Lambda", "Duration")),
@@ -67,11 +71,15 @@ def _last_week(instance: ServiceInstance) -> Traffic | None:
         for i, (ns, name) in enumerate(m for m in metrics if m)
     ]
     end = (int(time.time()) // DAY_SECONDS + 1) * DAY_SECONDS  # aligned: the cache holds a day
+    failed = f"costs:last-week-failed:{instance.pk}:{instance.updated_at.timestamp()}"
+    if cache.get(failed):
+        return None  # CloudWatch just failed (or hung) for it: the form does not wait again
     try:
         data, _ = metric_data(
             instance=instance, metric_queries=queries, start=end - WEEK_SECONDS, end=end
         )
     except (ClientError, BotoCoreError):
+        cache.set(failed, True, FAILED_READ_SECONDS)
         return None
     requests = sum(Decimal(str(v)) for _, v in data.get("c0", []))
     if not requests:

@@ -93,3 +93,32 @@ def test_an_adopted_service_counts_in_its_teams_monthly_cost(client, personas, a
     page = client.get(reverse("catalog:team_detail", args=["payments"])).content.decode()
     assert "about $52.47/month" in page
     assert "1 running instance estimated" in page
+
+
+def test_a_failing_cloudwatch_is_asked_once_not_at_every_form_change(
+    client, personas, aws_clean, monkeypatch
+):
+    from botocore.exceptions import ReadTimeoutError
+
+    from conftest import launch_lambda
+    from deployments.tests.test_provision_ecs import run_inline
+    from monitoring import selectors as monitoring_selectors
+
+    run_inline(launch_lambda(personas, "thumbs", memory_size=512))
+    calls = []
+
+    def hanging(**kwargs):  # what the client raises after the web read timeout
+        calls.append(kwargs)
+        raise ReadTimeoutError(endpoint_url="https://monitoring.us-east-1.amazonaws.com")
+
+    monkeypatch.setattr(monitoring_selectors, "metric_data", hanging)
+    client.force_login(personas["alice"])
+    update = reverse("deployments:update", args=["thumbs", "dev"])
+    form = {"memory_size": "512", "timeout": "10", "handler": "app.handler",
+            "runtime": "python3.12", "architecture": "x86_64", "_estimate": "1",
+            "traffic-requests_per_month": "", "traffic-duration_ms": ""}  # fmt: skip
+    for _change in range(3):
+        box = client.post(update, form, **HTMX)
+        assert box.status_code == 200
+    assert len(calls) == 1
+    assert "No expected traffic: requests and duration are not counted." in box.content.decode()
