@@ -134,3 +134,34 @@ def test_a_function_the_catalog_holds_is_not_adopted_twice_after_its_tags_are_lo
     with pytest.raises(ValidationError, match="already manages legacy-billing"):
         adopt(personas, "bob", "billing-again")
     assert list(Service.objects.values_list("slug", flat=True)) == ["billing"]
+
+
+def test_adopting_into_production_needs_no_approval_but_its_first_change_does(
+    client, personas, aws_clean
+):
+    """Adoption writes nothing in AWS but Slipway's tags, so it is not a deployment and waits
+    for no approval, in production too (the single form and the app form alike go through
+    `resource_adopt`); every change after it is a deployment, approved as usual."""
+    from deployments import services as deployments
+    from deployments.models import Deployment
+
+    make_unmanaged_function()
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt", args=["prod"]),
+        {"kind": "lambda", "name": "legacy-billing", "slug": "billing"}
+        | {"owner": personas["payments"].pk},
+    )
+    assert response.status_code == 302
+    instance = Service.objects.get(slug="billing").instances.get()
+    assert instance.environment == personas["prod"] and not Deployment.objects.exists()
+    plan = deployments.deployment_plan(
+        instance=instance,
+        spec={**instance.applied_spec, "memory_size": 512},
+        user=personas["alice"],
+    )
+    deployments.deployment_confirm(deployment=plan, user=personas["alice"])
+    plan.refresh_from_db()
+    assert plan.status == Deployment.Status.AWAITING_APPROVAL
+    memory = aws_client("lambda").get_function(FunctionName="legacy-billing")["Configuration"]
+    assert memory["MemorySize"] == 384
