@@ -24,12 +24,15 @@ def usd(amount: Decimal | None) -> str:
 
 @register.filter
 def usd_change(amount: Decimal | None) -> str:
-    """+$18.02 or −$5.00 (a difference from today); "no change" at zero."""
+    """+$18.02 or −$5.00 (a difference from today); "no change" at zero; "+<$0.01" for a
+    difference under half a cent."""
     if amount is None:
         return "–"
     value = cents(Decimal(amount))
     if value == 0:
-        return "no change"
+        if amount == 0:
+            return "no change"
+        return ("+" if amount > 0 else "−") + "<$0.01"
     return ("+" if value > 0 else "−") + f"${abs(value):,.2f}"
 
 

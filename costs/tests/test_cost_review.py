@@ -122,3 +122,18 @@ def test_a_failing_cloudwatch_is_asked_once_not_at_every_form_change(
         assert box.status_code == 200
     assert len(calls) == 1
     assert "No expected traffic: requests and duration are not counted." in box.content.decode()
+
+
+def test_money_is_written_with_separators_and_tiny_figures_are_not_zero():
+    from decimal import Decimal
+
+    from costs.templatetags.costs import usd, usd_change
+
+    assert usd(Decimal("1234567.891")) == "$1,234,567.89"
+    assert usd(Decimal("0")) == "$0.00"
+    assert usd(Decimal("0.0000002")) == "<$0.01"
+    assert usd(None) == "–"
+    assert usd_change(Decimal("0")) == "no change"
+    assert usd_change(Decimal("0.004")) == "+<$0.01"  # was "no change"
+    assert usd_change(Decimal("-0.004")) == "−<$0.01"
+    assert usd_change(Decimal("-1500")) == "−$1,500.00"
