@@ -165,3 +165,47 @@ def test_adopting_into_production_needs_no_approval_but_its_first_change_does(
     assert plan.status == Deployment.Status.AWAITING_APPROVAL
     memory = aws_client("lambda").get_function(FunctionName="legacy-billing")["Configuration"]
     assert memory["MemorySize"] == 384
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_adoptions_racing_on_two_connections_end_with_one_service(
+    personas, aws_clean, monkeypatch
+):
+    """Real concurrency: both read the function before either writes (a barrier), then both
+    write at once on their own database connections; the unique claim decides."""
+    import threading
+
+    from django.db import connection
+
+    arn = make_unmanaged_function()
+    read = adopt_lambda.LambdaAdopter.read
+    barrier = threading.Barrier(2, timeout=30)
+
+    def read_together(self, **kwargs):
+        live = read(self, **kwargs)
+        barrier.wait()
+        return live
+
+    monkeypatch.setattr(adopt_lambda.LambdaAdopter, "read", read_together)
+    outcomes: dict[str, str] = {}
+
+    def run(user: str, slug: str) -> None:
+        try:
+            adopt(personas, user, slug)
+            outcomes[user] = "ok"
+        except ValidationError as exc:
+            outcomes[user] = " ".join(exc.messages)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=a) for a in (("alice", "b-a"), ("bob", "b-b"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(outcomes) == ["alice", "bob"] and list(outcomes.values()).count("ok") == 1
+    [refusal] = [o for o in outcomes.values() if o != "ok"]
+    assert "was adopted as b-" in refusal and "a moment ago" in refusal
+    [service] = Service.objects.all()
+    assert AuditEvent.objects.filter(action="resource.adopt", result="ok").count() == 1
+    assert slipway_tags(arn)["slipway:service"] == service.slug
