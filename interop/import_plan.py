@@ -207,6 +207,14 @@ class Plan:
         self._load_records(docs)
         self._load_teams(refs.catalog_slug(d.namespace, d.name) for d in docs)
         self.current_memberships()
+        # Teams an import made to hold what a User owns (`user-<name>`): no Group takes one over.
+        personal = set(
+            _fetch(
+                EntityRecord.objects.filter(kind="User").values_list("team_id", flat=True),
+                "team_id",
+                [t.pk for t in self.teams.values() if t.pk],
+            )
+        )
         for doc in docs:
             slug = refs.catalog_slug(doc.namespace, doc.name)
             spec, meta = doc.spec, doc.metadata
@@ -216,6 +224,15 @@ class Plan:
                 "description": meta.get("description") or "",
             }
             team = self.teams.get(slug)
+            if team is not None and team.pk in personal:
+                self._error(
+                    doc,
+                    ValidationError(
+                        f"team {slug!r} holds what a Backstage user owns; a Group cannot take "
+                        "it over (rename the Group)."
+                    ),
+                )
+                continue
             created = team is None
             changes = {}
             if created:

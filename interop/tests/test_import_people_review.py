@@ -65,3 +65,18 @@ def test_a_users_personal_team_never_takes_over_a_real_team(personas):
     assert real.name == "User Dave's real team"
     assert not real.services.exists()
     assert any("team 'user-dave' already exists" in e for e in report.errors), report.errors
+
+
+def test_a_group_never_takes_over_a_users_personal_team(personas):
+    run(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata: {name: alice-app}\n"
+        "spec: {type: service, lifecycle: production, owner: 'user:alice'}\n"
+    )
+    assert members("user-alice") == {"alice"}
+    report = run(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\nmetadata: {name: user-alice}\n"
+        "spec: {type: team, children: [], members: [charlie]}\n"
+    )
+    assert members("user-alice") == {"alice"}
+    assert Team.objects.get(slug="user-alice").name == "alice (user)"
+    assert any("holds what a Backstage user owns" in e for e in report.errors), report.errors
