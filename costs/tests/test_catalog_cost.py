@@ -102,3 +102,31 @@ def test_a_deleted_instance_no_longer_counts(client, priced):
     client.force_login(priced["alice"])
     page = client.get(reverse("catalog:team_detail", args=["payments"])).content.decode()
     assert "about $9.01/month" in page
+
+
+def test_paging_by_cost_through_ties_and_instances_without_figures(priced, monkeypatch):
+    from catalog import search
+
+    # Ties: three more services at big's $72.08, and services with no instance at all.
+    for slug in ("big-a", "big-b", "big-c"):
+        running(priced, slug, "ecs", ecs(1024, 2048, 2))
+    from catalog import services as catalog_services
+
+    for slug in ("idle-a", "idle-b"):
+        catalog_services.service_create(
+            user=priced["alice"], owner=priced["payments"], slug=slug, kind="ecs"
+        )
+    from django.core.management import call_command
+
+    call_command("costs_refresh", verbosity=0)
+    monkeypatch.setattr(search, "PAGE_SIZE", 2)
+    seen, after = [], ""
+    while True:
+        query = search.CatalogQuery.from_params({"sort": "cost", "after": after})
+        page = search.catalog_page(query=query)
+        seen += [row["name"] for row in page.rows]
+        if not page.next_cursor:
+            break
+        after = page.next_cursor
+    assert seen == ["big", "big-a", "big-b", "big-c", "other", "small",
+                    "fn", "idle-a", "idle-b", "table"]  # fmt: skip
