@@ -10,8 +10,6 @@ discovery list).
 
 from __future__ import annotations
 
-import contextlib
-
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -27,6 +25,7 @@ from deployments import names
 from interop import adoption_claims as claims
 from interop.adopters import MANAGED_TAG, Unmanaged, adopter_for, listers
 from interop.models import AdoptedResource
+from portal.aws import error_message
 
 __all__ = [
     "MANAGED_TAG",
@@ -126,7 +125,7 @@ def resource_adopt(
         request_ids = [*live.request_ids]
         request_ids += adopter.tag(environment=environment, live=live, tags=tags, actor=user)
     except Exception as exc:
-        _undo(
+        untag_error = _undo(
             instance,
             created=created,
             user=user,
@@ -136,6 +135,12 @@ def resource_adopt(
             error=exc,
             source=source,
         )
+        if untag_error:
+            raise ValidationError(
+                f"{live.name} was not adopted ({error_message(exc)}), and Slipway's tags could "
+                f"not be taken off it again ({untag_error}): remove its slipway:* tags in AWS "
+                "so that Discovery lists it again."
+            ) from exc
         raise
     audit_record(
         actor=user,
@@ -199,11 +204,15 @@ def _record(*, environment, adopter, live, owner, slug, user, description, join_
     return instance, created
 
 
-def _undo(instance, *, created, user, adopter, live, tags, error, source) -> None:
+def _undo(instance, *, created, user, adopter, live, tags, error, source) -> str:
     """Tagging failed: take the tags that were written off again and the rows back, so AWS and
-    the catalog agree that the resource is unmanaged (Discovery lists it again)."""
-    with contextlib.suppress(ClientError, BotoCoreError):
+    the catalog agree that the resource is unmanaged (Discovery lists it again). Returns why
+    the tags could not be taken off ("" when they were)."""
+    untag_error = ""
+    try:
         adopter.untag(environment=instance.environment, live=live, keys=list(tags), actor=user)
+    except (ClientError, BotoCoreError) as exc:
+        untag_error = error_message(exc)
     with transaction.atomic():
         AdoptedResource.objects.filter(instance=instance).delete()
         ServiceInstance.objects.filter(pk=instance.pk).update(
@@ -214,12 +223,13 @@ def _undo(instance, *, created, user, adopter, live, tags, error, source) -> Non
             action="resource.adopt",
             target=instance,
             environment=instance.environment,
-            after={"error": str(error)[:500]},
+            after={"error": error_message(error)[:500], "untag_error": untag_error[:500]},
             result=AuditEvent.Result.FAILED,
             source=source,
         )
     if created:
         catalog_services.service_delete(service=instance.service, user=user)
+    return untag_error
 
 
 def existing_service(*, slug: str, kind: str, owner: Team, environment: Environment):

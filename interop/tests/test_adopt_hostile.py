@@ -209,3 +209,25 @@ def test_two_adoptions_racing_on_two_connections_end_with_one_service(
     [service] = Service.objects.all()
     assert AuditEvent.objects.filter(action="resource.adopt", result="ok").count() == 1
     assert slipway_tags(arn)["slipway:service"] == service.slug
+
+
+def test_tags_that_cannot_be_taken_off_again_are_named_to_the_user(
+    client, personas, aws_clean, faults
+):
+    """Tagging fails after writing, and removing the tags fails too: the rows are taken back and
+    the user is told to remove the tags, instead of the resource silently leaving Discovery."""
+    arn = make_unmanaged_function()
+    path = "/2017-03-31/tags/" + arn.replace(":", "%3A")
+    faults.add(Rule(f"POST {path}", times=1, status=400, code="AccessDeniedException"))
+    faults.add(Rule(f"DELETE {path}", times=1, status=400, code="AccessDeniedException"))
+    client.force_login(personas["alice"])
+    response = client.post(
+        reverse("interop:adopt", args=["prod"]),
+        {"kind": "lambda", "name": "legacy-billing", "slug": "billing"}
+        | {"owner": personas["payments"].pk},
+    )
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "could not be taken off it again" in html and "AccessDeniedException" in html
+    assert not Service.objects.exists()
+    assert AuditEvent.objects.get(action="resource.adopt").after["untag_error"]
