@@ -77,6 +77,9 @@ def observe(ctx: Context) -> Observed:
     values["cluster_ready"] = values["network_ready"] and aws.cluster_active(ctx, refs)
     values["execution_role"] = aws.execution_role_arn(ctx, refs)
     values["log_group_arn"] = aws.log_group_arn(ctx, refs)
+    # An adopted service's log group was there before Slipway, and other services often write
+    # to the same group under their own stream prefix: a delete keeps it.
+    values["log_group_kept"] = ecs_adopted.is_adopted(ctx)
     values.update(aws.load_balancing(ctx, refs, listener) if values["network_ready"] else {})
     latest = aws.latest_task_definition(ctx, refs)
     if latest:
@@ -312,7 +315,7 @@ def plan_delete(observed: Observed) -> list[Change]:
         )
     if values.get("latest_task_definition"):
         changes.append(Change("taskdef.deregister", "Deregister task definition revisions"))
-    if values.get("log_group_arn"):
+    if values.get("log_group_arn") and not values.get("log_group_kept"):
         changes.append(Change("logs.delete", f"Delete log group {values['log_group']}"))
     if values.get("task_role_arn"):
         changes.append(Change("taskrole.delete", f"Delete task role {values['task_role_name']}"))
@@ -382,8 +385,12 @@ OWNED = {
 
 def owned_resources(observed: Observed) -> list[OwnedResource]:
     """The service, its task definition, target group, listener rule and log group. The
-    cluster, load balancer, network and execution role are the environment's, shared."""
-    return owned_from(observed.values, OWNED)
+    cluster, load balancer, network and execution role are the environment's, shared; an
+    adopted service's log group is kept as it was found (see `observe`)."""
+    values = observed.values
+    if values.get("log_group_kept"):
+        values = {key: value for key, value in values.items() if key != "log_group_arn"}
+    return owned_from(values, OWNED)
 
 
 class EcsProvisioner:

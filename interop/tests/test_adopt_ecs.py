@@ -245,10 +245,15 @@ def test_deleting_an_adopted_service_removes_its_own_resources_only(client, pers
     deployment = services.deployment_request(
         instance=instance, spec=instance.applied_spec, user=personas["alice"], action="delete"
     )
+    assert not any("log group" in line["summary"] for line in deployment.plan), deployment.plan
     done = run_inline(deployment)
     assert done.status == "succeeded", (done.error, [s.message for s in done.steps.all()])
 
     assert describe(net)["status"] == "INACTIVE"
+    # Its log group was there before Slipway (and is often shared by several services under
+    # their own stream prefixes): it stays, with the logs in it.
+    groups = aws_client("logs").describe_log_groups(logGroupNamePrefix="/legacy/")["logGroups"]
+    assert {g["logGroupName"] for g in groups} == {"/legacy/web", "/legacy/other"}
     assert (
         describe(net, "other")["status"] == "ACTIVE"
         and describe(net, "other")["serviceArn"] == other
