@@ -213,18 +213,25 @@ def _show(value) -> str:
 
 
 # --- apply ---------------------------------------------------------------------------------------
+def _delete(name: str, now: dict | None, delete) -> str:
+    """Delete the authorizer `now` (REST or HTTP: `delete` takes its id); gone already is fine."""
+    if now is None:
+        return "already gone"
+    try:
+        delete(now["id"])
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+    return f"deleted authorizer {name}"
+
+
 def apply_rest(apigw, values: dict, action: str, name: str, spec: dict) -> str:
     api_id = values["api_id"]
     now = (values.get("authorizers") or {}).get(name)
     if action == "authorizer.delete":
-        if now is None:
-            return "already gone"
-        try:
-            apigw.delete_authorizer(restApiId=api_id, authorizerId=now["id"])
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-        return f"deleted authorizer {name}"
+        return _delete(
+            name, now, lambda id_: apigw.delete_authorizer(restApiId=api_id, authorizerId=id_)
+        )
     config = desired_authorizers(spec, values)[name]
     if now is None:
         kwargs = {"identitySource": config["identity_source"]}
@@ -258,14 +265,7 @@ def apply_http(v2, values: dict, action: str, name: str, spec: dict) -> str:
     api_id = values["api_id"]
     now = (values.get("authorizers") or {}).get(name)
     if action == "authorizer.delete":
-        if now is None:
-            return "already gone"
-        try:
-            v2.delete_authorizer(ApiId=api_id, AuthorizerId=now["id"])
-        except ClientError as exc:
-            if not is_not_found(exc):
-                raise
-        return f"deleted authorizer {name}"
+        return _delete(name, now, lambda id_: v2.delete_authorizer(ApiId=api_id, AuthorizerId=id_))
     config = desired_authorizers(spec, values)[name]
     kwargs = {
         "AuthorizerType": config["type"],
