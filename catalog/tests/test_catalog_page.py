@@ -266,3 +266,12 @@ def test_relevance_pages_continue_after_the_cursor(client, personas):
     second = client.get(next_url.replace("&amp;", "&"))
     seen = names(first) + names(second)
     assert len(seen) == len(set(seen)) == PAGE_SIZE + 5
+
+
+def test_hostile_relevance_cursors_show_a_page(client, personas):
+    """A cursor Slipway never writes (NaN, infinities, no rank) answers a page, not a 500."""
+    make_services(personas, 3, prefix="orders")
+    client.force_login(personas["alice"])
+    for after in ("NaN~a", "inf~a", "-Infinity~a", "1e999~a", "~", "x~"):
+        page = client.get(URL, {"q": "orders", "sort": "relevance", "after": after})
+        assert page.status_code == 200, after
