@@ -348,7 +348,27 @@ def _same(current, value) -> bool:
     when it is that saved row."""
     if hasattr(value, "pk"):
         return value.pk is not None and current == value.pk
-    return current == value
+    return _json_same(current, value)
+
+
+def _json_same(stored, value) -> bool:
+    """JSON values equal as stored: PostgreSQL keeps a jsonb number as a numeric, so a large
+    float (6.349623548326721e+16) reads back as the int 63496235483267210; numbers are equal
+    when the float of one is the other."""
+    if isinstance(stored, dict) and isinstance(value, dict):
+        return stored.keys() == value.keys() and all(
+            _json_same(stored[k], value[k]) for k in stored
+        )
+    if isinstance(stored, list) and isinstance(value, list):
+        return len(stored) == len(value) and all(map(_json_same, stored, value))
+    if isinstance(stored, bool) or isinstance(value, bool):  # true is not 1 in a file
+        return type(stored) is type(value) and stored == value
+    if isinstance(stored, (int, float)) and isinstance(value, (int, float)):
+        try:
+            return stored == value or float(stored) == float(value)
+        except OverflowError:  # an int beyond any float
+            return False
+    return stored == value
 
 
 def instances_of(service_ids: list[int]) -> set[int]:

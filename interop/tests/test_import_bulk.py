@@ -93,6 +93,31 @@ def test_a_reimport_that_changes_nothing_says_unchanged_and_writes_nothing(
     assert list(EntityRecord.objects.order_by("pk").values_list("updated_at", flat=True)) == stamps
 
 
+def test_numbers_postgresql_rewrites_still_read_back_as_unchanged(personas):
+    # jsonb keeps numbers as numerics: 6.349623548326721e+16 reads back as the int
+    # 63496235483267210, 1.0e+300 as a 301-digit int. The same file imported again is unchanged;
+    # a real change (1 → true, 2.5 → 2.6) is still an update.
+    head = "apiVersion: backstage.io/v1alpha1\n"
+    files = [
+        ("g.yaml", f"{head}kind: Group\nmetadata: {{name: team-0}}\nspec: {{type: team}}\n"),
+        (
+            "c.yaml",
+            f"{head}kind: Component\nmetadata: {{name: big}}\n"
+            "spec: {type: service, lifecycle: production, owner: team-0,"
+            " profile: 6.349623548326721e+16, nested: [{x: -2.1248399442880643e+52}, 1.0e+300],"
+            " ratio: 2.5, flag: 1}\n",
+        ),
+    ]
+    assert catalog_import(files=files, actor=None, source="cli").errors == []
+    stored = EntityRecord.objects.get(name="big").extra_spec
+    again = catalog_import(files=files, actor=None, source="cli")
+    assert again.created == [] and again.updated == [], stored
+    changed = [(files[0]), ("c.yaml", files[1][1].replace("ratio: 2.5", "ratio: 2.6"))]
+    assert catalog_import(files=changed, actor=None, source="cli").updated == ["Component big"]
+    flagged = [(files[0]), ("c.yaml", files[1][1].replace("flag: 1", "flag: true"))]
+    assert catalog_import(files=flagged, actor=None, source="cli").updated == ["Component big"]
+
+
 def test_statements_do_not_grow_with_the_number_of_entities(
     personas, django_assert_max_num_queries
 ):
