@@ -16,12 +16,12 @@ from django.core.exceptions import ValidationError
 from pydantic import ValidationError as SpecError
 
 from deployments.provisioners.ecs_aws import (
-    HEALTH_CHECK_RE,
     METRIC_BY_AWS_NAME,
     SCALABLE_DIMENSION,
     forwards_to,
     rule_condition,
 )
+from deployments.provisioners.ecs_taskdef import HEALTH_CHECK_RE
 from deployments.specs.base import spec_errors
 from deployments.specs.ecs import EcsSpec
 from interop.adopters import MANAGED_TAG, Live, Unmanaged, client

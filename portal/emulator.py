@@ -74,6 +74,7 @@ def start(host: str, port: int):
         emulator_apigateway,
         emulator_autoscaling,
         emulator_ecs,
+        emulator_elbv2,
         emulator_lambda,
         emulator_logs,
     )
@@ -82,6 +83,8 @@ def start(host: str, port: int):
     # (the real-AWS one): ECS rollouts finish (nothing runs otherwise), Lambda provisioned
     # concurrency and architecture changes work, HTTP API stages can be updated.
     emulator_ecs.install()
+    # AWS's 100 listener rules per load balancer (moto counts none); see emulator_elbv2.
+    emulator_elbv2.install()
     emulator_lambda.install()
     emulator_apigateway.install()
     # Logs Insights queries otherwise ignore their `filter` clauses; see emulator_logs.

@@ -6,9 +6,10 @@ service, its target group, its task definition revisions and its log group. What
 never deletes: the environment's cluster, VPC, subnets, security groups, ALB and listener, and
 the per-environment task execution role.
 
-Reading and writing AWS lives in `ecs_aws`; this module holds the decisions: what AWS holds
-(`observe`), what to change (`plan`, pure), carrying one change out (`apply`) and whether the
-rollout finished (`wait`).
+Reading AWS lives in `ecs_aws`, `ecs_setup` and `ecs_taskdef`, writing in `ecs_handlers` (one
+step per change key); this module holds the decisions: what AWS holds (`observe`), what to
+change (`plan`, pure), carrying one change out (`apply`) and whether the rollout finished
+(`wait`).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from deployments.errors import EnvironmentNotReady, LoadBalancerFull
 from deployments.provisioners import ecs_access as access
 from deployments.provisioners import ecs_adopted
 from deployments.provisioners import ecs_aws as aws
+from deployments.provisioners import ecs_setup as setup
+from deployments.provisioners import ecs_taskdef as taskdef
 from deployments.provisioners.base import (
     Change,
     Context,
@@ -27,8 +30,8 @@ from deployments.provisioners.base import (
     field_diff,
     owned_from,
 )
-from deployments.provisioners.ecs_aws import task_values
 from deployments.provisioners.ecs_handlers import HANDLERS
+from deployments.provisioners.ecs_taskdef import task_values
 from deployments.specs import checked_spec
 
 # Task definition spec fields → (label in the diff, unit).
@@ -69,28 +72,37 @@ def observe(ctx: Context) -> Observed:
     # provided for the service: by an admin on AWS, by the embedded set-up in the emulator
     # (portal/embedded.py), which then shows as the plan's first step. The same checks either way.
     values["network_ready"], listener = aws.network(ctx, refs)
-    if not values["network_ready"] and not aws.network_provided_by_slipway():
+    if not values["network_ready"] and not setup.network_provided_by_slipway():
         raise EnvironmentNotReady(
             f"{ctx.environment.name} has no usable subnets, security groups or load balancer "
             "listener for ECS services; an admin sets them (and its cluster) in the admin."
         )
-    values["cluster_ready"] = values["network_ready"] and aws.cluster_active(ctx, refs)
-    values["execution_role"] = aws.execution_role_arn(ctx, refs)
-    values["log_group_arn"] = aws.log_group_arn(ctx, refs)
+    # One DescribeServices answers for the service and the shared cluster both.
+    cluster_ready, service = (
+        aws.cluster_and_service(ctx, refs) if values["network_ready"] else (False, None)
+    )
+    values["cluster_ready"] = cluster_ready
+    values["execution_role"] = setup.execution_role_arn(ctx, refs)
+    values["log_group_arn"] = setup.log_group_arn(ctx, refs)
     # An adopted service's log group was there before Slipway, and other services often write
     # to the same group under their own stream prefix: a delete keeps it.
     values["log_group_kept"] = ecs_adopted.is_adopted(ctx)
     values.update(aws.load_balancing(ctx, refs, listener) if values["network_ready"] else {})
-    latest = aws.latest_task_definition(ctx, refs)
+    latest = taskdef.latest_task_definition(ctx, refs)
     if latest:
         values["latest_task_definition"] = latest["arn"]
         values["latest_task"] = ecs_adopted.observed_health_path(
             ctx, latest["values"], values.get("target_group_health_path")
         )
-    service = aws.service(ctx, refs) if values["network_ready"] else None
-    # Without a service, auto-scaling the spec asks for is set whatever is there (registering
-    # the target and putting the policy overwrite both): only read it when it may be removed.
-    if values["network_ready"] and (service is not None or not ctx.spec.get("autoscaling")):
+    # Auto-scaling is read only when it may have to be removed: Slipway sets it on a service
+    # it created (whose ARN it records at once), and the spec's own is set whatever is there
+    # (registering the target and putting the policy overwrite both).
+    ours = service is not None or bool((ctx.resources or {}).get("service_arn"))
+    if (
+        values["network_ready"]
+        and ours
+        and (service is not None or not ctx.spec.get("autoscaling"))
+    ):
         values.update(aws.autoscaling(ctx, refs))
     if service is None:
         access.observe(ctx, values)
@@ -103,7 +115,7 @@ def observe(ctx: Context) -> Observed:
     if latest and latest["arn"] == service["task_definition_arn"]:
         current = latest  # the usual case: one describe call, not two
     else:
-        current = aws.task_definition(ctx, service["task_definition_arn"])
+        current = taskdef.task_definition(ctx, service["task_definition_arn"])
     values["task"] = ecs_adopted.observed_health_path(
         ctx, current["values"] if current else {}, values.get("target_group_health_path")
     )

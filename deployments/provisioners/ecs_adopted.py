@@ -75,16 +75,16 @@ def observed_health_path(ctx: Context, task: dict, target_group_path: str | None
 
 def base_definition(ctx: Context, refs) -> dict | None:
     """The raw task definition the adopted service runs (or its family's latest)."""
-    from deployments.provisioners import ecs_aws
+    from deployments.provisioners import ecs_aws, ecs_taskdef
 
     raw = ecs_aws.describe_service(ctx, refs)
-    current = ecs_aws.task_definition(ctx, raw["taskDefinition"]) if raw else None
-    current = current or ecs_aws.latest_task_definition(ctx, refs)
+    current = ecs_taskdef.task_definition(ctx, raw["taskDefinition"]) if raw else None
+    current = current or ecs_taskdef.latest_task_definition(ctx, refs)
     return current["raw"] if current else None
 
 
 def _slipway_check(command: list) -> bool:
-    from deployments.provisioners.ecs_aws import HEALTH_CHECK_RE
+    from deployments.provisioners.ecs_taskdef import HEALTH_CHECK_RE
 
     return bool(HEALTH_CHECK_RE.match(" ".join(command[1:])))
 

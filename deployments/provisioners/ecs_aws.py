@@ -1,18 +1,14 @@
-"""The AWS calls behind the ECS provisioner: reading what exists and one "ensure" per change.
+"""What AWS holds for an ECS service: its listener and rule, target group, service and
+auto-scaling (`observe` reads them once per run; the steps in `ecs_handlers` work from that).
 
-Every handler first describes what is there, so running it twice (a retried task, a worker that
-died mid-step) adopts the resource instead of creating a second one.
+The set-up it depends on (network, cluster, execution role, log group) is read and ensured in
+`ecs_setup`, its task definitions in `ecs_taskdef`.
 """
 
 from __future__ import annotations
 
-import json
-import re
-
 from botocore.exceptions import ClientError
-from django.conf import settings
 
-from deployments.provisioners import ecs_adopted
 from deployments.provisioners.base import Context
 from deployments.provisioners.ecs_refs import Refs
 from portal.aws import aws_client, error_code
@@ -29,60 +25,10 @@ CIRCUIT_BREAKER = {
     "maximumPercent": 200,
     "minimumHealthyPercent": 100,
 }
-HEALTH_CHECK_RE = re.compile(r"^curl -fsS http://localhost:\d+(?P<path>/\S*) \|\| exit 1$")
-TRUST_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
-# Inline, like the Lambda role: pull images, write logs, and read the secrets tasks reference.
-EXECUTION_POLICY_NAME = "slipway-ecs-execution"
-EXECUTION_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Action": [
-                    "ecr:GetAuthorizationToken",
-                    "ecr:BatchCheckLayerAvailability",
-                    "ecr:GetDownloadUrlForLayer",
-                    "ecr:BatchGetImage",
-                    "logs:CreateLogStream",
-                    "logs:PutLogEvents",
-                    "ssm:GetParameters",
-                    "secretsmanager:GetSecretValue",
-                ],
-                "Resource": "*",
-            }
-        ],
-    }
-)
 
 
 def _client(ctx: Context, service: str):
     return aws_client(service, environment=ctx.environment, actor=ctx.actor)
-
-
-def task_values(spec: dict) -> dict:
-    """The task definition fields of a spec, normalised as `observe` reports them."""
-    return {
-        "image": spec["image"],
-        "cpu": int(spec["cpu"]),
-        "memory": int(spec["memory"]),
-        "container_port": int(spec["container_port"]),
-        "environment": dict(spec.get("environment") or {}),
-        "secrets": dict(spec.get("secrets") or {}),
-        "health_check_path": spec.get("health_check_path") or "",
-        "task_role": bool(spec.get("tables")),  # its own task role, for table access
-    }
 
 
 # --- reading -------------------------------------------------------------------------------------
@@ -102,35 +48,6 @@ def network(ctx: Context, refs: Refs) -> tuple[bool, list[dict]]:
         if error_code(exc) in {"ListenerNotFound", "LoadBalancerNotFound"}:
             return False, []
         raise
-
-
-def network_provided_by_slipway() -> bool:
-    """Whether Slipway sets the environment's network up itself (see portal/embedded.py)."""
-    from portal.embedded import network_provided_by_slipway
-
-    return network_provided_by_slipway()
-
-
-def cluster_active(ctx: Context, refs: Refs) -> bool:
-    found = _client(ctx, "ecs").describe_clusters(clusters=[refs.cluster])["clusters"]
-    return any(c["status"] == "ACTIVE" for c in found)
-
-
-def execution_role_arn(ctx: Context, refs: Refs) -> str:
-    try:
-        return _client(ctx, "iam").get_role(RoleName=refs.role)["Role"]["Arn"]
-    except ClientError as exc:
-        if error_code(exc) != "NoSuchEntity":
-            raise
-        return ""
-
-
-def log_group_arn(ctx: Context, refs: Refs) -> str:
-    groups = _client(ctx, "logs").describe_log_groups(logGroupNamePrefix=refs.log_group)
-    for group in groups["logGroups"]:
-        if group["logGroupName"] == refs.log_group:
-            return group["arn"]
-    return ""
 
 
 def target_group(ctx: Context, refs: Refs) -> dict | None:
@@ -181,6 +98,11 @@ def rules_taken(rules: list[dict]) -> int:
     return sum(1 for rule in rules if not rule.get("IsDefault"))
 
 
+def listener_priorities(rules: list[dict]) -> list[int]:
+    """The priorities these rules hold (one per rule that counts against the 100)."""
+    return sorted(int(rule["Priority"]) for rule in rules if not rule.get("IsDefault"))
+
+
 def rules_for(
     ctx: Context, refs: Refs, target_group_arn: str, rules: list[dict] | None = None
 ) -> list[dict]:
@@ -206,7 +128,11 @@ def load_balancing(ctx: Context, refs: Refs, listener: list[dict]) -> dict:
     group = target_group(ctx, refs)
     if group is None and not ctx.spec.get("load_balancer"):
         return {}
-    values: dict = {"listener_rules_taken": rules_taken(listener)}
+    values: dict = {
+        "listener_rules_taken": rules_taken(listener),
+        # Kept for the rule step, which picks a free priority from them (`ecs_handlers`).
+        "listener_priorities": listener_priorities(listener),
+    }
     if group is None:
         return values
     values["target_group_arn"] = group["TargetGroupArn"]
@@ -250,65 +176,37 @@ def autoscaling(ctx: Context, refs: Refs) -> dict:
     return {"scaling": scaling}
 
 
-def _task_values(task_definition: dict, container_name: str) -> dict:
-    containers = task_definition.get("containerDefinitions", [])
-    container = next((c for c in containers if c["name"] == container_name), containers[0])
-    ports = container.get("portMappings") or [{}]
-    command = " ".join((container.get("healthCheck") or {}).get("command", [])[1:])
-    match = HEALTH_CHECK_RE.match(command)
-    return {
-        "image": container.get("image"),
-        "cpu": int(task_definition.get("cpu") or 0),
-        "memory": int(task_definition.get("memory") or 0),
-        "container_port": ports[0].get("containerPort"),
-        "environment": {e["name"]: e["value"] for e in container.get("environment", [])},
-        "secrets": {s["name"]: s["valueFrom"] for s in container.get("secrets", [])},
-        "health_check_path": match.group("path") if match else "",
-        "task_role": bool(task_definition.get("taskRoleArn")),
-    }
-
-
-def task_definition(ctx: Context, arn_or_family: str) -> dict | None:
-    """{"arn", "values" (as `task_values` reports a spec), "raw"} of an ACTIVE revision."""
-    try:
-        found = _client(ctx, "ecs").describe_task_definition(taskDefinition=arn_or_family)
-    except ClientError as exc:
-        if error_code(exc) not in {"ClientException", "InvalidParameterException"}:
-            raise
-        return None
-    definition = found["taskDefinition"]
-    if definition.get("status") != "ACTIVE":
-        return None
-    values = _task_values(definition, Refs.of(ctx).container)
-    own_role = ecs_adopted.own_task_role(ctx)
-    if own_role and definition.get("taskRoleArn") == own_role:
-        values["task_role"] = False  # the adopted service's own role, not Slipway's table role
-    return {"arn": definition["taskDefinitionArn"], "values": values, "raw": definition}
-
-
-def latest_task_definition(ctx: Context, refs: Refs) -> dict | None:
-    """The family's newest ACTIVE revision (a run that registered one and then died left it)."""
-    return task_definition(ctx, refs.family)
-
-
 def describe_service(ctx: Context, refs: Refs) -> dict | None:
     """The raw ECS service while it is ACTIVE or DRAINING; None once gone (INACTIVE)."""
+    return _describe_service(ctx, refs)[1]
+
+
+def _describe_service(ctx: Context, refs: Refs) -> tuple[bool, dict | None]:
+    """(whether the cluster is there, the raw service while ACTIVE or DRAINING)."""
     try:
         found = _client(ctx, "ecs").describe_services(cluster=refs.cluster, services=[refs.service])
     except ClientError as exc:
+        # ECS's answer for a cluster that does not exist or was deleted (INACTIVE).
         if error_code(exc) != "ClusterNotFoundException":
             raise
-        return None
+        return False, None
     for service in found["services"]:
         if service["status"] in ("ACTIVE", "DRAINING"):
-            return service
-    return None
+            return True, service
+    return True, None
 
 
-def service(ctx: Context, refs: Refs) -> dict | None:
-    raw = describe_service(ctx, refs)
+def cluster_and_service(ctx: Context, refs: Refs) -> tuple[bool, dict | None]:
+    """(cluster ready, the service's values while ACTIVE) from one DescribeServices: the
+    shared cluster's existence check costs no call of its own."""
+    cluster_ready, raw = _describe_service(ctx, refs)
     if raw is None or raw["status"] != "ACTIVE":
-        return None
+        return cluster_ready, None
+    return cluster_ready, service_values(raw)
+
+
+def service_values(raw: dict) -> dict:
+    """The values `observe` reports for a described service."""
     config = raw.get("deploymentConfiguration")
     balancers = raw.get("loadBalancers") or [{}]
     return {
@@ -338,133 +236,3 @@ def leftover_load_balancing(ctx: Context, refs: Refs) -> list[str]:
     if rules_for(ctx, refs, group["TargetGroupArn"]):
         leftovers.append("listener rule")
     return leftovers
-
-
-# --- writing: one handler per change key ---------------------------------------------------------
-def ensure_network(ctx: Context, refs: Refs) -> str:
-    from portal.embedded import embedded_network_ensure
-
-    values = embedded_network_ensure(environment=ctx.environment)
-    return f"cluster {values['ecs_cluster']}, subnets {', '.join(values['subnet_ids'])}"
-
-
-def ensure_role(ctx: Context, refs: Refs) -> str:
-    iam = _client(ctx, "iam")
-    arn = ctx.seen("execution_role") or execution_role_arn(ctx, refs)
-    if arn:
-        return f"role {arn} exists"
-    try:
-        arn = iam.create_role(
-            RoleName=refs.role,
-            AssumeRolePolicyDocument=TRUST_POLICY,
-            Description="Task execution role for ECS services deployed by Slipway",
-            Tags=[
-                {"Key": "slipway:environment", "Value": ctx.environment.slug},
-                {"Key": "managed-by", "Value": "slipway"},
-            ],
-        )["Role"]["Arn"]
-    except ClientError as exc:
-        if error_code(exc) != "EntityAlreadyExists":
-            raise
-        arn = execution_role_arn(ctx, refs)
-    iam.put_role_policy(
-        RoleName=refs.role, PolicyName=EXECUTION_POLICY_NAME, PolicyDocument=EXECUTION_POLICY
-    )
-    ctx.remember("execution_role", arn)
-    return f"created role {arn}"
-
-
-def ensure_logs(ctx: Context, refs: Refs) -> str:
-    logs = _client(ctx, "logs")
-    try:
-        logs.create_log_group(logGroupName=refs.log_group, tags=refs.tags)
-        message = f"created {refs.log_group}"
-    except ClientError as exc:
-        if error_code(exc) != "ResourceAlreadyExistsException":
-            raise
-        message = f"{refs.log_group} exists"
-    logs.put_retention_policy(logGroupName=refs.log_group, retentionInDays=30)
-    arn = _log_group_arn_from_role(ctx, refs) or log_group_arn(ctx, refs)
-    ctx.record_resource("log_group_arn", arn)
-    ctx.remember("log_group_arn", arn)
-    return message
-
-
-def _log_group_arn_from_role(ctx: Context, refs: Refs) -> str:
-    """The log group's ARN as DescribeLogGroups gives it, built from the partition and account
-    of the execution role this run observed or created ("" without one: then it is read)."""
-    parts = (ctx.seen("execution_role") or "").split(":")
-    if len(parts) < 6 or not parts[4]:
-        return ""
-    region = ctx.environment.region
-    return f"arn:{parts[1]}:logs:{region}:{parts[4]}:log-group:{refs.log_group}:*"
-
-
-def _container(ctx: Context, refs: Refs) -> dict:
-    want = task_values(ctx.spec)
-    container = {
-        "name": refs.container,
-        "image": want["image"],
-        "essential": True,
-        "portMappings": [{"containerPort": want["container_port"], "protocol": "tcp"}],
-        "environment": [{"name": k, "value": v} for k, v in sorted(want["environment"].items())],
-        "secrets": [{"name": k, "valueFrom": v} for k, v in sorted(want["secrets"].items())],
-        "logConfiguration": {
-            "logDriver": "awslogs",
-            "options": {
-                "awslogs-group": refs.log_group,
-                "awslogs-region": ctx.environment.region or settings.AWS_DEFAULT_REGION,
-                "awslogs-stream-prefix": "ecs",
-            },
-        },
-    }
-    if want["health_check_path"]:
-        # The image must have curl; the path is the one the load balancer checks too.
-        check = f"curl -fsS http://localhost:{want['container_port']}{want['health_check_path']}"
-        container["healthCheck"] = {
-            "command": ["CMD-SHELL", f"{check} || exit 1"],
-            "interval": 30,
-            "timeout": 5,
-            "retries": 3,
-            "startPeriod": 60,
-        }
-    return container
-
-
-def register_task_definition(ctx: Context, refs: Refs) -> str:
-    if ctx.observed is not None and not refs.adopted:  # the run read the newest revision
-        arn = ctx.seen("latest_task_definition")
-        latest = {"arn": arn, "values": ctx.seen("latest_task")} if arn else None
-    else:
-        latest = latest_task_definition(ctx, refs)
-    if latest and latest["values"] == task_values(ctx.spec):
-        ctx.record_resource("task_definition_arn", latest["arn"])
-        return f"reusing {latest['arn']}"
-    role_arn = ctx.seen("execution_role") or execution_role_arn(ctx, refs)
-    if not role_arn:
-        ensure_role(ctx, refs)
-        role_arn = ctx.seen("execution_role") or execution_role_arn(ctx, refs)
-    extra = {}
-    if ctx.spec.get("tables"):
-        from deployments.provisioners import ecs_access
-
-        extra["taskRoleArn"] = ecs_access.role_arn(ctx)
-    shape = {
-        **extra,
-        "requiresCompatibilities": ["FARGATE"],
-        "networkMode": "awsvpc",
-        "executionRoleArn": role_arn,
-        "containerDefinitions": [_container(ctx, refs)],
-    }
-    base = ecs_adopted.base_definition(ctx, refs) if refs.adopted else None
-    if base is not None:  # an adopted service: start from the revision it runs
-        shape = {"executionRoleArn": role_arn, **ecs_adopted.overlay(ctx, base, shape)}
-    definition = _client(ctx, "ecs").register_task_definition(
-        **shape,
-        family=refs.family,
-        cpu=str(ctx.spec["cpu"]),
-        memory=str(ctx.spec["memory"]),
-        tags=refs.tag_list("key", "value"),
-    )["taskDefinition"]
-    ctx.record_resource("task_definition_arn", definition["taskDefinitionArn"])
-    return f"registered {definition['taskDefinitionArn']}"

@@ -7,6 +7,7 @@ only without one; a retry observes afresh, so a re-run adopts what an interrupte
 
 from __future__ import annotations
 
+import functools
 import itertools
 import secrets
 
@@ -16,8 +17,11 @@ from django.conf import settings
 
 from deployments.errors import LoadBalancerFull
 from deployments.provisioners import ecs_aws as aws
+from deployments.provisioners import ecs_setup as setup
+from deployments.provisioners import ecs_taskdef as taskdef
 from deployments.provisioners.base import Context
-from deployments.provisioners.ecs_aws import Refs, task_values
+from deployments.provisioners.ecs_refs import Refs
+from deployments.provisioners.ecs_taskdef import task_values
 from portal.aws import error_code
 
 MAX_RULE_PRIORITY = 50000
@@ -28,27 +32,6 @@ DEREGISTRATION = "30"  # seconds a draining task keeps its connections
 
 def _client(ctx: Context, service: str):
     return aws._client(ctx, service)
-
-
-# --- the environment's cluster ----------------------------------------------------------------
-def ensure_cluster(ctx: Context, refs: Refs) -> str:
-    """The environment's shared cluster: created once, never deleted by a service."""
-    if aws.cluster_active(ctx, refs):
-        return f"cluster {refs.cluster} exists"
-    environment = ctx.environment
-    cluster = _client(ctx, "ecs").create_cluster(
-        clusterName=refs.cluster,
-        capacityProviders=["FARGATE", "FARGATE_SPOT"],
-        settings=[{"name": "containerInsights", "value": "enabled"}],
-        tags=[
-            {"key": "slipway:environment", "value": environment.slug},
-            {"key": "managed-by", "value": "slipway"},
-        ],
-    )["cluster"]
-    if not environment.ecs_cluster:
-        environment.ecs_cluster = refs.cluster
-        environment.save(update_fields=["ecs_cluster"])
-    return f"created {cluster['clusterArn']}"
 
 
 # --- load balancing ------------------------------------------------------------------------------
@@ -138,41 +121,50 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
 
 def _rules_lock(listener: str):
     """One rule creation at a time per listener (a Redis lock; no database transaction is open
-    across the AWS calls): deploys at the same moment then cannot together pass AWS's 100 rules,
-    which the emulator does not count, nor pick the same priority."""
+    across the AWS calls): Slipway's own deploys never race each other to AWS's count of 100
+    rules, and one that meets `PriorityInUse` re-reads while the others wait."""
     client = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=10)
     prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
     return client.lock(f"{prefix}:listener-rules:{listener}", timeout=60, blocking_timeout=120)
 
 
 def _create_rule(ctx: Context, refs: Refs, group_arn: str, conditions: list[dict]) -> str:
+    """Create the rule at a free priority, the write itself being the guard.
+
+    The first try picks from the listener's rules as this run observed them (the plan's
+    reading on a first attempt); AWS refuses what no longer fits: `PriorityInUse` (another
+    deploy took it since: read the rules afresh and try again) or `TooManyRules` (the load
+    balancer filled up since: refused in the plan's words).
+    """
     elb = _client(ctx, "elbv2")
-    listener = refs.listener
+    priorities = ctx.seen("listener_priorities")
+    if priorities is None:  # no observation of the listener in this run: read it
+        priorities = aws.listener_priorities(aws.listener_rules(ctx, refs))
     for _ in range(RULE_TRIES):
-        rules = aws.listener_rules(ctx, refs)
-        if aws.rules_taken(rules) >= aws.MAX_RULES_PER_LOAD_BALANCER:
-            # Deploys planned at the same moment can all have seen room (and a first run
-            # applies against its plan's reading); AWS would refuse the rule (TooManyRules),
-            # and so does Slipway, in the plan's words (the emulator does not count).
+        if len(priorities) >= aws.MAX_RULES_PER_LOAD_BALANCER:
             raise LoadBalancerFull(aws.LOAD_BALANCER_FULL)
-        taken = {r["Priority"] for r in rules}
-        free = (p for p in range(1, MAX_RULE_PRIORITY) if str(p) not in taken)
+        taken = set(priorities)
+        free = (p for p in range(1, MAX_RULE_PRIORITY) if p not in taken)
         # Any free priority will do (each service's path or host is its own): a random one of
         # the lowest free ones, so deploys creating rules at the same moment rarely collide.
         priority = secrets.choice(list(itertools.islice(free, aws.MAX_RULES_PER_LOAD_BALANCER)))
         try:
             rule = elb.create_rule(
-                ListenerArn=listener,
+                ListenerArn=refs.listener,
                 Priority=priority,
                 Conditions=conditions,
                 Actions=[{"Type": "forward", "TargetGroupArn": group_arn}],
                 Tags=refs.tag_list(),
             )["Rules"][0]
         except ClientError as exc:
+            if error_code(exc) == "TooManyRules":
+                raise LoadBalancerFull(aws.LOAD_BALANCER_FULL) from exc
             if error_code(exc) != "PriorityInUse":
                 raise
+            priorities = aws.listener_priorities(aws.listener_rules(ctx, refs))
             continue
         ctx.record_resource("rule_arn", rule["RuleArn"])
+        ctx.remember("listener_priorities", sorted(taken | {priority}))
         return f"created rule (priority {priority}) for {conditions[0]['Values'][0]}"
     raise RuntimeError(f"Could not find a free listener rule priority after {RULE_TRIES} tries")
 
@@ -182,7 +174,7 @@ def _task_definition_arn(ctx: Context, refs: Refs) -> str:
     recorded = ctx.resources.get("task_definition_arn")
     if recorded:
         return recorded
-    return ctx.seen("latest_task_definition") or aws.latest_task_definition(ctx, refs)["arn"]
+    return ctx.seen("latest_task_definition") or taskdef.latest_task_definition(ctx, refs)["arn"]
 
 
 def _load_balancers(ctx: Context, refs: Refs) -> list[dict]:
@@ -215,7 +207,8 @@ def create_service(ctx: Context, refs: Refs) -> str:
         return f"adopted {existing['serviceArn']}"
     balancers = _load_balancers(ctx, refs)
     extra = {"healthCheckGracePeriodSeconds": HEALTH_CHECK_GRACE_SECONDS} if balancers else {}
-    service = _client(ctx, "ecs").create_service(
+    create = functools.partial(
+        _client(ctx, "ecs").create_service,
         cluster=refs.cluster,
         serviceName=refs.service,
         taskDefinition=_task_definition_arn(ctx, refs),
@@ -230,7 +223,16 @@ def create_service(ctx: Context, refs: Refs) -> str:
         enableECSManagedTags=True,
         tags=refs.tag_list("key", "value"),
         **extra,
-    )["service"]
+    )
+    try:
+        service = create()["service"]
+    except ClientError as exc:
+        # The cluster was deleted since the plan read it (or it is INACTIVE, which
+        # DescribeServices may not tell): the environment's cluster is ensured, then the service.
+        if error_code(exc) != "ClusterNotFoundException":
+            raise
+        setup.ensure_cluster(ctx, refs)
+        service = create()["service"]
     ctx.record_resource("service_arn", service["serviceArn"])
     return f"created {service['serviceArn']}"
 
@@ -365,11 +367,11 @@ def delete_logs(ctx: Context, refs: Refs) -> str:
 
 
 HANDLERS = {
-    "network.ensure": aws.ensure_network,
-    "cluster.ensure": ensure_cluster,
-    "role.ensure": aws.ensure_role,
-    "logs.ensure": aws.ensure_logs,
-    "taskdef.register": aws.register_task_definition,
+    "network.ensure": setup.ensure_network,
+    "cluster.ensure": setup.ensure_cluster,
+    "role.ensure": setup.ensure_role,
+    "logs.ensure": setup.ensure_logs,
+    "taskdef.register": taskdef.register_task_definition,
     "target_group.ensure": ensure_target_group,
     "target_group.update": update_target_group,
     "rule.ensure": ensure_rule,

@@ -70,8 +70,8 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 PINNED = {
     "lambda.create": (7, 80),
     "lambda.update": (11, 68),
-    "ecs.create": (19, 89),
-    "ecs.update": (12, 67),
+    "ecs.create": (17, 89),
+    "ecs.update": (11, 67),
     "apigateway.create": (10, 85),
     "apigateway.update": (8, 67),
     "apigateway-http.create": (8, 85),
@@ -110,8 +110,12 @@ def test_ecs_calls_per_deploy(personas, aws_clean):
     # on a new service is set without reading it first.
     assert found["calls"]["cloudwatch-logs.DescribeLogGroups"] == 1, found["calls"]
     assert "application-auto-scaling.DescribeScalableTargets" not in found["calls"], found["calls"]
-    # The listener's rules are its existence check and the plan's listing both.
+    # The listener's rules are its existence check and the plan's listing both, and the rule
+    # step picks its priority from that reading (CreateRule itself is the guard): read once.
     assert "elastic-load-balancing-v2.DescribeListeners" not in found["calls"], found["calls"]
+    assert found["calls"]["elastic-load-balancing-v2.DescribeRules"] == 1, found["calls"]
+    # The shared cluster's existence is DescribeServices' answer: no DescribeClusters.
+    assert "ecs.DescribeClusters" not in found["calls"], found["calls"]
     with counted() as found:
         run_inline(update(personas, done, {**done.spec, "desired_count": 3}))
     check(found, "ecs.update")

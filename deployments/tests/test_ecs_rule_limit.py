@@ -1,7 +1,8 @@
-"""AWS allows 100 listener rules per Application Load Balancer; the emulator does not count them.
+"""AWS allows 100 listener rules per Application Load Balancer (the emulator is taught to count).
 
-Slipway refuses the 101st ECS service's rule at plan time with a message that says so, and again
-right before creating it (deploys planned at the same moment can all have seen room).
+Slipway refuses the 101st ECS service's rule at plan time with a message that says so; deploys
+planned at the same moment can all have seen room, and then AWS's refusal of the `CreateRule`
+fails the deployment with the same message.
 """
 
 import pytest

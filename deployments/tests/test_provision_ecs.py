@@ -497,7 +497,7 @@ def test_target_group_names_fit_elbv2s_limit():
 @pytest.mark.django_db
 def test_a_missing_cluster_is_planned_and_ensured_with_tags(personas, aws_clean):
     """On real AWS the network is the admin's, but the cluster is ensured by the provisioner."""
-    from deployments.provisioners import ecs_aws, ecs_handlers
+    from deployments.provisioners import ecs_aws, ecs_setup
     from deployments.provisioners.base import Observed
 
     values = {
@@ -524,8 +524,8 @@ def test_a_missing_cluster_is_planned_and_ensured_with_tags(personas, aws_clean)
     instance = service.instances.get()
     ctx = Context(instance, ecs_spec(), "alice", lambda r, a: None, lambda s: b"")
     refs = ecs_aws.Refs.of(ctx)
-    assert ecs_handlers.ensure_cluster(ctx, refs).startswith("created arn:aws:ecs:")
-    assert ecs_handlers.ensure_cluster(ctx, refs) == "cluster slipway-dev exists"
+    assert ecs_setup.ensure_cluster(ctx, refs).startswith("created arn:aws:ecs:")
+    assert ecs_setup.ensure_cluster(ctx, refs) == "cluster slipway-dev exists"
     env.refresh_from_db()
     assert env.ecs_cluster == "slipway-dev"
     found = aws_client("ecs").describe_clusters(clusters=["slipway-dev"], include=["TAGS"])

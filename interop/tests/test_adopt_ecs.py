@@ -10,7 +10,7 @@ from catalog.models import Service, ServiceInstance
 from deployments import services
 from deployments.provisioners import ecs
 from deployments.provisioners.base import Context
-from deployments.provisioners.ecs_aws import TRUST_POLICY
+from deployments.provisioners.ecs_setup import TRUST_POLICY
 from deployments.tests.test_provision_ecs import run_inline
 from interop import discovery
 from monitoring.targets import target_for
