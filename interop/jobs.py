@@ -7,7 +7,8 @@
    to the row, then finish it (running → finished/failed) and drop the stored files.
 
 Every status change is one conditional UPDATE; the row count decides. Beat enqueues the jobs
-no worker is on again (`import_jobs_stale`, every minute). The import itself
+no worker is on again (`import_jobs_stale`, every minute) and deletes the jobs that ended more
+than IMPORT_JOB_KEEP_DAYS ago (`import_jobs_prune`, every hour). The import itself
 writes in one transaction and matches rows by slug, so running a job twice (a redelivered
 message, a second worker) never duplicates anything.
 """
@@ -18,6 +19,7 @@ import logging
 import uuid
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -131,3 +133,31 @@ def import_jobs_stale(*, limit: int = 100) -> list[int]:
         status=Status.RUNNING, heartbeat_at__lt=cutoff
     )
     return list(ImportJob.objects.filter(stale).values_list("pk", flat=True)[:limit])
+
+
+def import_jobs_prune(*, keep_days: int | None = None, batch: int = 1000) -> int:
+    """Delete the jobs that finished or failed more than `keep_days` (default
+    IMPORT_JOB_KEEP_DAYS) days ago, with any uploaded files they still hold; returns how many.
+
+    Only ended jobs match (a queued or running job is never deleted, however old), and an ended
+    job never runs again (a claim takes queued or running jobs only), so the status in the
+    DELETE's own WHERE is the whole guard. Batches keep each statement short; running it
+    twice deletes nothing more the second time.
+    """
+    days = settings.IMPORT_JOB_KEEP_DAYS if keep_days is None else keep_days
+    ended = ImportJob.objects.filter(
+        status__in=[Status.FINISHED, Status.FAILED],
+        finished_at__lt=timezone.now() - timedelta(days=days),
+    )
+    deleted = 0
+    while ids := list(ended.values_list("pk", flat=True)[:batch]):
+        # The filter is applied again in the DELETE. `only("pk")`: Django reads the rows it
+        # deletes, and a report can be megabytes; the jobs' ImportFile rows go with them in
+        # one DELETE (a cascade Django runs without reading their content).
+        _, per_model = ended.filter(pk__in=ids).only("pk").delete()
+        deleted += per_model.get(ImportJob._meta.label, 0)
+        if len(ids) < batch:
+            break
+    if deleted:
+        log.info("Pruned %s import jobs that ended more than %s days ago", deleted, days)
+    return deleted

@@ -26,3 +26,9 @@ def reconcile_imports() -> None:
     """Beat: enqueue again the import jobs whose message was lost or whose worker died."""
     for job_id in jobs.import_jobs_stale():
         run_import.delay(job_id)
+
+
+@shared_task(acks_late=True, ignore_result=True, soft_time_limit=240, time_limit=300)
+def prune_imports() -> None:
+    """Beat: delete the import jobs that ended more than IMPORT_JOB_KEEP_DAYS ago."""
+    jobs.import_jobs_prune()

@@ -239,7 +239,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "interop.tasks.reconcile_imports",
         "schedule": 60,
     },
+    "prune-imports": {
+        "task": "interop.tasks.prune_imports",
+        "schedule": 3600,
+    },
 }
+# Finished and failed import jobs (their reports) are deleted this many days after they ended.
+IMPORT_JOB_KEEP_DAYS = env.int("SLIPWAY_IMPORT_JOB_KEEP_DAYS", default=30)
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- AWS ----------------------------------------------------------------------------------------
