@@ -195,7 +195,7 @@ def app_adopt(
                     description=f"{SOURCES[source]} app {app}, service {member.service}",
                     source=origin,
                     join_existing=True,
-                )
+                ).instance
             )
         except (ValidationError, ClientError, BotoCoreError) as exc:
             # What was adopted stays adopted (each is whole: tagged, recorded, audited); say

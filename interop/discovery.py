@@ -10,6 +10,8 @@ discovery list).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from botocore.exceptions import BotoCoreError, ClientError
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -29,11 +31,22 @@ from portal.aws import error_message
 
 __all__ = [
     "MANAGED_TAG",
+    "Adoption",
     "Unmanaged",
     "discover_unmanaged",
     "require_owner_member",
     "resource_adopt",
 ]
+
+
+@dataclass(frozen=True)
+class Adoption:
+    """What one adoption made: the catalog instance, and the resource's own name as AWS shows
+    it (the function or ECS service name, "api (stage prod)"), for the messages people read;
+    the form names ECS services and APIs by ARN."""
+
+    instance: ServiceInstance
+    resource: str
 
 
 def discover_unmanaged(*, environment: Environment, actor=None) -> list[Unmanaged]:
@@ -74,7 +87,7 @@ def resource_adopt(
     description: str = "",
     source: str | None = None,
     join_existing: bool = False,
-) -> ServiceInstance:
+) -> Adoption:
     """Make one unmanaged resource a catalog service owned by `owner`.
 
     Steps: check the user is in the owner team; read the resource through its kind's adopter
@@ -153,7 +166,7 @@ def resource_adopt(
     )
     # As after a deployment: the catalog sorts and the team sums by this (no AWS call).
     instance_cost_store(instance=instance, spec=instance.applied_spec)
-    return instance
+    return Adoption(instance=instance, resource=live.name)
 
 
 def _record(*, environment, adopter, live, owner, slug, user, description, join_existing):

@@ -7,6 +7,7 @@ from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from catalog import selectors as catalog_selectors
@@ -106,7 +107,7 @@ def adopt(request, environment):
     if form.is_valid():
         data = form.cleaned_data
         try:
-            instance = discovery.resource_adopt(
+            adopted = discovery.resource_adopt(
                 environment=env,
                 kind=data["kind"],
                 name=data["name"],
@@ -120,8 +121,17 @@ def adopt(request, environment):
         except (ClientError, BotoCoreError) as exc:
             form.add_error("name", error_message(exc))
         else:
-            messages.success(request, f"Adopted {data['name']} as {instance.service.slug}.")
-            return redirect(instance.service)
+            service = adopted.instance.service
+            messages.success(
+                request,
+                format_html(
+                    'Adopted {} as <a href="{}">{}</a>.',
+                    adopted.resource,
+                    service.get_absolute_url(),
+                    service.name,
+                ),
+            )
+            return redirect(service)
     return _adopt_error(request, form, env, reverse("interop:adopt", args=[env.slug]))
 
 
@@ -168,8 +178,12 @@ def adopt_app(request, environment):
         except (ClientError, BotoCoreError) as exc:
             form.add_error(None, error_message(exc))
         else:
-            names = ", ".join(i.service.slug for i in instances)
-            messages.success(request, f"Adopted app {data['app']}: {names}.")
+            links = format_html_join(
+                ", ",
+                '<a href="{}">{}</a>',
+                ((i.service.get_absolute_url(), i.service.name) for i in instances),
+            )
+            messages.success(request, format_html("Adopted app {}: {}.", data["app"], links))
             url = reverse("interop:discovery")
             return redirect(f"{url}?environment={data['environment'].slug}")
     return _adopt_error(request, form, env, reverse("interop:adopt_app", args=[env.slug]))

@@ -152,6 +152,10 @@ def test_http_api_is_adopted_and_its_first_plan_changes_nothing(client, personas
         {"kind": "apigateway", "name": name, "slug": "shop-api", "owner": personas["payments"].pk},
     )
     assert response.status_code == 302, response.content.decode()[-800:]
+    shown = client.get(response["Location"]).content.decode()
+    url = reverse("catalog:service_detail", args=["shop-api"])
+    assert f'Adopted legacy-http (stage live) as <a href="{url}">shop-api</a>.' in shown
+    assert f"Adopted {name}" not in shown  # the stage's ARN, as the form posted it
 
     instance = ServiceInstance.objects.get(service__slug="shop-api")
     assert instance.service.kind == "apigateway"
@@ -219,7 +223,7 @@ def test_rest_api_is_adopted_and_its_first_plan_changes_nothing(personas, aws_cl
         owner=personas["payments"],
         slug="shop-api",
         user=personas["bob"],
-    )
+    ).instance
     assert instance.service.description == "orders, by hand"
     spec = instance.applied_spec
     assert spec["api_type"] == "rest" and spec["throttle"] == {"rate": 30, "burst": 15}
@@ -370,7 +374,7 @@ def test_a_stage_without_throttling_is_adopted_at_the_account_limits(personas, a
         owner=personas["payments"],
         slug="plain-api",
         user=personas["alice"],
-    )
+    ).instance
     assert instance.applied_spec["throttle"] == {"rate": 10000, "burst": 5000}
     assert instance.applied_spec["routes"] == [
         {"method": "ANY", "path": "/{proxy+}", "target": "orders-fn"}
@@ -397,7 +401,7 @@ def test_deleting_an_adopted_api_removes_that_api_and_its_grant(personas, aws_cl
         owner=personas["payments"],
         slug="shop-api",
         user=personas["alice"],
-    )
+    ).instance
     planned = services.deployment_plan(
         instance=instance,
         spec=instance.applied_spec,

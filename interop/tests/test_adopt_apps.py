@@ -65,6 +65,14 @@ def test_copilot_app_is_listed_as_one_app_and_adopted_in_one_step(client, person
         {**APP_FORM, "owner": personas["payments"].pk, "prefix": "shop-"},
     )
     assert response.status_code == 302, response.content.decode()[-800:]
+    shown = client.get(response["Location"]).content.decode()
+    start = shown.index("Adopted app shop: ")
+    message = shown[start : shown.index("</li>", start)]
+    links = [
+        f'<a href="{reverse("catalog:service_detail", args=[slug])}">{slug}</a>'
+        for slug in ("shop-frontend", "shop-mailer", "shop-orders")
+    ]
+    assert sorted(message.removeprefix("Adopted app shop: ").rstrip(".").split(", ")) == links
     adopted = Service.objects.order_by("slug")
     assert [(s.slug, s.kind, s.owner.slug) for s in adopted] == [
         ("shop-frontend", "ecs", "payments"),

@@ -163,6 +163,11 @@ def test_ecs_service_is_adopted_planned_without_changes_and_updated(client, pers
         {"kind": "ecs", "name": arn, "slug": "web", "owner": personas["payments"].pk},
     )
     assert response.status_code == 302, response.content.decode()[-800:]
+    # The form names the service by ARN; the message by the names people know it by.
+    shown = client.get(response["Location"]).content.decode()
+    url = reverse("catalog:service_detail", args=["web"])
+    assert f'Adopted web as <a href="{url}">web</a>.' in shown
+    assert f"Adopted {arn}" not in shown
     instance = ServiceInstance.objects.get(service__slug="web", environment=personas["dev"])
     assert instance.service.kind == "ecs" and instance.service.owner == personas["payments"]
     spec = instance.applied_spec

@@ -29,7 +29,7 @@ def adopt(personas, user: str, slug: str, name: str = "legacy-billing"):
         owner=personas["payments"],
         slug=slug,
         user=personas[user],
-    )
+    ).instance
 
 
 @pytest.mark.parametrize("slugs", [("billing-a", "billing-b"), ("billing", "billing")])

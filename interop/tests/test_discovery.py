@@ -72,6 +72,10 @@ def test_unmanaged_lambda_is_discovered_and_adopted(client, personas, aws_clean)
         },
     )
     assert response.status_code == 302, response.content.decode()[-500:]
+    # The service page says what was adopted as what, with a link to the service.
+    shown = client.get(response["Location"]).content.decode()
+    url = reverse("catalog:service_detail", args=["billing"])
+    assert f'Adopted legacy-billing as <a href="{url}">billing</a>.' in shown
     service = Service.objects.get(slug="billing")
     assert (service.owner, service.kind, service.description) == (
         personas["payments"],
