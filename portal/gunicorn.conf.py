@@ -16,3 +16,18 @@ timeout = 60
 accesslog = os.environ.get("SLIPWAY_ACCESS_LOG", "-") or None
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 control_socket_disable = True  # no gunicornc control socket (a shared path per user)
+
+
+def post_worker_init(worker):
+    """Once the worker has imported Django and the project, move those objects (~150,000) out
+    of the garbage collector's sight: they live as long as the process. Without it every
+    full collection walked all of them, about 90 ms of CPU landing on one request in ~50
+    (measured in-process on the catalog page); afterwards it walks only what requests
+    allocate. The same as Instagram's `gc.freeze()` after fork (Python docs, gc.freeze)."""
+    import gc
+
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 — imports every view module now, not on a request
+    gc.collect()
+    gc.freeze()
