@@ -7,14 +7,13 @@ An empty bucket answers 429 with Retry-After (api/v1.py); the numbers are settin
 (API_RATE_LIMIT_PER_ADDRESS, API_RATE_LIMIT_PER_TOKEN).
 """
 
-import hashlib
 import math
 
 from django.conf import settings
 from ninja.security import HttpBearer
 
 from api.models import ApiToken
-from api.services import MAX_TOKEN_LENGTH, token_authenticate
+from api.services import MAX_TOKEN_LENGTH, TOKENS_CHANGED, token_authenticate
 from portal import ratelimit
 
 
@@ -28,29 +27,35 @@ class RateLimited(Exception):
         )
 
 
-def _limit(address: str, token: str) -> None:
+def _limit(address: str, digest: str | None) -> str | None:
     """Take a token from the address's bucket, then from the presented token's, in one Redis
     round trip, before the token is looked up (so guessing tokens is slow too). The token's
     bucket is keyed by a digest of the secret as presented; a secret that is no token draws from
-    a bucket no real token uses (and only once its address had a token to spend)."""
-    if not settings.API_RATE_LIMITS_ENABLED:
-        return
-    # REMOTE_ADDR, as django-axes uses: a client-set X-Forwarded-For must not pick a bucket.
-    buckets = [(f"api-address:{address}", *settings.API_RATE_LIMIT_PER_ADDRESS)]
-    if token.startswith(ApiToken.PREFIX) and len(token) <= MAX_TOKEN_LENGTH:
-        digest = hashlib.sha256(token.encode()).hexdigest()[:32]
-        buckets.append((f"api-token:{digest}", *settings.API_RATE_LIMIT_PER_TOKEN))
-    empty, wait = ratelimit.try_take(*buckets)
+    a bucket no real token uses (and only once its address had a token to spend).
+
+    The same round trip reads the counter that says whether remembered tokens are still good
+    (api.services.TOKENS_CHANGED); returns it (None if Redis is down)."""
+    buckets = []
+    if settings.API_RATE_LIMITS_ENABLED:
+        # REMOTE_ADDR, as django-axes uses: a client-set X-Forwarded-For must not pick a bucket.
+        buckets.append((f"api-address:{address}", *settings.API_RATE_LIMIT_PER_ADDRESS))
+        if digest is not None:
+            buckets.append((f"api-token:{digest[:32]}", *settings.API_RATE_LIMIT_PER_TOKEN))
+    empty, wait, counter = ratelimit.try_take_and_read(*buckets, read=TOKENS_CHANGED)
     if empty:
         raise RateLimited(wait, "from this address" if empty == 1 else "with this token")
+    return counter
 
 
 class TokenAuth(HttpBearer):
     openapi_description = "A personal API token, created under your user menu → API tokens."
 
     def authenticate(self, request, token):
-        _limit(request.META.get("REMOTE_ADDR", ""), token)
-        user = token_authenticate(raw=token)
+        digest = None
+        if token.startswith(ApiToken.PREFIX) and len(token) <= MAX_TOKEN_LENGTH:
+            digest = ApiToken.hash(token)
+        counter = _limit(request.META.get("REMOTE_ADDR", ""), digest)
+        user = token_authenticate(raw=token, counter=counter, digest=digest)
         if user is not None:
             # The rest of Slipway (permission helper, audit) reads request.user.
             request.user = user

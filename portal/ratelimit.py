@@ -19,14 +19,26 @@ from django.conf import settings
 log = logging.getLogger(__name__)
 
 # Take one token from each bucket in turn, stopping at the first that has none: returns
-# {i, wait} for that bucket (the seconds until it has one; nothing taken from it or the ones
-# after), or {0, "0"} when every bucket gave a token. KEYS: the buckets; ARGV: rate per second
-# and burst of each, in the same order. Uses the server's clock, shared by all. One round trip
-# for the API's two buckets (address, then token).
+# {i, wait, counter} for that bucket (the seconds until it has one; nothing taken from it or the
+# ones after), or {0, "0", counter} when every bucket gave a token. KEYS: the buckets, then
+# optionally one counter to read as well (see `counter_bump`; made up from the clock when it is
+# missing, so a lost key never brings back an old value); ARGV: rate per second and burst of each
+# bucket, in the same order. Uses the server's clock, shared by all. One round trip for the API's
+# two buckets (address, then token) and its token cache's counter (api/services.py).
 _TAKE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
-for i, key in ipairs(KEYS) do
+local buckets = #ARGV / 2
+local counter = false
+if #KEYS > buckets then
+  counter = redis.call('GET', KEYS[#KEYS])
+  if not counter then
+    counter = t[1] .. string.format('%06d', tonumber(t[2]))
+    redis.call('SET', KEYS[#KEYS], counter)
+  end
+end
+for i = 1, buckets do
+  local key = KEYS[i]
   local rate = tonumber(ARGV[2 * i - 1])
   local burst = tonumber(ARGV[2 * i])
   local tokens = tonumber(redis.call('HGET', key, 'tokens'))
@@ -37,9 +49,9 @@ for i, key in ipairs(KEYS) do
   if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
   redis.call('HSET', key, 'tokens', tokens, 'stamp', now)
   redis.call('EXPIRE', key, 3600)
-  if wait > 0 then return {i, tostring(wait)} end
+  if wait > 0 then return {i, tostring(wait), counter} end
 end
-return {0, "0"}
+return {0, "0", counter}
 """
 
 # Reserve the next token for an AWS call: the bucket may go below zero, each caller then sleeps
@@ -191,15 +203,41 @@ def try_take(*buckets: tuple[str, float, int]) -> tuple[int, float]:
     round trip. Returns (0, 0.0) when every bucket gave one; otherwise the position (from 1)
     of the first empty bucket and the seconds until it has a token (nothing is taken from it
     or the buckets after it). Fails open if Redis is down."""
+    position, wait, _ = try_take_and_read(*buckets, read=None)
+    return position, wait
+
+
+def try_take_and_read(
+    *buckets: tuple[str, float, int], read: str | None
+) -> tuple[int, float, str | None]:
+    """`try_take`, and in the same round trip the value of the counter `read` (see
+    `counter_bump`): (position, wait, counter). Fails open if Redis is down (counter None)."""
     keys = [_key(name) for name, _, _ in buckets]
+    if read is not None:
+        keys.append(_key(read))
     args = [value for _, rate, burst in buckets for value in (rate, burst)]
     try:
         _, script = _redis()
-        position, wait = script(keys=keys, args=args)
+        answer = script(keys=keys, args=args)
     except redis.RedisError:
         log.warning("Rate-limit bucket unavailable (Redis); request let through")
-        return 0, 0.0
-    return int(position), max(0.0, float(wait))
+        return 0, 0.0, None
+    position, wait = answer[0], answer[1]
+    counter = answer[2] if len(answer) > 2 and answer[2] is not None else None
+    if isinstance(counter, bytes):
+        counter = counter.decode()
+    return int(position), max(0.0, float(wait)), counter
+
+
+def counter_bump(name: str) -> bool:
+    """Change the counter `name` (read by `try_take_and_read`); False if Redis is down."""
+    try:
+        client, _ = _redis()
+        client.incr(_key(name))
+    except redis.RedisError:
+        log.warning("Counter %s unavailable (Redis); not bumped", name)
+        return False
+    return True
 
 
 def failures(*, name: str) -> tuple[int, int]:

@@ -85,3 +85,34 @@ def test_garbage_and_inactive_users_do_not_authenticate(personas):
     personas["bob"].is_active = False
     personas["bob"].save()
     assert token_authenticate(raw=secret) is None
+
+
+def test_a_remembered_token_needs_no_query_and_is_refused_at_once_when_revoked(
+    client, personas, django_assert_num_queries
+):
+    token, secret = token_create(user=personas["alice"], name="ci")
+    headers = {"authorization": f"Bearer {secret}"}
+    assert client.get("/api/v1/environments", headers=headers).status_code == 200
+    with django_assert_num_queries(1):  # the page alone: the token is remembered
+        assert client.get("/api/v1/environments", headers=headers).status_code == 200
+    token_revoke(token=token, user=personas["alice"])
+    assert client.get("/api/v1/environments", headers=headers).status_code == 401
+
+
+def test_a_remembered_token_follows_changes_to_its_user(client, personas):
+    from catalog import services as catalog_services
+
+    catalog_services.service_create(
+        user=personas["alice"], owner=personas["payments"], slug="ledger", kind="lambda"
+    )
+    _, secret = token_create(user=personas["charlie"], name="ci")
+    headers = {"authorization": f"Bearer {secret}"}
+    patch = {"data": {"description": "x"}, "content_type": "application/json", "headers": headers}
+    assert client.patch("/api/v1/services/ledger", **patch).status_code == 403
+    charlie = personas["charlie"]
+    charlie.is_staff = True  # staff may change any service
+    charlie.save()
+    assert client.patch("/api/v1/services/ledger", **patch).status_code == 200
+    charlie.is_active = False
+    charlie.save()
+    assert client.get("/api/v1/environments", headers=headers).status_code == 401
