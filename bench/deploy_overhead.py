@@ -7,6 +7,10 @@ Slipway puts on every deployed service). Prints, with the load average, the wall
 portal/raw (goal ≤ 1.2) and the AWS calls per deployment and their ratio (goal ≤ 1.3), and
 whether each goal is met. The deployment events Slipway publishes to the environment's SNS
 topic (a notification the plain script has no counterpart for) are counted on their own line.
+
+The worker runs with the pool production configures (SLIPWAY_WORKER_POOL and
+SLIPWAY_WORKER_CONCURRENCY: threads, 16 by default), as a deployed worker would serve N
+requests arriving at once; the plain script runs its deployments one after another.
 Usage: .venv/bin/python bench/deploy_overhead.py [N]
 """
 
@@ -40,13 +44,20 @@ KINDS = {
 
 def run(url):
     from celery.contrib.testing.worker import start_worker
+    from django.conf import settings
 
     from portal import emulator
     from portal.celery import app
 
     user, team, env = _setup.fixtures()
     rows = []
-    with start_worker(app, pool="threads", concurrency=2, perform_ping_check=False):
+    # The worker pool as production sizes it (settings: SLIPWAY_WORKER_POOL/_CONCURRENCY).
+    with start_worker(
+        app,
+        pool=settings.CELERY_WORKER_POOL,
+        concurrency=settings.CELERY_WORKER_CONCURRENCY,
+        perform_ping_check=False,
+    ):
         # The API routes to a Lambda; deploy it (and warm every client) before timing.
         _launch(user, team, env, "lambda", "target", {})
         _launch(user, team, env, "ecs", "warm-ecs", KINDS["ecs"](999))

@@ -232,6 +232,9 @@ def _is_delete(deployment: Deployment) -> bool:
     return deployment.action == Deployment.Action.DELETE
 
 
+DONE = Outcome(Outcome.DONE)
+
+
 class LeaseLost(Exception):
     """Another worker now owns the deployment; stop quietly."""
 
@@ -247,19 +250,28 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
         return Outcome(Outcome.DONE)
     except Exception as exc:  # noqa: BLE001 — every AWS or code error ends in a recorded state
         return _on_error(deployment, exc)
+    # Check once straight away, with the row and observation in hand: many changes are stable
+    # at once, and this saves a task hop and the reads a fresh check would make. The wait's
+    # step and start time are written only when it has to wait (one line and no UPDATE when
+    # it is stable at once; finishing is conditional on the lease either way).
+    return _check(deployment, None, observed, first=True)
+
+
+WAIT_STEP = "Wait until AWS reports it stable"
+
+
+def _start_waiting(deployment: Deployment, detail: str) -> DeploymentStep | None:
+    """The first check found it not stable yet: note when the wait began, and a running line.
+    None when the lease was lost meanwhile."""
     now = timezone.now()
-    if not Deployment.objects.filter(pk=deployment.pk, lease=lease).update(
+    if not Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
         wait_started_at=now, heartbeat_at=now
     ):
-        return Outcome(Outcome.DONE)
+        return None
     deployment.wait_started_at = deployment.heartbeat_at = now
-    waiting = DeploymentStep.objects.create(
-        deployment=deployment, name="Wait until AWS reports it stable"
-    )
+    waiting = DeploymentStep.objects.create(deployment=deployment, name=WAIT_STEP, message=detail)
     live.deployment_changed(deployment.pk)
-    # Check once straight away, with the row, step and observation in hand: many changes are
-    # stable at once, and this saves a task hop and the reads a fresh check would make.
-    return _check(deployment, waiting, observed)
+    return waiting
 
 
 def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
@@ -272,9 +284,13 @@ def deployment_check(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
 
 
 def _check(
-    deployment: Deployment, waiting: DeploymentStep | None, observed: Observed | None
+    deployment: Deployment,
+    waiting: DeploymentStep | None,
+    observed: Observed | None,
+    first: bool = False,
 ) -> Outcome:
-    """The stability check itself; `observed` is the run's own observation, when in hand."""
+    """The stability check itself; `observed` is the run's own observation, when in hand.
+    `first`: the check right after the apply, before the wait's step is written."""
     provisioner = provisioners.for_kind(deployment.instance.service.kind)
     wait = provisioner.wait_deleted if _is_delete(deployment) else provisioner.wait
     ctx = _context(deployment, deployment.spec)
@@ -286,6 +302,8 @@ def _check(
     if result.done:
         if waiting:
             _finish_step(waiting, DeploymentStep.Status.OK, result.detail)
+        elif first:
+            _note(deployment, WAIT_STEP, result.detail, status=DeploymentStep.Status.OK)
         if not _is_delete(deployment):
             _ensure_alarms(deployment)
         _succeed(deployment)
@@ -297,8 +315,12 @@ def _check(
     if error:
         if waiting:
             _finish_step(waiting, DeploymentStep.Status.FAILED, error)
+        elif first:
+            _note(deployment, WAIT_STEP, error, status=DeploymentStep.Status.FAILED)
         _fail(deployment, error)
         return Outcome(Outcome.DONE)
+    if first:
+        return Outcome(Outcome.WAIT) if _start_waiting(deployment, result.detail) else DONE
     if waiting and waiting.message != result.detail:
         waiting.message = result.detail
         waiting.save(update_fields=["message"])

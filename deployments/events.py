@@ -19,6 +19,7 @@ How it stays out of the deployment's way (an outbox):
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import uuid
@@ -29,7 +30,7 @@ from typing import Literal
 from django.conf import settings
 from django.core.cache import cache
 from django.db import IntegrityError, transaction
-from django.db.models import F, Max, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 from pydantic import BaseModel, Field
 
@@ -146,18 +147,31 @@ def deployment_event_record(*, deployment_id: int, type: str) -> DeploymentEvent
     )
     if deployment is None:
         return None
-    if DeploymentEvent.objects.filter(deployment_id=deployment_id, type=type).exists():
+    # One read: the last sequence number, whether this change is recorded, whether any is.
+    seen = DeploymentEvent.objects.filter(deployment_id=deployment_id).aggregate(
+        last=Max("sequence"), recorded=Count("pk", filter=Q(type=type)), any=Count("pk")
+    )
+    if seen["recorded"]:
         return None
-    if type == "deployment.cancelled" and not deployment.events.exists():
+    if type == "deployment.cancelled" and not seen["any"]:
         return None  # a plan discarded before it was ever requested: nothing was announced
-    for _ in range(3):
-        last = DeploymentEvent.objects.filter(deployment_id=deployment_id).aggregate(
-            n=Max("sequence")
-        )["n"]
+    last = seen["last"]
+    for attempt in range(3):
+        if attempt:
+            last = DeploymentEvent.objects.filter(deployment_id=deployment_id).aggregate(
+                n=Max("sequence")
+            )["n"]
         sequence = (last or 0) + 1
         event_id = str(uuid.uuid4())
+        # Inside a caller's transaction a savepoint keeps it usable after a lost race; outside
+        # one the INSERT is a statement of its own (no transaction to open and commit).
+        block = (
+            transaction.atomic()
+            if transaction.get_connection().in_atomic_block
+            else contextlib.nullcontext()
+        )
         try:
-            with transaction.atomic():
+            with block:
                 event = DeploymentEvent.objects.create(
                     deployment_id=deployment_id,
                     sequence=sequence,

@@ -151,11 +151,14 @@ def _plan_record(
     reverts: Deployment | None = None,
     source: str = "web",
     observed: Observed | None = None,
+    savepoint: bool = True,
 ) -> Deployment:
     """The write half of a plan: the planned row and its audit, in one short transaction.
-    What the plan observed is kept briefly for the first run (`deployments.observations`)."""
+    What the plan observed is kept briefly for the first run (`deployments.observations`).
+    `savepoint=False` (inside a caller's transaction that created the instance: the refusals
+    below cannot happen there) saves the savepoint's two statements."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=savepoint):
             deployment = Deployment.objects.create(
                 instance=instance,
                 action=action,
@@ -170,6 +173,8 @@ def _plan_record(
             if observed is not None:
                 observations.remember(deployment_id=deployment.pk, observed=observed)
     except IntegrityError as exc:
+        if not savepoint:  # the caller's transaction is spoiled: no query can explain it
+            raise
         if not ServiceInstance.objects.filter(pk=instance.pk).exists():
             # The service was removed while this plan was being made: its foreign key failed.
             raise DeploymentConflict(
@@ -250,7 +255,11 @@ def _move(
         when or Q(), pk=deployment.pk, status__in=transition.sources
     ).update(status=to, **fields)
     if won:
-        deployment.refresh_from_db()
+        # The row is what this UPDATE wrote: set the same fields here instead of reading it
+        # back (and the instance, environment and service with it, for the audit row).
+        deployment.status = to
+        for name, value in fields.items():
+            setattr(deployment, name, value)
         # Published to the environment's SNS topic after commit (deployments/events.py).
         event = TRANSITION_EVENTS.get(transition.action)
         if event:
@@ -273,6 +282,7 @@ def _start(deployment: Deployment) -> None:
     ServiceInstance.objects.filter(pk=deployment.instance_id).update(
         status=ServiceInstance.Status.DEPLOYING
     )
+    deployment.instance.status = ServiceInstance.Status.DEPLOYING
     _enqueue(deployment)
 
 
@@ -281,6 +291,21 @@ def deployment_confirm(
 ) -> Deployment:
     """The requester confirms the plan: queue it, or wait for approval where required."""
     transitions.CONFIRM.check_user(deployment, user)
+    return _confirm(deployment, user, source)
+
+
+def _confirm(
+    deployment: Deployment,
+    user: AbstractBaseUser,
+    source: str,
+    *,
+    new_instance: bool = False,
+    savepoint: bool = True,
+) -> Deployment:
+    """Confirm a plan whose user has been checked. `new_instance`: the instance was created in
+    the caller's still open transaction, so nobody else can see it, lock it or have deployed
+    it since the plan (no lock, no staleness check). `savepoint=False` inside a caller's
+    transaction that ends with this call (a conflict rolls all of it back anyway)."""
     instance = deployment.instance
     needs_approval = instance.environment.requires_approval
     fields = {}
@@ -289,8 +314,11 @@ def deployment_confirm(
         fields["approval_expires_at"] = timezone.now() + hours
     to = Deployment.Status.AWAITING_APPROVAL if needs_approval else Deployment.Status.QUEUED
     try:
-        with transaction.atomic():
-            stale = _lock_instance(instance).applied_spec != deployment.previous_spec
+        with transaction.atomic(savepoint=savepoint):
+            stale = (
+                not new_instance
+                and _lock_instance(instance).applied_spec != deployment.previous_spec
+            )
             won = not stale and _move(deployment, transitions.CONFIRM, to=to, **fields)
             if won:
                 if not needs_approval:
@@ -333,7 +361,8 @@ def deployment_request(
             source=source,
             observed=observed,
         )
-        return deployment_confirm(deployment=deployment, user=user, source=source)
+        # `user` planned it just now (checked as an owner by _plan_checked): the requester.
+        return _confirm(deployment, user, source, savepoint=False)
 
 
 def deployment_approve(
@@ -511,7 +540,8 @@ def service_launch(
             action=Deployment.Action.CREATE,
             source=source,
             observed=observed,
+            savepoint=False,
         )
-        if confirm:
-            deployment = deployment_confirm(deployment=deployment, user=user, source=source)
+        if confirm:  # `user` planned it just now, as an owner (_plan_checked): the requester
+            deployment = _confirm(deployment, user, source, new_instance=True, savepoint=False)
     return deployment

@@ -43,7 +43,11 @@ class Transition:
 
     def user_may(self, deployment: Deployment, user) -> bool:
         """Whether `user` is the right person, whatever the status."""
-        if self.who == Who.SYSTEM or not deployment.instance.service.owned_by(user):
+        return deployment.instance.service.owned_by(user) and self._person_may(deployment, user)
+
+    def _person_may(self, deployment: Deployment, user) -> bool:
+        """The rule on who, for a member of the owner team (no query)."""
+        if self.who == Who.SYSTEM:
             return False
         if self.who == Who.REQUESTER:
             return deployment.requested_by_id == user.pk
@@ -52,10 +56,11 @@ class Transition:
         return True
 
     def check_user(self, deployment: Deployment, user) -> None:
-        """Raise PermissionDenied (403) when `user` may never take this action on it."""
+        """Raise PermissionDenied (403) when `user` may never take this action on it (one
+        membership query: the team is checked once, then the rule on who)."""
         if not deployment.instance.service.owned_by(user):
             raise PermissionDenied("Only members of the owner team can change this service.")
-        if not self.user_may(deployment, user):
+        if not self._person_may(deployment, user):
             raise PermissionDenied(REFUSED_PEOPLE[self.who].format(action=self.action))
 
     def open_on(self, deployment: Deployment) -> bool:

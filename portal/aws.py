@@ -23,12 +23,13 @@ provisioners and tasks never guess from error strings.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import logging
 import re
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -398,3 +399,43 @@ def is_transient(exc: BaseException) -> bool:
 def is_not_found(exc: BaseException) -> bool:
     code = error_code(exc)
     return code.endswith("NotFoundException") or code in {"NoSuchEntity", "NotFound"}
+
+
+def concurrently(*calls: Callable[[], Any]) -> list[Any]:
+    """Run independent AWS reads at once (clients are thread-safe); their results in order.
+
+    For calls that only talk to AWS through clients the caller already holds (boto3 must not
+    create clients from several threads, and a thread that touched the database would leave a
+    connection open). The first call runs in this thread, the others in short-lived threads
+    that share this thread's request-id collection and web/background budget. Every call
+    finishes before the first error (in call order) is raised.
+    """
+    if len(calls) < 2:
+        return [call() for call in calls]
+    ids = getattr(_local, "ids", None)
+    results: list[Any] = [None] * len(calls)
+    errors: list[BaseException | None] = [None] * len(calls)
+
+    def run(index: int) -> None:
+        previous = getattr(_local, "ids", None)
+        _local.ids = ids
+        try:
+            results[index] = calls[index]()
+        except BaseException as exc:  # noqa: BLE001 — raised in the caller's thread below
+            errors[index] = exc
+        finally:
+            _local.ids = previous
+
+    threads = [
+        threading.Thread(target=contextvars.copy_context().run, args=(run, i), daemon=True)
+        for i in range(1, len(calls))
+    ]
+    for thread in threads:
+        thread.start()
+    run(0)
+    for thread in threads:
+        thread.join()
+    for error in errors:
+        if error is not None:
+            raise error
+    return results

@@ -32,7 +32,7 @@ from deployments.provisioners.base import (
     owned_from,
 )
 from deployments.specs import checked_spec
-from portal.aws import is_not_found
+from portal.aws import concurrently, is_not_found
 
 # Spec field → (label in the diff, unit).
 CONFIG_FIELDS = {
@@ -100,17 +100,15 @@ def observe(ctx: Context) -> Observed:
     function_name, _ = _names(ctx)
     role_name = access.role_name(ctx)
     values: dict = {"function_name": function_name, "role_name": role_name}
-    try:
-        values["role_arn"] = steps.client(ctx, "iam").get_role(RoleName=role_name)["Role"]["Arn"]
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-    lam = steps.client(ctx, "lambda")
-    try:
-        function = lam.get_function(FunctionName=function_name)
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
+    iam, lam = steps.client(ctx, "iam"), steps.client(ctx, "lambda")
+    # The role and the function are independent reads: made at once.
+    role, function = concurrently(
+        lambda: _found_or_none(lambda: iam.get_role(RoleName=role_name)),
+        lambda: _found_or_none(lambda: lam.get_function(FunctionName=function_name)),
+    )
+    if role is not None:
+        values["role_arn"] = role["Role"]["Arn"]
+    if function is None:
         values.update(steps.observe_code_s3(ctx))
         # Triggers can outlive a function deleted behind Slipway's back; find them by name.
         values["triggers"] = triggers.observe(ctx, function_name, "", [])
@@ -143,6 +141,16 @@ def observe(ctx: Context) -> Observed:
     topics.observe(ctx, values, alias_arn, statements)
     access.observe(ctx, values, config.get("Role", ""))
     return Observed(exists=True, values=values)
+
+
+def _found_or_none(call):
+    """The call's answer, or None when AWS says the resource does not exist."""
+    try:
+        return call()
+    except ClientError as exc:
+        if not is_not_found(exc):
+            raise
+        return None
 
 
 # --- plan ----------------------------------------------------------------------------------------

@@ -68,14 +68,14 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 # The plain boto3 script in bench/deploy_overhead.py makes 5 (Lambda), 6 (ECS), 9 (REST API)
 # and 6 (HTTP API) calls to create one, plus the one PutMetricAlarm that Slipway adds.
 PINNED = {
-    "lambda.create": (7, 80),
-    "lambda.update": (11, 68),
-    "ecs.create": (17, 89),
-    "ecs.update": (11, 67),
-    "apigateway.create": (10, 85),
-    "apigateway.update": (8, 67),
-    "apigateway-http.create": (8, 85),
-    "apigateway-http.update": (9, 70),
+    "lambda.create": (7, 65),
+    "lambda.update": (11, 56),
+    "ecs.create": (17, 74),
+    "ecs.update": (11, 55),
+    "apigateway.create": (10, 70),
+    "apigateway.update": (8, 55),
+    "apigateway-http.create": (8, 67),
+    "apigateway-http.update": (9, 55),
 }
 
 

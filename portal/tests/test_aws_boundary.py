@@ -75,3 +75,24 @@ def test_error_message_names_code_and_text():
 def test_role_session_name_is_sanitised():
     assert aws._session_name("jane doe/x") == "jane-doe-x"
     assert aws._session_name("") == "slipway"
+
+
+def test_concurrent_reads_answer_in_order_keep_request_ids_and_raise_the_error(aws_emulator):
+    """Independent reads made at once: answers in call order, every request id collected for
+    the step's log line, and an error raised only after the other calls finished."""
+    lam, iam = aws.aws_client("lambda"), aws.aws_client("iam")
+    before = aws.call_counts()
+    with aws.collect_request_ids() as ids:
+        functions, roles = aws.concurrently(lam.list_functions, iam.list_roles)
+    assert "Functions" in functions and "Roles" in roles
+    assert len(ids) == 2
+    finished = []
+    with pytest.raises(ClientError) as raised:
+        aws.concurrently(
+            lambda: lam.get_function(FunctionName="no-such-function"),
+            lambda: finished.append(iam.list_roles()),
+        )
+    assert aws.is_not_found(raised.value)
+    assert len(finished) == 1
+    counts = aws.call_counts() - before
+    assert counts[("lambda", "GetFunction")] == 1 and counts[("iam", "ListRoles")] == 2
