@@ -1,11 +1,13 @@
 """Many deploys at once, against AWS's documented rate limits, and a worker SIGKILLed mid-way.
 
-Phase 1 plans ECS_COUNT ECS services and LAMBDA_COUNT Lambda functions (untimed), then confirms
-them all at once and follows them through the
-real path (service → Redis → Celery worker processes, threads pool → engine → emulator over
-HTTP) with the shipped token buckets on. It prints the drain time, the floor those buckets set
-for the calls the deploys made (per bucket: (tokens taken − burst) / rate; the floor is the
-largest), the ratio, throttling errors users saw, duplicates, and the load average.
+Phase 1 plans ECS_COUNT ECS services and LAMBDA_COUNT Lambda functions (untimed, with the
+environment as a web request reads it), waits until every bucket is full, then confirms them
+all at once and follows them through the real path (service → Redis → Celery worker
+processes, threads pool → engine → emulator over HTTP) with the shipped token buckets on. It
+prints the drain time, the floor those buckets set for the calls the deploys made (per bucket:
+(tokens taken − tokens it held at the clicks) / rate; the floor is the largest), the ratio,
+where the time went (bench/_load_profile.py), throttling errors users saw, duplicates, and the
+load average.
 Phase 2 submits KILL_COUNT more Lambda deploys, SIGKILLs one worker when a third of them are
 done, and prints how long its deployments took to run again, and what was lost or duplicated.
 
@@ -44,8 +46,12 @@ def main():
         user, team, env = _setup.fixtures()
         _launch_and_wait(user, team, env, "lambda", "warm-lambda")
         _launch_and_wait(user, team, env, "ecs", "warm-ecs", lb="/warm/*")
+        # The warm-up stored the embedded network on the environment's row; plan with it, as a
+        # web request (which loads the row afresh) does. A stale copy had every ECS plan create
+        # the network again, one deploy at a time under its lock.
+        env.refresh_from_db()
         workers = [_start_worker(i) for i in range(WORKERS)]
-        time.sleep(5)  # every bucket full again
+        _until_full(env)  # the warm-ups spent tokens
         drain(user, team, env)
         kill_and_resume(user, team, env, workers)
     finally:
@@ -148,8 +154,40 @@ def _worker_calls() -> Counter:
     return total
 
 
-def floor_seconds(calls: Counter) -> tuple[float, str, Counter]:
-    """The least time AWS's buckets allow for these calls: per bucket (tokens − burst) / rate."""
+def bucket_levels(env) -> dict[str, float]:
+    """Tokens in each of the environment's AWS buckets now (a bucket never used is full)."""
+    from django.conf import settings
+
+    from portal import ratelimit
+
+    client, _ = ratelimit._redis()
+    seconds, micros = client.time()
+    now = seconds + micros / 1_000_000
+    region = env.region or settings.AWS_DEFAULT_REGION
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    levels = {}
+    for group, (rate, burst) in settings.AWS_RATE_LIMITS.items():
+        key = f"{prefix}:aws-bucket:{env.aws_account_id}:{region}:{group}"
+        tokens, stamp = client.hmget(key, "tokens", "stamp")
+        if tokens is None:
+            levels[group] = float(burst)
+        else:
+            levels[group] = min(burst, float(tokens) + (now - float(stamp)) * rate)
+    return levels
+
+
+def _until_full(env) -> None:
+    """Wait until every bucket is full again (what the plans and warm-ups spent refilled)."""
+    from django.conf import settings
+
+    limits = settings.AWS_RATE_LIMITS
+    levels = bucket_levels(env)
+    time.sleep(max((limits[g][1] - level) / limits[g][0] for g, level in levels.items()))
+
+
+def floor_seconds(calls: Counter, levels: dict[str, float]) -> tuple[float, str, Counter]:
+    """The least time AWS's buckets allow for these calls: per bucket (tokens taken − tokens
+    it held at the clicks) / rate, the largest of them."""
     from django.conf import settings
 
     from portal.ratelimit import throttle_groups
@@ -161,8 +199,8 @@ def floor_seconds(calls: Counter) -> tuple[float, str, Counter]:
             tokens[group] += n
     best, name = 0.0, "(none)"
     for group, taken in tokens.items():
-        rate, burst = settings.AWS_RATE_LIMITS[group]
-        seconds = max(0.0, (taken - burst) / rate)
+        rate, _ = settings.AWS_RATE_LIMITS[group]
+        seconds = max(0.0, (taken - levels[group]) / rate)
         if seconds > best:
             best, name = seconds, group
     return best, name, tokens
@@ -224,6 +262,8 @@ def _load() -> str:
 
 
 def drain(user, team, env):
+    from django.conf import settings
+
     from deployments.models import Deployment
     from portal.aws import call_counts
 
@@ -235,8 +275,10 @@ def drain(user, team, env):
     started = time.monotonic()
     ids = [_submit(user, team, env, kind, slug, lb, confirm=False) for kind, slug, lb in plan]
     planned = time.monotonic() - started
-    time.sleep(5)  # the plans' reads spent tokens too: full buckets again
+    _until_full(env)  # the plans' reads spent tokens too
     load_before = _load()
+    levels = bucket_levels(env)
+    clicked = time.time()
     started = time.monotonic()
     _confirm_all(user, ids)
     submitted = time.monotonic() - started
@@ -247,12 +289,12 @@ def drain(user, team, env):
     # buckets refilled after them: the floor counts the calls made after the clicks.
     local = Counter({f"{s}.{o}": n for (s, o), n in (call_counts() - local_before).items()})
     calls = _worker_calls() - before
-    floor, bottleneck, tokens = floor_seconds(calls)
+    floor, bottleneck, tokens = floor_seconds(calls, levels)
     statuses, throttled_users, throttled_notes, reasons = _outcomes(ids)
     attempts = Counter(Deployment.objects.filter(pk__in=ids).values_list("attempts", flat=True))
     print(
         f"== Phase 1: {len(ids)} deploys at once ({ECS_COUNT} ECS, {LAMBDA_COUNT} Lambda), "
-        f"{WORKERS} workers × {os.environ.get('SLIPWAY_WORKER_CONCURRENCY', '16')} threads"
+        f"{WORKERS} workers × {settings.CELERY_WORKER_CONCURRENCY} threads"
     )
     print(f"planned one by one in {planned:.1f} s (untimed); all confirmed in {submitted:.1f} s")
     print(f"statuses: {dict(statuses)}; attempts: {dict(sorted(attempts.items()))}")
@@ -269,6 +311,16 @@ def drain(user, team, env):
     print(
         f"throttling errors reaching users: {throttled_users}; "
         f"throttling retries noted in logs: {throttled_notes}"
+    )
+    from bench._load_profile import profile
+
+    threads = WORKERS * settings.CELERY_WORKER_CONCURRENCY
+    profile(
+        dict(zip(ids, (kind for kind, _, _ in plan), strict=True)),
+        clicked,
+        clicked + seconds,
+        bottleneck,
+        threads,
     )
     print(f"duplicates: {duplicates()}")
     print(f"load average before: {load_before}; after: {_load()} ({os.cpu_count()} CPUs)")

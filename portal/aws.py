@@ -128,6 +128,9 @@ def _config(region: str, interactive: bool = False) -> Config:
         retries={"mode": "standard", "total_max_attempts": attempts},
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
+        # Clients are shared by a process's threads: one pooled connection per thread, or the
+        # calls past ten open (on AWS: a TLS handshake each) and discard connections.
+        max_pool_connections=settings.AWS_MAX_POOL_CONNECTIONS,
         # The emulator serves every service on one host; no "data-" style host prefixes.
         inject_host_prefix=not is_emulator(),
     )
@@ -272,14 +275,15 @@ def _raw_client(service: str, target: Target, credentials: dict | None, account:
         config=_config(target.region, interactive),
         **(credentials or {}),
     )
-    client.meta.events.register("before-call", _count_call)
-    client.meta.events.register("before-send", _refuse_in_transaction)
-    client.meta.events.register("after-call", _note_request_id)
     max_wait = settings.AWS_WEB_RATE_LIMIT_MAX_WAIT if interactive else None
+    # The token first: a call its bucket refuses never reaches AWS and is not counted.
     client.meta.events.register(
         "before-call",
         ratelimit.before_call_handler(account=account, region=target.region, max_wait=max_wait),
     )
+    client.meta.events.register("before-call", _count_call)
+    client.meta.events.register("before-send", _refuse_in_transaction)
+    client.meta.events.register("after-call", _note_request_id)
     with _lock:
         _clients.setdefault(key, client)
         return _clients[key]

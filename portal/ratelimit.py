@@ -88,15 +88,18 @@ return tostring(wait)
 #   with a burst of 40.
 # - ECS, "Request throttling for the Amazon ECS API"
 #   (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/request-throttling.html): token
-#   buckets per group of actions; Slipway budgets the service and task definition mutations at
-#   5 per second (reads are not budgeted: their buckets are far above what a deploy needs).
-_ECS_MUTATIONS = {
-    "CreateService",
-    "UpdateService",
-    "DeleteService",
-    "RegisterTaskDefinition",
-    "DeregisterTaskDefinition",
-    "CreateCluster",
+#   buckets per group of actions. Task definition modifications (RegisterTaskDefinition,
+#   DeregisterTaskDefinition, DeleteTaskDefinitions) 1 per second with a bucket of 20; service
+#   modifications (CreateService, UpdateService, DeleteService) 5 per second with a bucket of
+#   50 (CreateCluster, once per environment, is budgeted with them). Reads are not budgeted.
+_ECS_OWN_BUCKETS = {
+    "RegisterTaskDefinition": "ecs-task-definition-writes",
+    "DeregisterTaskDefinition": "ecs-task-definition-writes",
+    "DeleteTaskDefinitions": "ecs-task-definition-writes",
+    "CreateService": "ecs-service-writes",
+    "UpdateService": "ecs-service-writes",
+    "DeleteService": "ecs-service-writes",
+    "CreateCluster": "ecs-service-writes",
 }
 _LAMBDA_OWN_BUCKETS = {"GetFunction": "lambda-get-function", "GetPolicy": "lambda-get-policy"}
 _LAMBDA_UNBUDGETED = {"Invoke", "InvokeAsync", "InvokeWithResponseStream"}
@@ -121,7 +124,8 @@ def throttle_groups(service: str, operation: str) -> tuple[str, ...]:
     REST API client, "apigatewayv2", "lambda", "ecs".
     """
     if service == "ecs":
-        return ("ecs-mutations",) if operation in _ECS_MUTATIONS else ()
+        own = _ECS_OWN_BUCKETS.get(operation)
+        return (own,) if own else ()
     if service == "lambda":
         if operation in _LAMBDA_UNBUDGETED:
             return ()

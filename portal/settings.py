@@ -206,6 +206,8 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # worker process runs many at once in threads. Every thread holds a database connection.
 CELERY_WORKER_POOL = env.str("SLIPWAY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = env.int("SLIPWAY_WORKER_CONCURRENCY", default=16)
+# A process's threads share its boto3 clients: as many pooled connections as threads.
+AWS_MAX_POOL_CONNECTIONS = max(10, CELERY_WORKER_CONCURRENCY)
 CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=240)
 CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=300)
 # Redelivery of unacked messages happens after this; every countdown we use is far below it.
@@ -270,7 +272,8 @@ AWS_CALLS_IN_TRANSACTIONS = env.str("SLIPWAY_AWS_CALLS_IN_TRANSACTIONS", default
 # rate, the burst is one second's worth.
 AWS_RATE_LIMITS_ENABLED = env.bool("SLIPWAY_AWS_RATE_LIMITS", default=True)
 AWS_RATE_LIMITS = {
-    "ecs-mutations": (5.0, 5),
+    "ecs-task-definition-writes": (1.0, 20),
+    "ecs-service-writes": (5.0, 50),
     "lambda-control": (15.0, 15),
     "lambda-get-function": (100.0, 100),
     "lambda-get-policy": (15.0, 15),
@@ -284,7 +287,11 @@ AWS_RATE_LIMITS = {
     "apigateway-put-rest-api": (1.0, 1),
     "apigateway-update-usage-plan": (1 / 20, 1),
 }
-AWS_RATE_LIMIT_MAX_WAIT = 30.0  # seconds a call may wait for a token before giving up
+# Seconds a worker's call may wait for its token before giving up (the deployment is then retried
+# later). Long enough for a full queue of threads on the slowest bucket a deploy uses (ECS task
+# definitions: 1/s, so 2 workers × 16 threads wait up to ~32 s); well below
+# DEPLOY_STALE_SECONDS, past which a silent deployment is taken to have lost its worker.
+AWS_RATE_LIMIT_MAX_WAIT = 60.0
 # The embedded emulator (moto server) listens here; 5055 keeps clear of Django's 8000 and
 # moto's own default 5000 (often taken by other dev tools).
 EMULATOR_HOST = env.str("SLIPWAY_EMULATOR_HOST", default="127.0.0.1")

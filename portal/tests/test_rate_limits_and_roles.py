@@ -85,7 +85,9 @@ def test_a_refused_reservation_takes_nothing(fresh_buckets):
 
 def test_buckets_follow_aws_documented_limits_per_operation():
     groups = ratelimit.throttle_groups
-    assert groups("ecs", "UpdateService") == ("ecs-mutations",)
+    # ECS: task definitions 1/s (bucket 20) apart from services 5/s (bucket 50).
+    assert groups("ecs", "UpdateService") == ("ecs-service-writes",)
+    assert groups("ecs", "RegisterTaskDefinition") == ("ecs-task-definition-writes",)
     assert groups("ecs", "DescribeServices") == ()
     assert groups("lambda", "CreateFunction") == ("lambda-control",)
     # AWS gives GetFunction 100/s of its own; it must not spend the 15/s control-plane bucket.
@@ -119,6 +121,8 @@ def test_shipped_rates_are_the_documented_ones():
     assert limits["lambda-get-function"][0] == 100 and limits["lambda-control"][0] == 15
     assert limits["apigateway-create-deployment"][0] == 0.2  # one per 5 s
     assert limits["apigateway-total"] == (10.0, 40)
+    assert limits["ecs-task-definition-writes"] == (1.0, 20)
+    assert limits["ecs-service-writes"] == (5.0, 50)
     every = {
         g
         for s, ops in _SOME_OPERATIONS.items()
@@ -184,3 +188,34 @@ def test_environment_role_is_assumed_with_the_user_as_session_name(aws_clean):
     before = aws.call_counts()[("sts", "AssumeRole")]
     aws.aws_client("lambda", environment=environment, actor="alice@example.com")
     assert aws.call_counts()[("sts", "AssumeRole")] == before
+
+
+def test_a_workers_threads_each_get_a_pooled_aws_connection(settings):
+    # A worker's threads share one client per service; with fewer pooled connections than
+    # threads, calls past the pool open a connection (on AWS a TLS handshake) and discard it.
+    aws.reset_clients()
+    client = aws.aws_client("ecs")
+    assert client.meta.config.max_pool_connections >= settings.CELERY_WORKER_CONCURRENCY
+
+
+def test_a_call_its_bucket_refuses_is_not_counted(aws_emulator, fresh_buckets):
+    # The load bench computes its floor from the calls counted: one that never reached AWS
+    # must not count (it took no token).
+    fresh_buckets.AWS_RATE_LIMITS = {**fresh_buckets.AWS_RATE_LIMITS, "lambda-control": (0.01, 1)}
+    fresh_buckets.AWS_RATE_LIMIT_MAX_WAIT = 0.5
+    lam = aws.aws_client("lambda")
+    before = aws.call_counts()
+    lam.list_functions()
+    with pytest.raises(ClientError, match="lambda-control budget"):
+        lam.list_functions()
+    assert (aws.call_counts() - before)[("lambda", "ListFunctions")] == 1
+
+
+def test_a_workers_threads_can_all_wait_on_the_slowest_deploy_bucket():
+    # A worker's threads may all wait on ECS's 1 task definition per second; none may be
+    # refused for waiting its turn, and none may sleep so long it is taken for a lost worker.
+    from portal import settings as shipped
+
+    rate, _ = shipped.AWS_RATE_LIMITS["ecs-task-definition-writes"]
+    assert 2 * shipped.CELERY_WORKER_CONCURRENCY / rate <= shipped.AWS_RATE_LIMIT_MAX_WAIT
+    assert shipped.AWS_RATE_LIMIT_MAX_WAIT < shipped.DEPLOY_STALE_SECONDS
