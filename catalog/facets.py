@@ -15,7 +15,7 @@ from django.conf import settings
 from django.contrib.postgres.expressions import ArraySubquery
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import BooleanField, Count, F, Func, QuerySet
+from django.db.models import BooleanField, Count, F, Func, QuerySet, Value
 
 from catalog.filters import DEPLOYED, CatalogQuery, service_q, with_instance_filter
 from catalog.models import Environment, Service, ServiceInstance, Team
@@ -137,6 +137,21 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     bump a version so they show at once; instance status changes written by the deployment
     workers show within the cache time.
     """
+    lookup = facets_lookup(query)
+    if lookup.found is not None:
+        return lookup.found
+    return facets_store(lookup, query, **kwargs)
+
+
+@dataclass
+class FacetLookup:
+    key: str
+    version: int
+    found: tuple[list[Facet], int] | None  # None: not cached at this version (count them)
+
+
+def facets_lookup(query: CatalogQuery) -> FacetLookup:
+    """The cached counts of `query` if they were counted at the catalog's current version."""
     filters = (query.q.lower(), query.team, query.kind, query.lifecycle)
     filters += (query.environment, query.status, query.fuzzy)
     digest = hashlib.sha1(repr(filters).encode(), usedforsecurity=False).hexdigest()
@@ -146,12 +161,17 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     found = cache.get_many([_VERSION_KEY, key])
     version = found.get(_VERSION_KEY, 0)
     cached = found.get(key)
-    if cached is not None and cached[0] == version:
-        return cached[1]
+    fresh = cached is not None and cached[0] == version
+    return FacetLookup(key, version, cached[1] if fresh else None)
+
+
+def facets_store(lookup: FacetLookup, query: CatalogQuery, *, counted=None, **kwargs):
+    """Count the facets of `query` (or sum `counted`: the (combinations, pairs) a caller
+    already counted, see `counted_with_page`) and cache them with the version they are of."""
     if kwargs.get("environments") is None:  # the caller had no need of them (the API)
         kwargs["environments"] = list(Environment.objects.all())
-    result = _facets(query, version=version, **kwargs)
-    cache.set(key, (version, result), FACET_CACHE_SECONDS)
+    result = _facets(query, version=lookup.version, counted=counted, **kwargs)
+    cache.set(lookup.key, (lookup.version, result), FACET_CACHE_SECONDS)
     return result
 
 
@@ -213,26 +233,57 @@ def _instances_of(services: QuerySet) -> QuerySet:
 def _counted_together(matching: QuerySet) -> tuple[list, Counter]:
     """Combinations and pairs of the same matching services in one statement (PostgreSQL):
     the search's index is read once, and one round trip instead of two."""
-    sql, params = matching.values_list(
-        "pk", "owner_id", "kind", "lifecycle"
-    ).query.sql_with_params()
+    combos, pairs, _ = counted_with_page(matching.annotate(rank=Value(0.0)), limit=0)
+    return combos, pairs
+
+
+def one_pass(query: CatalogQuery) -> bool:
+    """True when a search's first page and its counts can come from one statement: words
+    alone on PostgreSQL (as `_counted_together`), best match first, no cursor."""
+    return (
+        connection.vendor == "postgresql"
+        and bool(query.q)
+        and not (query.team or query.kind or query.lifecycle or query.environment)
+        and not (query.status or query.fuzzy or query.after)
+        and query.order == "relevance"
+    )
+
+
+def counted_with_page(matching: QuerySet, *, limit: int) -> tuple[list, Counter, list]:
+    """The combinations and (environment, status) pairs of `matching` (services annotated with
+    `rank`), and the (pk, rank) of its first `limit` by rank then slug, in one statement: the
+    search's GIN index and the matches' rows are read once for the page and its counts (a
+    search that matches 13 % of 50,000 services spent most of its time reading them twice)."""
+    sql, params = (
+        matching.order_by()
+        .values_list("pk", "owner_id", "kind", "lifecycle", "slug", "rank")
+        .query.sql_with_params()
+    )
+    page = ""
+    if limit:
+        page = f"""
+            UNION ALL
+            (SELECT 2, id, NULL, NULL, NULL, NULL, NULL, rank FROM matching
+             ORDER BY rank DESC, slug LIMIT {int(limit)})"""
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
-            WITH matching (id, owner_id, kind, lifecycle) AS MATERIALIZED ({sql})
-            SELECT owner_id, kind, lifecycle, NULL, NULL, count(*) FROM matching GROUP BY 1, 2, 3
+            WITH matching (id, owner_id, kind, lifecycle, slug, rank) AS MATERIALIZED ({sql})
+            SELECT 0, owner_id, kind, lifecycle, NULL::bigint, NULL, count(*), NULL::float8
+            FROM matching GROUP BY 2, 3, 4
             UNION ALL
-            SELECT NULL, NULL, NULL, environment_id, status, count(*)
+            SELECT 1, NULL, NULL, NULL, environment_id, status, count(*), NULL
             FROM catalog_serviceinstance
             WHERE service_id = ANY(ARRAY(SELECT id FROM matching))
-            GROUP BY 4, 5
+            GROUP BY 5, 6{page}
             """,  # noqa: S608 — the ORM's own SQL for `matching`, its values as parameters
             params,
         )
         rows = cursor.fetchall()
-    combos = [(owner, kind, life, n) for owner, kind, life, env, _, n in rows if env is None]
-    pairs = Counter({(env, status): n for *_, env, status, n in rows if env is not None})
-    return combos, pairs
+    combos = [(owner, kind, life, n) for part, owner, kind, life, _, _, n, _ in rows if part == 0]
+    pairs = Counter({(env, status): n for part, *_, env, status, n, _ in rows if part == 1})
+    found = [(pk, rank) for part, pk, *_, rank in rows if part == 2]
+    return combos, pairs, found
 
 
 def _from_cube(query, cube: Cube, deployed: tuple, *, team_id, env_id) -> tuple[list, Counter]:
@@ -255,10 +306,14 @@ def _from_cube(query, cube: Cube, deployed: tuple, *, team_id, env_id) -> tuple[
     return combos, pairs
 
 
-def _facets(query, *, team, team_id, environments, env_id, version) -> tuple[list[Facet], int]:
+def _facets(
+    query, *, team, team_id, environments, env_id, version, counted=None
+) -> tuple[list[Facet], int]:
     """Team, kind, lifecycle, environment and status facets, plus the total of matching rows."""
     # 1. Column facets: the combinations summed per facet.
-    combos, pairs = _combos_and_pairs(query, team_id=team_id, env_id=env_id, version=version)
+    if counted is None:
+        counted = _combos_and_pairs(query, team_id=team_id, env_id=env_id, version=version)
+    combos, pairs = counted
     by_team, by_kind, by_lifecycle = Counter(), Counter(), Counter()
     for owner_id, kind, lifecycle, n in combos:
         team_ok = not query.team or owner_id == team_id

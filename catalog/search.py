@@ -20,7 +20,16 @@ from django.utils import timezone
 from markupsafe import Markup, escape
 
 # Facet, FacetOption and catalog_changed are re-exported (the API and the services use them).
-from catalog.facets import Facet, FacetOption, cached_facets, catalog_changed  # noqa: F401
+from catalog.facets import (  # noqa: F401
+    Facet,
+    FacetOption,
+    cached_facets,
+    catalog_changed,
+    counted_with_page,
+    facets_lookup,
+    facets_store,
+    one_pass,
+)
 from catalog.filters import (  # noqa: F401 — SORTS re-exported
     SORTS,
     CatalogQuery,
@@ -179,13 +188,20 @@ def catalog_page(*, query: CatalogQuery) -> CatalogPage:
     environment = env_by_slug.get(query.environment)
     environment_id = environment.pk if environment else -1
 
-    services = _services(query, team_id=team_id, environment_id=environment_id)
+    lookup = facets_lookup(query)
+    counts = dict(team=team, team_id=team_id, environments=environments, env_id=environment_id)
+    if lookup.found is None and one_pass(query):
+        # A search whose counts are not cached: its first page and counts in one statement.
+        services, counted = _services_and_counts(query, team_id=team_id)
+        if services:
+            lookup.found = facets_store(lookup, query, counted=counted, **counts)
+    else:
+        services = _services(query, team_id=team_id, environment_id=environment_id)
     if not services and _no_exact_match(query):  # a typo? names that come close, best first
         query = replace(query, fuzzy=True)
         services = _services(query, team_id=team_id, environment_id=environment_id)
-    facets, total = cached_facets(
-        query, team=team, team_id=team_id, environments=environments, env_id=environment_id
-    )
+        lookup = facets_lookup(query)
+    facets, total = lookup.found or facets_store(lookup, query, **counts)
     next_cursor = ""
     if len(services) > PAGE_SIZE:
         services = services[:PAGE_SIZE]
@@ -198,6 +214,22 @@ def catalog_page(*, query: CatalogQuery) -> CatalogPage:
         environments=environments,
         fuzzy=query.fuzzy,
     )
+
+
+def _services_and_counts(query: CatalogQuery, *, team_id) -> tuple[list[dict], tuple]:
+    """The first page of a search (`one_pass`) and its (combinations, pairs) to count facets
+    from: one statement reads the matches, then the page's rows by primary key."""
+    matching_qs = matching(query, team_id=team_id, environment_id=-1)
+    combos, pairs, found = counted_with_page(matching_qs, limit=PAGE_SIZE + 1)
+    rows = {
+        row["pk"]: row
+        for row in Service.objects.filter(pk__in=[pk for pk, _ in found]).values(*_ROW_FIELDS)
+    }
+    services = []
+    for pk, score in found:
+        if pk in rows:  # deleted since: skipped, as the next page would not show it either
+            services.append({**rows[pk], "rank": score})
+    return services, (combos, pairs)
 
 
 def _services(query: CatalogQuery, *, team_id, environment_id) -> list[dict]:

@@ -108,3 +108,48 @@ def test_a_search_counts_the_same_in_one_statement(spread, q):
     assert _totals(combos) == _totals(grouped.order_by())
     assert +pairs == +expected
     assert (sum(n for *_, n in combos) > 0) == (q != "nothing")
+
+
+@pytest.mark.parametrize("q", ["svc", "svc-1", "svc-01", "nothing"])
+def test_a_search_page_and_its_counts_in_one_statement_match_the_separate_ones(spread, q):
+    """After a write, a search's first page and its counts come from one statement
+    (catalog.search._services_and_counts): the same rows in the same order, the same ranks
+    (the next page's cursor), and the same counts as the page query and the grouped counts."""
+    from catalog.search import PAGE_SIZE, _services, _services_and_counts
+
+    query = CatalogQuery.from_params({"q": q})
+    assert facets.one_pass(query)
+    together, (combos, pairs) = _services_and_counts(query, team_id=-1)
+    apart = _services(query, team_id=-1, environment_id=-1)
+    assert [(s["slug"], s["rank"]) for s in together] == [(s["slug"], s["rank"]) for s in apart]
+    assert len(together) <= PAGE_SIZE + 1
+    expected_combos, expected_pairs = facets._from_queries(query, team_id=-1, env_id=-1)
+    assert _totals(combos) == _totals(expected_combos)
+    assert +pairs == +expected_pairs
+    assert (len(together) > 0) == (q != "nothing")
+
+
+def test_a_search_after_a_write_shows_what_a_cached_one_shows(client, spread):
+    """The one-statement page (counts not cached) and the next one (counts cached) print the
+    same rows and the same filter counts; a write in between shows at once."""
+    client.force_login(spread["alice"])
+
+    def body():  # the catalog below the page frame (the frame holds a fresh CSRF token)
+        html = client.get("/catalog/", {"q": "svc"}).content.decode()
+        return html.split('<div id="catalog"', 1)[1]
+
+    first, again = body(), body()
+    assert first == again
+    assert "<strong>24</strong> services" in first
+    service = Service.objects.get(slug="svc-01")
+    services.service_update(
+        service=service,
+        user=spread["alice"],
+        name=service.name,
+        description=service.description,
+        lifecycle="deprecated" if service.lifecycle != "deprecated" else "production",
+        tags=service.tags,
+    )
+    after = body()
+    assert after != again  # the lifecycle counts moved by one
+    assert after == body()
