@@ -232,8 +232,15 @@ def _wait(ids, timeout=300):
 
 
 def raw_ecs(n):
-    """A plain script: task definition, target group, listener rule, log group, service, and
-    one describe to see it; the network and cluster exist already (set up untimed)."""
+    """A plain script that leaves what Slipway leaves: a log group kept 30 days, a task
+    definition logging to it, a target group that drains replaced tasks in 30 s (AWS's default
+    is 300 s), a listener rule, a service with the circuit breaker on, one describe to see it
+    and the alarm; everything tagged. The network and cluster exist already (set up untimed);
+    the execution role is looked up once for the n services, as raw_lambda does its role."""
+    import json
+
+    from botocore.exceptions import ClientError
+
     from catalog.models import Environment
     from portal import aws
     from portal.embedded import embedded_network_ensure
@@ -242,34 +249,74 @@ def raw_ecs(n):
     embedded_network_ensure(environment=env)
     env.refresh_from_db()
     ecs, elb = aws.aws_client("ecs"), aws.aws_client("elbv2")
-    logs = aws.aws_client("logs")
+    logs, iam = aws.aws_client("logs"), aws.aws_client("iam")
     before = aws.total_calls()
     started = time.perf_counter()
+    try:
+        role = iam.get_role(RoleName="raw-ecs-exec")["Role"]["Arn"]
+    except ClientError:
+        trust = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                    "Action": "sts:AssumeRole",
+                }
+            ],
+        }
+        role = iam.create_role(RoleName="raw-ecs-exec", AssumeRolePolicyDocument=json.dumps(trust))
+        role = role["Role"]["Arn"]
     for i in range(n):
         name = f"ecs-{i}-dev"
-        logs.create_log_group(logGroupName=f"/raw/{name}")
+        tags = {"slipway:service": name, "slipway:environment": "dev"}
+        tag_list = [{"Key": k, "Value": v} for k, v in tags.items()]
+        lower_tags = [{"key": k, "value": v} for k, v in tags.items()]
+        logs.create_log_group(logGroupName=f"/raw/{name}", tags=tags)
+        logs.put_retention_policy(logGroupName=f"/raw/{name}", retentionInDays=30)
         task = ecs.register_task_definition(
             family=name,
             requiresCompatibilities=["FARGATE"],
             networkMode="awsvpc",
             cpu="256",
             memory="512",
+            executionRoleArn=role,
             containerDefinitions=[
                 {
                     "name": "app",
                     "image": "public.ecr.aws/nginx/nginx:1.27",
                     "portMappings": [{"containerPort": 8080}],
+                    "logConfiguration": {
+                        "logDriver": "awslogs",
+                        "options": {
+                            "awslogs-group": f"/raw/{name}",
+                            "awslogs-region": "us-east-1",
+                            "awslogs-stream-prefix": "ecs",
+                        },
+                    },
                 }
             ],
+            tags=lower_tags,
         )["taskDefinition"]["taskDefinitionArn"]
         group = elb.create_target_group(
-            Name=f"raw-{i}", Protocol="HTTP", Port=8080, VpcId=env.vpc_id, TargetType="ip"
+            Name=f"raw-{i}",
+            Protocol="HTTP",
+            Port=8080,
+            VpcId=env.vpc_id,
+            TargetType="ip",
+            HealthCheckPath="/",
+            Tags=tag_list,
         )["TargetGroups"][0]["TargetGroupArn"]
+        elb.modify_target_group_attributes(
+            TargetGroupArn=group,
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+        )
         elb.create_rule(
             ListenerArn=env.alb_listener_arn,
             Priority=100 + i,
             Conditions=[{"Field": "path-pattern", "Values": [f"/s{i}/*"]}],
             Actions=[{"Type": "forward", "TargetGroupArn": group}],
+            Tags=tag_list,
         )
         ecs.create_service(
             cluster=env.ecs_cluster,
@@ -286,6 +333,12 @@ def raw_ecs(n):
             loadBalancers=[
                 {"targetGroupArn": group, "containerName": "app", "containerPort": 8080}
             ],
+            healthCheckGracePeriodSeconds=60,
+            deploymentConfiguration={
+                "deploymentCircuitBreaker": {"enable": True, "rollback": True},
+            },
+            tags=lower_tags,
+            propagateTags="SERVICE",
         )
         ecs.describe_services(cluster=env.ecs_cluster, services=[name])
         _alarm(name, "AWS/ECS", "CPUUtilization", "ServiceName")

@@ -18,6 +18,7 @@ from deployments.errors import EnvironmentNotReady, LoadBalancerFull
 from deployments.provisioners import ecs_access as access
 from deployments.provisioners import ecs_adopted
 from deployments.provisioners import ecs_aws as aws
+from deployments.provisioners import ecs_diff as diff
 from deployments.provisioners import ecs_setup as setup
 from deployments.provisioners import ecs_taskdef as taskdef
 from deployments.provisioners.base import (
@@ -33,19 +34,6 @@ from deployments.provisioners.base import (
 from deployments.provisioners.ecs_handlers import HANDLERS
 from deployments.provisioners.ecs_taskdef import task_values
 from deployments.specs import checked_spec
-
-# Task definition spec fields → (label in the diff, unit).
-TASK_FIELDS = {
-    "image": ("image", ""),
-    "cpu": ("cpu", ""),
-    "memory": ("memory", "MiB"),
-    "container_port": ("container port", ""),
-    "environment": ("environment variables", ""),
-    "secrets": ("secrets", ""),
-    "health_check_path": ("health check path", ""),
-    "task_role": ("own task role", ""),
-}
-METRIC_LABELS = {"cpu": "CPU", "memory": "memory", "requests": "ALB requests per target"}
 
 
 def scale_values(spec: dict) -> dict[str, int | None]:
@@ -83,12 +71,20 @@ def observe(ctx: Context) -> Observed:
     )
     values["cluster_ready"] = cluster_ready
     values["execution_role"] = setup.execution_role_arn(ctx, refs)
-    values["log_group_arn"] = setup.log_group_arn(ctx, refs)
+    # A first deployment (never applied, nothing recorded, no service): Slipway made nothing of
+    # its own yet. Each run records what it creates at once, and the log group comes first, so
+    # an interrupted first attempt has left a record and its retry reads everything. A first
+    # deployment creates its log group and target group without looking them up (what AWS has
+    # by those names is adopted on "already exists") and registers its task definition without
+    # looking for a revision to reuse (none of its own can exist).
+    first = service is None and not ctx.resources and ctx.instance.applied_spec is None
+    values["log_group_arn"] = "" if first else setup.log_group_arn(ctx, refs)
     # An adopted service's log group was there before Slipway, and other services often write
     # to the same group under their own stream prefix: a delete keeps it.
     values["log_group_kept"] = ecs_adopted.is_adopted(ctx)
-    values.update(aws.load_balancing(ctx, refs, listener) if values["network_ready"] else {})
-    latest = taskdef.latest_task_definition(ctx, refs)
+    if values["network_ready"]:
+        values.update(aws.load_balancing(ctx, refs, listener, first=first))
+    latest = None if first else taskdef.latest_task_definition(ctx, refs)
     if latest:
         values["latest_task_definition"] = latest["arn"]
         values["latest_task"] = ecs_adopted.observed_health_path(
@@ -124,55 +120,6 @@ def observe(ctx: Context) -> Observed:
 
 
 # --- plan ----------------------------------------------------------------------------------------
-def _show(key: str, value):
-    if key in ("environment", "secrets"):
-        # Keys only: values may be sensitive and never belong in a diff or a log.
-        return ", ".join(sorted(value or {})) or "(none)"
-    if key == "health_check_path":
-        return value or "(none)"
-    return value
-
-
-def _pairs_diff(label: str, before: dict, after: dict) -> str:
-    """'environment variables: added NEW; changed LOG_LEVEL' — names only, never values."""
-    parts = []
-    for verb, keys in (
-        ("added", sorted(set(after) - set(before))),
-        ("removed", sorted(set(before) - set(after))),
-        ("changed", sorted(k for k in set(before) & set(after) if before[k] != after[k])),
-    ):
-        if keys:
-            parts.append(f"{verb} {', '.join(keys)}")
-    return f"{label}: {'; '.join(parts)}"
-
-
-def _task_details(want: dict, have: dict | None) -> tuple[str, ...]:
-    details = []
-    for key, (label, unit) in TASK_FIELDS.items():
-        if have is not None and want[key] == have.get(key):
-            continue
-        label = f"task definition {label}"
-        if have is not None and key in ("environment", "secrets"):
-            details.append(_pairs_diff(label, have.get(key) or {}, want[key]))
-        else:
-            before = None if have is None else _show(key, have.get(key))
-            details.append(field_diff(label, before, _show(key, want[key]), unit))
-    return tuple(details)
-
-
-def _rule_text(rule: dict | None) -> str:
-    if not rule:
-        return "(none)"
-    return f"path {rule['path']}" if rule.get("path") else f"host {rule['host']}"
-
-
-def _want_rule(spec: dict) -> dict | None:
-    lb = spec.get("load_balancer") or None
-    if not lb:
-        return None
-    return {"path": lb["path"]} if lb.get("path") else {"host": lb["host"]}
-
-
 def plan(spec: dict, observed: Observed) -> list[Change]:
     """The changes that take AWS from `observed` to `spec`, in dependency order (pure)."""
     checked_spec(spec)  # the typed spec's rules (deployments/specs/ecs.py); raises ValueError
@@ -199,9 +146,9 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     if have_task != want_task:
         adoptable = values.get("latest_task") == want_task
         summary = "Register task definition revision" + (" (reuse latest)" if adoptable else "")
-        changes.append(Change("taskdef.register", summary, _task_details(want_task, have_task)))
+        changes.append(Change("taskdef.register", summary, diff.task_details(want_task, have_task)))
 
-    want_rule = _want_rule(spec)
+    want_rule = diff.want_rule(spec)
     hc_path = want_task["health_check_path"] or "/"
     if want_rule:
         if not values.get("target_group_arn"):
@@ -223,8 +170,8 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
         if values.get("rule") != want_rule:
             detail = field_diff(
                 "listener rule",
-                _rule_text(values.get("rule")) if values.get("rule") else None,
-                _rule_text(want_rule),
+                diff.rule_text(values.get("rule")) if values.get("rule") else None,
+                diff.rule_text(want_rule),
             )
             changes.append(
                 Change("rule.ensure", "Route the load balancer to the service", (detail,))
@@ -238,11 +185,11 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
         )
         changes.append(Change("service.create", f"Create ECS service {name}", details))
     else:
-        details = _service_details(spec, values, want_task, have_task)
+        details = diff.service_details(spec, values, want_task, have_task)
         if details:
             changes.append(Change("service.update", f"Update ECS service {name}", details))
 
-    changes.extend(_scaling_changes(spec, values))
+    changes.extend(diff.scaling_changes(spec, values))
     changes.extend(access.plan_cleanup(values))
     if not want_rule and values.get("rule_arn"):
         changes.append(Change("rule.delete", "Remove the listener rule"))
@@ -251,64 +198,6 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
             Change("target_group.delete", f"Delete target group {values['target_group']}")
         )
     return changes
-
-
-def _service_details(spec, values, want_task, have_task) -> tuple[str, ...]:
-    details = []
-    if have_task != want_task:
-        details.append("new task definition revision")
-    if values.get("desired_count") != spec["desired_count"]:
-        details.append(
-            field_diff("desired count", values.get("desired_count"), spec["desired_count"])
-        )
-    breaker = values.get("circuit_breaker")
-    # None: the endpoint did not report deploymentConfiguration (the emulator drops it on
-    # create). Re-sending it on every run would never converge, so only a reported breaker that
-    # is off is corrected; every create and update sends it anyway.
-    if breaker is not None and breaker != {"enable": True, "rollback": True}:
-        details.append("deployment circuit breaker with rollback: off → on")
-    network = values.get("network")
-    if network is not None and network != values.get("environment_network"):
-        details.append("network: the environment's subnets or security groups changed")
-    have_lb = values.get("service_target_group_arn")
-    if bool(have_lb) != bool(_want_rule(spec)) or (
-        have_lb and values.get("service_container_port") != want_task["container_port"]
-    ):
-        details.append("load balancer attachment changes")
-    return tuple(details)
-
-
-def _scaling_changes(spec: dict, values: dict) -> list[Change]:
-    want = spec.get("autoscaling") or None
-    have = values.get("scaling")
-    if not want:
-        if have:
-            return [Change("scaling.delete", "Remove auto-scaling")]
-        return []
-    want = {k: want[k] for k in ("min", "max", "metric", "target")}
-    if have == want:
-        return []
-    labels = {
-        "min": "minimum tasks",
-        "max": "maximum tasks",
-        "metric": "scale on",
-        "target": "target",
-    }
-    details = tuple(
-        field_diff(
-            labels[key],
-            None if not have else _show_metric(key, have.get(key)),
-            _show_metric(key, want[key]),
-            "%" if key == "target" and want["metric"] != "requests" else "",
-        )
-        for key in ("min", "max", "metric", "target")
-        if not have or have.get(key) != want[key]
-    )
-    return [Change("scaling.ensure", "Set auto-scaling", details)]
-
-
-def _show_metric(key: str, value):
-    return METRIC_LABELS.get(value, value) if key == "metric" else value
 
 
 def plan_delete(observed: Observed) -> list[Change]:

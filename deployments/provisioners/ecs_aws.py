@@ -61,13 +61,7 @@ def target_group(ctx: Context, refs: Refs) -> dict | None:
 
 
 def forwards_to(rule: dict, target_group_arn: str) -> bool:
-    for action in rule.get("Actions", []):
-        if action.get("TargetGroupArn") == target_group_arn:
-            return True
-        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
-        if any(g.get("TargetGroupArn") == target_group_arn for g in groups):
-            return True
-    return False
+    return target_group_arn in _forwarded_groups(rule)
 
 
 # AWS's quota "Rules per Application Load Balancer (not counting default rules)": 100, not
@@ -123,9 +117,30 @@ def rule_condition(rule: dict) -> dict:
     return {}
 
 
-def load_balancing(ctx: Context, refs: Refs, listener: list[dict]) -> dict:
-    """The target group and the rule forwarding to it, from the listener's rules (`network`)."""
-    group = target_group(ctx, refs)
+def _forwarded_groups(rule: dict) -> list[str]:
+    arns = []
+    for action in rule.get("Actions", []):
+        arns.append(action.get("TargetGroupArn") or "")
+        groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        arns.extend(g.get("TargetGroupArn") or "" for g in groups)
+    return [arn for arn in arns if arn]
+
+
+def forwards_to_name(rules: list[dict], name: str) -> bool:
+    """Whether a rule forwards to a target group of this name (its ARN holds the name)."""
+    return any(f":targetgroup/{name}/" in arn for rule in rules for arn in _forwarded_groups(rule))
+
+
+def load_balancing(ctx: Context, refs: Refs, listener: list[dict], *, first: bool) -> dict:
+    """The target group and the rule forwarding to it, from the listener's rules (`network`).
+
+    On a `first` deployment (see `ecs.observe`) the group is only read when a rule on the
+    listener forwards to a group of its name: otherwise none of ours can exist, and a leftover
+    of that name is adopted by the create step (DuplicateTargetGroupName)."""
+    if first and not forwards_to_name(listener, refs.target_group):
+        group = None
+    else:
+        group = target_group(ctx, refs)
     if group is None and not ctx.spec.get("load_balancer"):
         return {}
     values: dict = {

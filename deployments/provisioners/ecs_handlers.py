@@ -77,6 +77,13 @@ def _create_target_group(ctx: Context, refs: Refs) -> tuple[dict, str]:
         if error_code(exc) != "DuplicateTargetGroupName":
             raise
         group = aws.target_group(ctx, refs)
+        # Made before this run (a first deployment does not look first): it may check
+        # another path than the spec's.
+        path = want["health_check_path"] or "/"
+        if group.get("HealthCheckPath") != path:
+            _client(ctx, "elbv2").modify_target_group(
+                TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=path
+            )
         return group, f"adopted {group['TargetGroupArn']}"
     return group, f"created {group['TargetGroupArn']}"
 

@@ -65,12 +65,13 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 
 # Most AWS calls a deployment may make (plan + apply + stability check + default alarm) and most
 # SQL statements for it (plan, confirm, run; a few spare for caches warmed by earlier tests).
-# The plain boto3 script in bench/deploy_overhead.py makes 5 (Lambda), 6 (ECS), 9 (REST API)
-# and 6 (HTTP API) calls to create one, plus the one PutMetricAlarm that Slipway adds.
+# The plain boto3 script in bench/deploy_overhead.py makes 5 (Lambda), 8 (ECS: its log group's
+# retention and its target group's 30 s deregistration delay included, as Slipway sets them),
+# 9 (REST API) and 6 (HTTP API) calls to create one, plus the one PutMetricAlarm Slipway adds.
 PINNED = {
     "lambda.create": (7, 65),
     "lambda.update": (11, 56),
-    "ecs.create": (17, 74),
+    "ecs.create": (14, 74),
     "ecs.update": (11, 55),
     "apigateway.create": (10, 70),
     "apigateway.update": (8, 55),
@@ -106,9 +107,12 @@ def test_ecs_calls_per_deploy(personas, aws_clean):
     with counted() as found:
         done = run_inline(launch(personas, "ecs", "web", ecs_spec()))
     check(found, "ecs.create")
-    # The log group's ARN is not read back after creating it; auto-scaling the spec asks for
-    # on a new service is set without reading it first.
-    assert found["calls"]["cloudwatch-logs.DescribeLogGroups"] == 1, found["calls"]
+    # A first deployment creates its log group and target group without looking them up (AWS's
+    # "already exists" is adopted: test_ecs_retry.py) and looks for no task definition revision
+    # to reuse; auto-scaling the spec asks for on a new service is set without reading it first.
+    assert "cloudwatch-logs.DescribeLogGroups" not in found["calls"], found["calls"]
+    assert "elastic-load-balancing-v2.DescribeTargetGroups" not in found["calls"], found["calls"]
+    assert "ecs.DescribeTaskDefinition" not in found["calls"], found["calls"]
     assert "application-auto-scaling.DescribeScalableTargets" not in found["calls"], found["calls"]
     # The listener's rules are its existence check and the plan's listing both, and the rule
     # step picks its priority from that reading (CreateRule itself is the guard): read once.
