@@ -95,9 +95,10 @@ class _TimedLock:
             _event("lock", _deployment(), *(f"{t:.4f}" for t in fields))
 
 
-_rules_lock = ecs_handlers._rules_lock
 ratelimit.take = _timed_take
-ecs_handlers._rules_lock = lambda listener: _TimedLock(_rules_lock(listener))
+_rules_lock = getattr(ecs_handlers, "_rules_lock", None)
+if _rules_lock is not None:  # a probe only: the worker runs the same without it
+    ecs_handlers._rules_lock = lambda listener: _TimedLock(_rules_lock(listener))
 
 
 def _publish(stop: threading.Event) -> None:

@@ -212,8 +212,9 @@ def test_a_call_its_bucket_refuses_is_not_counted(aws_emulator, fresh_buckets):
 
 
 def test_a_workers_threads_can_all_wait_on_the_slowest_deploy_bucket():
-    # A worker's threads may all wait on ECS's 1 task definition per second; none may be
-    # refused for waiting its turn, and none may sleep so long it is taken for a lost worker.
+    # The threads of two workers (bench/load.py runs two) may all wait on ECS's 1 task
+    # definition per second: none may be refused for waiting its turn (it would be retried as
+    # a "Temporary AWS error"), and none may sleep so long it is taken for a lost worker.
     from portal import settings as shipped
 
     rate, _ = shipped.AWS_RATE_LIMITS["ecs-task-definition-writes"]
