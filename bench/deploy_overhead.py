@@ -8,9 +8,13 @@ portal/raw (goal ≤ 1.2) and the AWS calls per deployment and their ratio (goal
 whether each goal is met. The deployment events Slipway publishes to the environment's SNS
 topic (a notification the plain script has no counterpart for) are counted on their own line.
 
-The worker runs with the pool production configures (SLIPWAY_WORKER_POOL and
-SLIPWAY_WORKER_CONCURRENCY: threads, 16 by default), as a deployed worker would serve N
-requests arriving at once; the plain script runs its deployments one after another.
+Both sides of Slipway run as production configures them, as they would serve N requests
+arriving at once: the N plan-and-confirm requests are served by SLIPWAY_WEB_THREADS threads (8,
+gunicorn's threads per web process in portal/gunicorn.conf.py; 1 plans them one after another,
+as this bench did before 2026-12-03), and the worker by the pool of SLIPWAY_WORKER_POOL and
+SLIPWAY_WORKER_CONCURRENCY (threads, 16). The plain script runs its deployments one after
+another. The planning line prints both the seconds until the last plan was confirmed and the
+requests' own seconds added up (what one thread would have taken).
 Usage: .venv/bin/python bench/deploy_overhead.py [N]
 """
 
@@ -18,6 +22,7 @@ import contextlib
 import os
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import _setup
 
@@ -91,9 +96,10 @@ def run(url):
             f"          {events / N:4.1f}        {','.join(statuses)}"
         )
     print(
-        "of the portal's seconds, planning N deployments one after another in this process"
-        " (read AWS, write the service, instance, plan, audit and confirm rows): "
-        + ", ".join(f"{kind} {s:.2f}" for kind, s in PLANNING.items())
+        f"of the portal's seconds, planning the N deployments in {WEB_THREADS} web thread(s)"
+        " (read AWS, write the service, instance, plan, audit and confirm rows; until the last"
+        " was confirmed / the requests' own seconds added up): "
+        + ", ".join(f"{kind} {s:.2f} / {total:.2f}" for kind, (s, total) in PLANNING.items())
     )
 
 
@@ -134,19 +140,40 @@ def _portal_run(user, team, env, label, overrides):
     kind, _, variant = label.partition("-")
     before = aws.call_counts()
     started = time.perf_counter()
-    ids = []
-    for i in range(N):
-        slug = f"{kind[:3]}{variant[:1]}-{i}"
-        ids.append(_launch_async(user, team, env, kind, slug, overrides(i)))
+
+    def request(i: int) -> tuple[int, float]:
+        """One web request: plan and confirm deployment i (a connection of its own)."""
+        from django.db import connection
+
+        began = time.perf_counter()
+        try:
+            slug = f"{kind[:3]}{variant[:1]}-{i}"
+            return _launch_async(user, team, env, kind, slug, overrides(i)), (
+                time.perf_counter() - began
+            )
+        finally:
+            if WEB_THREADS > 1:
+                connection.close()
+
+    if WEB_THREADS > 1:
+        with ThreadPoolExecutor(WEB_THREADS) as web:
+            answers = list(web.map(request, range(N)))
+    else:
+        answers = [request(i) for i in range(N)]
+    ids = [pk for pk, _ in answers]
     planned = time.perf_counter() - started
     _wait(ids)
     seconds = time.perf_counter() - started
     statuses = set(Deployment.objects.filter(pk__in=ids).values_list("status", flat=True))
-    PLANNING[label] = planned
+    PLANNING[label] = (planned, sum(took for _, took in answers))
     return label, seconds, aws.call_counts() - before, statuses
 
 
-PLANNING: dict[str, float] = {}  # kind → seconds until the last plan was confirmed
+# kind → (seconds until the last plan was confirmed, the requests' own seconds added up)
+PLANNING: dict[str, tuple[float, float]] = {}
+# The web's threads (gunicorn's `threads` per process, portal/gunicorn.conf.py) serve the N
+# requests; SLIPWAY_WEB_THREADS=1 plans them one after another in this thread instead.
+WEB_THREADS = int(os.environ.get("SLIPWAY_WEB_THREADS", "8"))
 
 
 def _launch_async(user, team, env, kind, slug, overrides):

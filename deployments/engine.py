@@ -7,7 +7,6 @@ task from a worker that was presumed dead cannot touch a deployment someone else
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 from dataclasses import dataclass
@@ -24,12 +23,16 @@ from audit.services import audit_record
 from catalog import services as catalog_services
 from catalog.models import ServiceInstance
 from costs.services import instance_cost_store
-from deployments import live, liveness, observations, provisioners
+from deployments import live, liveness, observations, provisioners, steplog
 from deployments.errors import DeploymentError
 from deployments.events import deployment_event_record
 from deployments.models import CodeArtifact, Deployment, DeploymentStep
 from deployments.provisioners.base import Context, Observed, Provisioner
-from portal.aws import collect_request_ids, error_message, is_transient, request_id
+from deployments.upkeep import (  # noqa: F401 — beat's jobs, re-exported for their callers
+    deployments_reconcile,
+    instances_check_drift,
+)
+from portal.aws import error_message, is_transient
 
 log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 6
@@ -116,57 +119,6 @@ def _context(deployment: Deployment, spec: dict) -> Context:
     )
 
 
-@contextlib.contextmanager
-def _step(deployment: Deployment, name: str):
-    """Log a step as running, then ok or failed (with AWS's error text and request id)."""
-    step = DeploymentStep.objects.create(deployment=deployment, name=name)
-    live.deployment_changed(deployment.pk)
-    try:
-        with collect_request_ids() as ids:
-            yield step
-    except BaseException as exc:
-        step.status = DeploymentStep.Status.FAILED
-        step.message = error_message(exc)
-        step.aws_request_id = request_id(exc) or _join_ids(ids)
-        step.finished_at = timezone.now()
-        step.save()
-        live.deployment_changed(deployment.pk)
-        raise
-    step.status = DeploymentStep.Status.OK
-    step.aws_request_id = _join_ids(ids)
-    step.finished_at = timezone.now()
-    step.save()
-    live.deployment_changed(deployment.pk)
-
-
-def _join_ids(ids: list[str]) -> str:
-    """As many request ids as fit the column, newest last (the one that did the change)."""
-    kept: list[str] = []
-    for rid in reversed(ids):
-        if len(" ".join([rid, *kept])) > 100:
-            break
-        kept.insert(0, rid)
-    return " ".join(kept)
-
-
-def _note(
-    deployment: Deployment,
-    name: str,
-    message: str = "",
-    status: str = DeploymentStep.Status.INFO,
-) -> None:
-    """A finished line in the log, written once (one INSERT, no running state to update)."""
-    now = timezone.now()
-    DeploymentStep.objects.create(
-        deployment=deployment,
-        name=name,
-        message=message,
-        status=status,
-        finished_at=now,
-    )
-    live.deployment_changed(deployment.pk)
-
-
 def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> Observed:
     """Observe, plan and apply `spec` (or the teardown), one logged step per change.
 
@@ -182,14 +134,14 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> Observed
     )
     if reused:
         observed, age = reused
-        _note(
+        steplog.note(
             deployment,
             "Read current state from AWS",
             f"Using the plan's reading from {age:.0f} s ago (nothing changed through Slipway).",
             status=DeploymentStep.Status.OK,
         )
     else:
-        with _step(deployment, f"{label}Read current state from AWS"):
+        with steplog.step(deployment, f"{label}Read current state from AWS"):
             observed = provisioner.observe(ctx)
     ctx.observed = observed
     _adopt(ctx, provisioner, observed)
@@ -198,9 +150,9 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> Observed
     else:
         changes = provisioner.plan(spec, observed)
     if not changes:
-        _note(deployment, f"{label}Nothing to change", "AWS already matches the spec.")
+        steplog.note(deployment, f"{label}Nothing to change", "AWS already matches the spec.")
     for change in changes:
-        with _step(deployment, label + change.summary) as step:
+        with steplog.step(deployment, label + change.summary) as step:
             step.message = provisioner.apply(ctx, change)
         if not _heartbeat(deployment, unless_fresh=True):
             raise LeaseLost()
@@ -213,7 +165,7 @@ def _delete_alarms(deployment: Deployment) -> None:
     """The instance's CloudWatch alarms go with it (a logged step; a failure fails the run)."""
     from monitoring.services import alarms_delete
 
-    with _step(deployment, "Delete CloudWatch alarms") as step:
+    with steplog.step(deployment, "Delete CloudWatch alarms") as step:
         deleted = alarms_delete(
             instance=deployment.instance, actor=deployment.requested_by.get_username()
         )
@@ -301,9 +253,9 @@ def _check(
         return _on_error(deployment, exc)
     if result.done:
         if waiting:
-            _finish_step(waiting, DeploymentStep.Status.OK, result.detail)
+            steplog.finish(waiting, DeploymentStep.Status.OK, result.detail)
         elif first:
-            _note(deployment, WAIT_STEP, result.detail, status=DeploymentStep.Status.OK)
+            steplog.note(deployment, WAIT_STEP, result.detail, status=DeploymentStep.Status.OK)
         if not _is_delete(deployment):
             _ensure_alarms(deployment)
         _succeed(deployment)
@@ -314,9 +266,9 @@ def _check(
         error = f"Not stable after {int(waited.total_seconds())} s ({result.detail})"
     if error:
         if waiting:
-            _finish_step(waiting, DeploymentStep.Status.FAILED, error)
+            steplog.finish(waiting, DeploymentStep.Status.FAILED, error)
         elif first:
-            _note(deployment, WAIT_STEP, error, status=DeploymentStep.Status.FAILED)
+            steplog.note(deployment, WAIT_STEP, error, status=DeploymentStep.Status.FAILED)
         _fail(deployment, error)
         return Outcome(Outcome.DONE)
     if first:
@@ -336,51 +288,13 @@ def _ensure_alarms(deployment: Deployment) -> None:
     from monitoring.services import alarms_ensure_defaults
 
     try:
-        with _step(deployment, "Ensure default CloudWatch alarms") as step:
+        with steplog.step(deployment, "Ensure default CloudWatch alarms") as step:
             rules = alarms_ensure_defaults(
                 instance=deployment.instance, actor=deployment.requested_by.get_username()
             )
             step.message = ", ".join(r.alarm_name for r in rules) or "none for this kind"
     except Exception:  # noqa: BLE001 — recorded on the step by _step
         log.warning("Default alarms for deployment %s failed", deployment.pk, exc_info=True)
-
-
-def instances_check_drift() -> dict[str, int]:
-    """Beat: compare AWS with each deployed instance's applied spec; flag or clear drift.
-
-    An instance is drifted when planning its applied spec again finds changes (someone edited
-    it in the console, or the embedded emulator restarted and lost everything). Re-applying
-    the spec from the Deployments tab shows that same plan and fixes it.
-    """
-    counts = {"checked": 0, "drifted": 0}
-    watched = (ServiceInstance.Status.HEALTHY, ServiceInstance.Status.DRIFTED)
-    instances = ServiceInstance.objects.filter(
-        status__in=watched, applied_spec__isnull=False
-    ).select_related("service__owner", "environment")
-    for instance in instances:
-        provisioner = provisioners.for_kind(instance.service.kind)
-        ctx = Context.read_only(
-            instance=instance, spec=instance.applied_spec, actor="slipway-drift-check"
-        )
-        try:
-            changes = provisioner.plan(instance.applied_spec, provisioner.observe(ctx))
-        except Exception:  # noqa: BLE001 — one unreachable account must not stop the rest
-            log.warning("Drift check of %s failed", instance, exc_info=True)
-            continue
-        counts["checked"] += 1
-        status = ServiceInstance.Status.DRIFTED if changes else ServiceInstance.Status.HEALTHY
-        counts["drifted"] += bool(changes)
-        # Conditional: never overwrite a status a deployment set meanwhile.
-        ServiceInstance.objects.filter(pk=instance.pk, status__in=watched).update(status=status)
-    return counts
-
-
-def _finish_step(step: DeploymentStep, status: str, message: str) -> None:
-    step.status = status
-    step.message = message
-    step.finished_at = timezone.now()
-    step.save()
-    live.deployment_changed(step.deployment_id)
 
 
 def _on_error(deployment: Deployment, exc: BaseException) -> Outcome:
@@ -392,7 +306,7 @@ def _on_error(deployment: Deployment, exc: BaseException) -> Outcome:
             status=Deployment.Status.QUEUED, lease=None
         )
         if released:
-            _note(
+            steplog.note(
                 deployment,
                 f"Temporary AWS error; retrying in {countdown} s",
                 error_message(exc),
@@ -488,47 +402,3 @@ def _audit_finish(deployment: Deployment, status: str, error: str) -> None:
         result="ok" if status == Deployment.Status.SUCCEEDED else "failed",
         source="system",
     )
-
-
-def deployments_reconcile() -> list[int]:
-    """Find deployments whose worker vanished and put them back in the queue.
-
-    1. `running` rows whose worker process is dead (its liveness key expired) and that have
-       been quiet for DEPLOY_DEAD_WORKER_SECONDS, or that have been quiet for
-       DEPLOY_STALE_SECONDS whoever holds them (a hung worker) → `queued`;
-    2. the steps those attempts left `running` → `interrupted`;
-    3. `queued` rows older than DEPLOY_STALE_SECONDS (their message was lost) are returned too.
-    Returns the ids to enqueue; the claim makes a duplicate message harmless.
-    """
-    now = timezone.now()
-    cutoff = now - timedelta(seconds=settings.DEPLOY_STALE_SECONDS)
-    quiet = now - timedelta(seconds=settings.DEPLOY_DEAD_WORKER_SECONDS)
-    candidates = list(
-        Deployment.objects.filter(
-            status=Deployment.Status.RUNNING, heartbeat_at__lt=quiet
-        ).values_list("pk", "worker", "heartbeat_at", "lease")
-    )
-    living = liveness.alive({worker for _, worker, _, _ in candidates if worker})
-    requeued = []
-    for pk, worker, heartbeat_at, lease in candidates:
-        if heartbeat_at >= cutoff and (not worker or worker in living):
-            continue
-        # Conditional on the lease seen above: a worker that just wrote again keeps the row.
-        if Deployment.objects.filter(
-            pk=pk, status=Deployment.Status.RUNNING, lease=lease, heartbeat_at=heartbeat_at
-        ).update(status=Deployment.Status.QUEUED, lease=None):
-            requeued.append(pk)
-            DeploymentStep.objects.filter(
-                deployment_id=pk, status=DeploymentStep.Status.RUNNING
-            ).update(
-                status=DeploymentStep.Status.INTERRUPTED,
-                finished_at=now,
-                message=f"Worker {worker or '(unknown)'} stopped during this step; "
-                "the deployment was queued again.",
-            )
-            live.deployment_changed(pk)
-            log.warning("Deployment %s lost its worker %s; re-enqueued", pk, worker)
-    lost = Deployment.objects.filter(
-        status=Deployment.Status.QUEUED, created_at__lt=cutoff
-    ).values_list("pk", flat=True)
-    return sorted(set(requeued) | set(lost))

@@ -12,8 +12,6 @@ provisioned concurrency and all triggers point at the alias, never at $LATEST.
 
 from __future__ import annotations
 
-import base64
-
 from botocore.exceptions import ClientError
 
 from deployments import names
@@ -31,8 +29,10 @@ from deployments.provisioners.base import (
     field_diff,
     owned_from,
 )
+from deployments.provisioners.lambda_observe import observe
+from deployments.provisioners.lambda_observe import resource_names as _names
 from deployments.specs import checked_spec
-from portal.aws import concurrently, is_not_found
+from portal.aws import is_not_found
 
 # Spec field → (label in the diff, unit).
 CONFIG_FIELDS = {
@@ -75,82 +75,9 @@ def scale_values(spec: dict) -> dict[str, int | None]:
     }
 
 
-def _names(ctx: Context) -> tuple[str, str]:
-    instance = ctx.instance
-    env = instance.environment.slug
-    # An adopted function keeps the name it had before Slipway managed it.
-    function_name = instance.resources.get("function_name") or names.lambda_function(
-        instance.service.slug, env
-    )
-    return function_name, names.lambda_role(env)
-
-
-def _hex_sha(code_sha256_b64: str) -> str:
-    return base64.b64decode(code_sha256_b64).hex() if code_sha256_b64 else ""
-
-
 def _env_repr(variables: dict) -> str:
     # Show keys only: values may be sensitive and never belong in a diff or a log.
     return ", ".join(sorted(variables)) or "(none)"
-
-
-# --- observe -------------------------------------------------------------------------------------
-def observe(ctx: Context) -> Observed:
-    """Describe role, function, versions, alias, concurrency and triggers as AWS has them now."""
-    function_name, _ = _names(ctx)
-    role_name = access.role_name(ctx)
-    values: dict = {"function_name": function_name, "role_name": role_name}
-    iam, lam = steps.client(ctx, "iam"), steps.client(ctx, "lambda")
-    # The role and the function are independent reads: made at once.
-    role, function = concurrently(
-        lambda: _found_or_none(lambda: iam.get_role(RoleName=role_name)),
-        lambda: _found_or_none(lambda: lam.get_function(FunctionName=function_name)),
-    )
-    if role is not None:
-        values["role_arn"] = role["Role"]["Arn"]
-    if function is None:
-        values.update(steps.observe_code_s3(ctx))
-        # Triggers can outlive a function deleted behind Slipway's back; find them by name.
-        values["triggers"] = triggers.observe(ctx, function_name, "", [])
-        access.observe(ctx, values, "")
-        topics.observe(ctx, values, "", [])
-        return Observed(exists=False, values=values)
-    config = function["Configuration"]
-    values.update(
-        function_arn=config["FunctionArn"],
-        runtime=config.get("Runtime"),
-        handler=config.get("Handler"),
-        memory_size=config.get("MemorySize"),
-        timeout=config.get("Timeout"),
-        architecture=(config.get("Architectures") or ["x86_64"])[0],
-        description=config.get("Description", ""),
-        environment=(config.get("Environment") or {}).get("Variables", {}),
-        code_sha256=_hex_sha(config.get("CodeSha256", "")),
-        code_s3_deployed=(function.get("Tags") or {}).get(steps.CODE_S3_TAG, ""),
-        state=config.get("State"),
-        reserved_concurrency=(function.get("Concurrency") or {}).get(
-            "ReservedConcurrentExecutions"
-        ),
-    )
-    values.update(steps.observe_code_s3(ctx))
-    values.update(steps.observe_versions(lam, function_name, config))
-    alias_arn = values.get("alias_arn", "")
-    values.update(steps.observe_provisioned(lam, function_name) if alias_arn else {})
-    statements = triggers.policy_statements(lam, function_name) if alias_arn else []
-    values["triggers"] = triggers.observe(ctx, function_name, alias_arn, statements)
-    topics.observe(ctx, values, alias_arn, statements)
-    access.observe(ctx, values, config.get("Role", ""))
-    return Observed(exists=True, values=values)
-
-
-def _found_or_none(call):
-    """The call's answer, or None when AWS says the resource does not exist."""
-    try:
-        return call()
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
-        return None
 
 
 # --- plan ----------------------------------------------------------------------------------------

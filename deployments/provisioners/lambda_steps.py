@@ -12,7 +12,7 @@ from botocore.exceptions import ClientError
 
 from deployments import names
 from deployments.provisioners.base import Context
-from portal.aws import aws_client, error_code, is_not_found
+from portal.aws import aws_client, concurrently, error_code, is_not_found
 
 ALIAS = names.LAMBDA_ALIAS
 # A published version matches $LATEST when these agree (Description is the version's own).
@@ -259,9 +259,21 @@ def observe_code_s3(ctx: Context) -> dict:
 
 
 def observe_versions(lam, function_name: str, latest: dict) -> dict:
-    published = []
-    for page in lam.get_paginator("list_versions_by_function").paginate(FunctionName=function_name):
-        published += [v for v in page["Versions"] if v["Version"] != "$LATEST"]
+    """The published versions and the alias `live` (two independent reads, made at once)."""
+
+    def listed() -> list[dict]:
+        pages = lam.get_paginator("list_versions_by_function").paginate(FunctionName=function_name)
+        return [v for page in pages for v in page["Versions"] if v["Version"] != "$LATEST"]
+
+    def alias() -> dict | None:
+        try:
+            return lam.get_alias(FunctionName=function_name, Name=ALIAS)
+        except ClientError as exc:
+            if not is_not_found(exc):
+                raise
+            return None
+
+    published, found_alias = concurrently(listed, alias)
     newest = max(published, key=lambda v: int(v["Version"]), default=None)
     found = {
         "version_count": len(published),
@@ -271,12 +283,10 @@ def observe_versions(lam, function_name: str, latest: dict) -> dict:
         "alias_version": None,
         "alias_arn": "",
     }
-    try:
-        alias = lam.get_alias(FunctionName=function_name, Name=ALIAS)
-        found.update(alias_version=alias["FunctionVersion"], alias_arn=alias["AliasArn"])
-    except ClientError as exc:
-        if not is_not_found(exc):
-            raise
+    if found_alias is not None:
+        found.update(
+            alias_version=found_alias["FunctionVersion"], alias_arn=found_alias["AliasArn"]
+        )
     return found
 
 
