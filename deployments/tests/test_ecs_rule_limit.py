@@ -6,6 +6,7 @@ fails the deployment with the same message.
 """
 
 import pytest
+from botocore.exceptions import ClientError
 
 from catalog.models import Service
 from deployments import services
@@ -102,4 +103,26 @@ def test_a_rule_planned_while_there_was_room_is_refused_before_it_is_created(per
     done = run_inline(deployment)
     assert done.status == Deployment.Status.FAILED
     assert done.error.startswith("The environment's load balancer already has 100 listener rules")
+    assert rules_on(env) == 100
+
+
+def test_the_emulator_refuses_a_101st_rule_as_aws_does(personas, aws_clean):
+    """`CreateRule` is Slipway's guard, so the emulator must count as AWS does (per load
+    balancer, default rules not counted) and answer `TooManyRules`."""
+    env = personas["dev"]
+    launch(personas, slug="orders")
+    fill_listener(env, 100)
+    with pytest.raises(ClientError) as refused:
+        aws_client("elbv2").create_rule(
+            ListenerArn=env.alb_listener_arn,
+            Priority=49999,
+            Conditions=[{"Field": "path-pattern", "Values": ["/one-too-many/*"]}],
+            Actions=[
+                {
+                    "Type": "fixed-response",
+                    "FixedResponseConfig": {"StatusCode": "404", "ContentType": "text/plain"},
+                }
+            ],
+        )
+    assert refused.value.response["Error"]["Code"] == "TooManyRules"
     assert rules_on(env) == 100
