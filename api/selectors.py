@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import connection
 
 from catalog import search
 from catalog.models import Environment, Team
@@ -23,9 +27,25 @@ SERVICE_FIELDS = (
 )
 
 
+# One service of a list as JSON text, written by PostgreSQL (api.schemas.ServiceOut's fields in
+# its order; created_at as Django's JSON encoder writes it: milliseconds, none when zero, "Z").
+_UTC = "r.\"created_at\" AT TIME ZONE 'UTC'"
+_ROW_JSON = (
+    "(SELECT row_to_json(j)::text FROM (SELECT "
+    + ", ".join(
+        f'r."{name}" AS "{name.replace("owner__slug", "owner")}"'
+        for name in SERVICE_FIELDS
+        if name != "created_at"
+    )
+    + f""", to_char({_UTC}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
+    + """ || CASE WHEN mod(extract(microseconds FROM r."created_at")::bigint, 1000000) = 0"""
+    + f""" THEN '' ELSE to_char({_UTC}, '.MS') END || 'Z' AS "created_at") j)"""
+)
+
+
 @dataclass
 class ServicePage:
-    results: list[dict]  # SERVICE_FIELDS, "owner__slug" as "owner"
+    results_json: str  # a JSON array of SERVICE_FIELDS objects, "owner__slug" as "owner"
     next_cursor: str | None
     count: int
     facets: list[search.Facet]
@@ -54,16 +74,46 @@ def service_page(*, query: search.CatalogQuery, limit: int) -> ServicePage:
     fields = (*SERVICE_FIELDS, "pk")
     if query.order == "relevance":
         fields += ("rank",)
-    rows = list(qs.values(*fields)[: limit + 1])
-    next_cursor = None
-    if len(rows) > limit:
-        rows = rows[:limit]
-        next_cursor = search.cursor_for(rows[-1], query.order)
+    qs = qs.values(*fields)[: limit + 1]
+    if connection.vendor == "postgresql":
+        rows = _rows_with_json(qs, query.order)
+        results_json = "[" + ",".join(row["json"] for row in rows[:limit]) + "]"
+    else:
+        rows = list(qs)
+        results_json = json.dumps(
+            [
+                {n.replace("owner__slug", "owner"): r[n] for n in SERVICE_FIELDS}
+                for r in rows[:limit]
+            ],
+            cls=DjangoJSONEncoder,
+        )
+    next_cursor = search.cursor_for(rows[limit - 1], query.order) if len(rows) > limit else None
     # Environments are read only when the counts are not cached (the facets list them).
     facets, total = search.cached_facets(
         query, team=team, team_id=team_id, environments=None, env_id=env_id
     )
-    results = [
-        {name.replace("owner__slug", "owner"): row[name] for name in SERVICE_FIELDS} for row in rows
-    ]
-    return ServicePage(results=results, next_cursor=next_cursor, count=total, facets=facets)
+    return ServicePage(
+        results_json=results_json, next_cursor=next_cursor, count=total, facets=facets
+    )
+
+
+def _rows_with_json(qs, order: str) -> list[dict]:
+    """The page's rows, each as PostgreSQL writes it in JSON ("json"), and what the cursor
+    needs (slug, pk, created_at and the order's keys).
+
+    Reading 50-200 rows into Python values (dates parsed, tags decoded) only to write them
+    out again as JSON was a third of an API call's CPU; PostgreSQL writes the same objects
+    (api/tests pin them to the values-based rendering). The page's own statement (search,
+    filters, keyset, order, limit) is the ORM's, wrapped.
+    """
+    sql, params = qs.query.sql_with_params()
+    keys = [key.lstrip("-") for key in search.ORDERINGS[order]]
+    order_by = ", ".join(
+        f'r."{key.lstrip("-")}" {"DESC" if key.startswith("-") else "ASC"}'
+        for key in search.ORDERINGS[order]
+    )
+    wanted = dict.fromkeys(["slug", "pk", "created_at", *keys])
+    columns = ", ".join(f'r."{name}"' for name in wanted)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {columns}, {_ROW_JSON} FROM ({sql}) r ORDER BY {order_by}", params)
+        return [dict(zip([*wanted, "json"], row, strict=True)) for row in cursor.fetchall()]

@@ -180,3 +180,57 @@ def test_the_schema_documents_the_bounds(client, db):
     page = schema["components"]["schemas"]["ServicePageOut"]["properties"]
     assert {"results", "next", "next_cursor", "count", "facets"} <= set(page)
     assert "304" in schema["paths"]["/api/v1/services"]["get"]["responses"]
+
+
+def test_rows_written_by_postgresql_read_as_the_json_encoder_writes_them(client, personas, headers):
+    """The page's rows come as JSON text from PostgreSQL (api.selectors): every value must read
+    back as Django's JSON encoder writes it (dates to the millisecond with "Z", none when the
+    microseconds are zero; quotes, backslashes, line breaks, non-ASCII; tags as a list)."""
+    import json
+    from datetime import UTC, datetime
+
+    from django.core.serializers.json import DjangoJSONEncoder
+
+    from api.selectors import SERVICE_FIELDS
+
+    odd = 'Zoë "quoted" \\ back\nslash\t→ ✓'
+    stamps = [
+        datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 999, tzinfo=UTC),
+        datetime(2026, 1, 2, 3, 4, 5, 999600, tzinfo=UTC),
+        datetime(1999, 12, 31, 23, 59, 59, 120000, tzinfo=UTC),
+    ]
+    for n, stamp in enumerate(stamps):
+        service = catalog_services.service_create(
+            user=personas["alice"],
+            owner=personas["payments"],
+            slug=f"odd-{n}",
+            kind="lambda",
+            name=odd,
+            description=odd,
+            tags=["tier-1", "pci"] if n % 2 else [],
+        )
+        Service.objects.filter(pk=service.pk).update(created_at=stamp)
+    for params in ("", "?sort=newest", "?q=odd&limit=3"):
+        page = client.get(f"{URL}{params}", headers=headers).json()
+        wanted = [
+            {name.replace("owner__slug", "owner"): row[name] for name in SERVICE_FIELDS}
+            for row in Service.objects.filter(slug__in=[s["slug"] for s in page["results"]]).values(
+                *SERVICE_FIELDS
+            )
+        ]
+        expected = json.loads(json.dumps(wanted, cls=DjangoJSONEncoder))
+        by_slug = {row["slug"]: row for row in expected}
+        assert page["results"] == [by_slug[s["slug"]] for s in page["results"]]
+        assert [list(s) for s in page["results"]] == [
+            list(by_slug[s["slug"]]) for s in page["results"]
+        ]
+    created = {
+        s["slug"]: s["created_at"] for s in client.get(URL, headers=headers).json()["results"]
+    }
+    assert created == {
+        "odd-0": "2026-01-02T03:04:05Z",
+        "odd-1": "2026-01-02T03:04:05.000Z",
+        "odd-2": "2026-01-02T03:04:05.999Z",
+        "odd-3": "1999-12-31T23:59:59.120Z",
+    }
