@@ -18,7 +18,7 @@ from django.db.models import Case, Exists, OuterRef, Q, Value, When
 from django.utils import timezone
 
 from audit.services import audit_record
-from catalog.models import ServiceInstance
+from catalog.models import Service, ServiceInstance
 from deployments import transitions
 from deployments.errors import DeploymentConflict, DeploymentError
 from deployments.events import deployment_event_record
@@ -86,8 +86,24 @@ def _move(
         # Published to the environment's SNS topic after commit (deployments/events.py).
         event = TRANSITION_EVENTS.get(transition.action)
         if event:
-            deployment_event_record(deployment_id=deployment.pk, type=event)
+            deployment_event_record(
+                deployment_id=deployment.pk, type=event, deployment=_if_loaded(deployment)
+            )
     return bool(won)
+
+
+def _if_loaded(deployment: Deployment) -> Deployment | None:
+    """The row when everything its event names is in memory already (a launch holds it all);
+    None to let the event read it with one join instead of several lazy loads."""
+    instance = deployment.instance
+    loaded = (
+        Deployment.requested_by.is_cached(deployment)
+        and (deployment.approved_by_id is None or Deployment.approved_by.is_cached(deployment))
+        and ServiceInstance.service.is_cached(instance)
+        and ServiceInstance.environment.is_cached(instance)
+        and Service.owner.is_cached(instance.service)
+    )
+    return deployment if loaded else None
 
 
 def _too_late(deployment: Deployment, transition: Transition) -> DeploymentError:

@@ -132,19 +132,24 @@ def _payload(deployment: Deployment, type_: str, sequence: int, event_id: str) -
     return event.model_dump(mode="json", by_alias=True)
 
 
-def deployment_event_record(*, deployment_id: int, type: str) -> DeploymentEvent | None:
+def deployment_event_record(
+    *, deployment_id: int, type: str, deployment: Deployment | None = None
+) -> DeploymentEvent | None:
     """Record one state change of a deployment and publish it after commit.
 
-    Safe to call twice for the same change (a retried task): the second call records nothing.
-    Never raises for an event that was already recorded, so it cannot fail a transition.
+    `deployment`, when the caller holds the row as it just wrote it (its instance, service and
+    environment loaded), saves reading it again. Safe to call twice for the same change (a
+    retried task): the second call records nothing. Never raises for an event that was already
+    recorded, so it cannot fail a transition.
     """
-    deployment = (
-        Deployment.objects.select_related(
-            "instance__service__owner", "instance__environment", "requested_by", "approved_by"
+    if deployment is None:
+        deployment = (
+            Deployment.objects.select_related(
+                "instance__service__owner", "instance__environment", "requested_by", "approved_by"
+            )
+            .filter(pk=deployment_id)
+            .first()
         )
-        .filter(pk=deployment_id)
-        .first()
-    )
     if deployment is None:
         return None
     # One read: the last sequence number, whether this change is recorded, whether any is.

@@ -69,13 +69,13 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 # retention and its target group's 30 s deregistration delay included, as Slipway sets them),
 # 9 (REST API) and 6 (HTTP API) calls to create one, plus the one PutMetricAlarm Slipway adds.
 PINNED = {
-    "lambda.create": (7, 65),
+    "lambda.create": (7, 64),
     "lambda.update": (11, 56),
-    "ecs.create": (14, 74),
-    "ecs.update": (11, 55),
-    "apigateway.create": (10, 70),
+    "ecs.create": (14, 73),
+    "ecs.update": (11, 54),
+    "apigateway.create": (10, 69),
     "apigateway.update": (8, 55),
-    "apigateway-http.create": (8, 67),
+    "apigateway-http.create": (8, 66),
     "apigateway-http.update": (9, 55),
 }
 
