@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 
 from botocore.exceptions import ClientError
+from django.core.cache import cache
 
 from deployments.provisioners.base import Context
 from deployments.provisioners.ecs_refs import Refs
@@ -52,6 +53,7 @@ EXECUTION_POLICY = json.dumps(
     }
 )
 LOG_RETENTION_DAYS = 30
+ROLE_MEMORY_SECONDS = 600
 
 
 def _client(ctx: Context, service: str):
@@ -71,13 +73,27 @@ def cluster_active(ctx: Context, refs: Refs) -> bool:
     return any(c["status"] == "ACTIVE" for c in found)
 
 
-def execution_role_arn(ctx: Context, refs: Refs) -> str:
+def _role_key(ctx: Context, refs: Refs) -> str:
+    return f"ecs-execution-role:{ctx.environment.pk}:{refs.role}"
+
+
+def execution_role_arn(ctx: Context, refs: Refs, *, fresh: bool = False) -> str:
+    """The environment's task execution role, or "" when it is missing. It is shared by the
+    environment's services and Slipway never deletes it, so once seen it is remembered for
+    ROLE_MEMORY_SECONDS: a burst of deploys in one environment reads it once, as a script
+    deploying them would (a role deleted by hand is recreated after that at the latest, and
+    meanwhile the stability check reports the tasks that cannot start)."""
+    key = _role_key(ctx, refs)
+    if not fresh and (arn := cache.get(key)):
+        return arn
     try:
-        return _client(ctx, "iam").get_role(RoleName=refs.role)["Role"]["Arn"]
+        arn = _client(ctx, "iam").get_role(RoleName=refs.role)["Role"]["Arn"]
     except ClientError as exc:
         if error_code(exc) != "NoSuchEntity":
             raise
         return ""
+    cache.set(key, arn, ROLE_MEMORY_SECONDS)
+    return arn
 
 
 def log_group_arn(ctx: Context, refs: Refs) -> str:
@@ -134,11 +150,12 @@ def ensure_role(ctx: Context, refs: Refs) -> str:
     except ClientError as exc:
         if error_code(exc) != "EntityAlreadyExists":
             raise
-        arn = execution_role_arn(ctx, refs)
+        arn = execution_role_arn(ctx, refs, fresh=True)
     iam.put_role_policy(
         RoleName=refs.role, PolicyName=EXECUTION_POLICY_NAME, PolicyDocument=EXECUTION_POLICY
     )
     ctx.remember("execution_role", arn)
+    cache.set(_role_key(ctx, refs), arn, ROLE_MEMORY_SECONDS)
     return f"created role {arn}"
 
 

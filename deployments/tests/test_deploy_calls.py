@@ -71,8 +71,8 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 PINNED = {
     "lambda.create": (7, 64),
     "lambda.update": (11, 56),
-    "ecs.create": (14, 73),
-    "ecs.update": (11, 54),
+    "ecs.create": (13, 73),
+    "ecs.update": (10, 54),
     "apigateway.create": (10, 69),
     "apigateway.update": (8, 55),
     "apigateway-http.create": (8, 66),
@@ -120,9 +120,12 @@ def test_ecs_calls_per_deploy(personas, aws_clean):
     assert found["calls"]["elastic-load-balancing-v2.DescribeRules"] == 1, found["calls"]
     # The shared cluster's existence is DescribeServices' answer: no DescribeClusters.
     assert "ecs.DescribeClusters" not in found["calls"], found["calls"]
+    # The environment's execution role was read (made) by the first service: remembered.
+    assert "iam.GetRole" not in found["calls"], found["calls"]
     with counted() as found:
         run_inline(update(personas, done, {**done.spec, "desired_count": 3}))
     check(found, "ecs.update")
+    assert "iam.GetRole" not in found["calls"], found["calls"]
 
 
 def test_apigateway_calls_per_deploy(personas, aws_clean):

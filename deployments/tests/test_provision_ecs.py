@@ -12,7 +12,7 @@ from deployments import engine, services
 from deployments.models import Deployment
 from deployments.provisioners import ecs
 from deployments.provisioners.base import Context
-from portal.aws import aws_client
+from portal.aws import aws_client, call_counts
 
 pytestmark = [pytest.mark.integration]
 
@@ -569,3 +569,29 @@ def test_on_real_aws_an_environment_without_a_network_is_refused_at_plan_time(pe
     ctx = Context.read_only(instance=instance, spec=ecs_spec(), actor="alice")
     with pytest.raises(EnvironmentNotReady, match="an admin sets them"):
         ecs.observe(ctx)
+
+
+def test_a_missing_execution_role_is_planned_until_it_exists_then_remembered(personas, aws_clean):
+    """The environment's role is read once it exists (a burst of deploys reads it once); a
+    missing role is never remembered: the next plan sees a role made meanwhile by hand."""
+    from deployments.provisioners import ecs_setup
+
+    env = personas["dev"]
+    instance = services.service_launch(
+        user=personas["alice"],
+        owner=personas["payments"],
+        slug="orders",
+        kind="ecs",
+        environment=env,
+        spec=ecs_spec(),
+    ).instance
+    assert "role.ensure" in [c.key for c in plan_for(personas, instance, ecs_spec())]
+    ctx = Context(instance, ecs_spec(), "alice", lambda r, a: None, lambda s: b"")
+    refs = ecs_setup.Refs.of(ctx)
+    made = aws_client("iam").create_role(
+        RoleName=refs.role, AssumeRolePolicyDocument=ecs_setup.TRUST_POLICY
+    )["Role"]["Arn"]
+    assert "role.ensure" not in [c.key for c in plan_for(personas, instance, ecs_spec())]
+    before = call_counts()
+    assert ecs_setup.execution_role_arn(ctx, refs) == made
+    assert ("iam", "GetRole") not in call_counts() - before
