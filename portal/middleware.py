@@ -10,7 +10,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import csp.constants
+import csp.middleware
+import csp.utils
 from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from django.http import HttpResponse, JsonResponse
 
 from portal import aws
@@ -87,3 +94,52 @@ class InteractiveAwsMiddleware:
     def __call__(self, request):
         with aws.interactive():
             return self.get_response(request)
+
+
+class CSPMiddleware(csp.middleware.CSPMiddleware):
+    """django-csp's middleware, with the policy texts built once instead of on every response
+    (copying the settings' directives and joining them cost ~0.05 ms a request, a tenth of a
+    cheap API call's middleware). Slipway sets no nonce and no per-view policy; a request or
+    response that has one is answered by django-csp itself."""
+
+    _PER_RESPONSE = (
+        "_csp_config",
+        "_csp_update",
+        "_csp_replace",
+        "_csp_config_ro",
+        "_csp_update_ro",
+        "_csp_replace_ro",
+    )
+    _built: ClassVar[dict[bool, str]] = {}
+
+    def process_response(self, request, response):
+        own_policy = any(getattr(response, name, None) is not None for name in self._PER_RESPONSE)
+        if own_policy or getattr(request, "_csp_nonce", None) is not None:
+            return super().process_response(request, response)
+        if response.status_code in (500, 404) and settings.DEBUG:
+            return response  # django-csp leaves Django's debug pages alone
+        for report_only, header, setting in (
+            (False, csp.constants.HEADER, "CONTENT_SECURITY_POLICY"),
+            (True, csp.constants.HEADER_REPORT_ONLY, "CONTENT_SECURITY_POLICY_REPORT_ONLY"),
+        ):
+            policy = self._built.get(report_only)
+            if policy is None:
+                policy = self._built[report_only] = csp.utils.build_policy(report_only=report_only)
+            exempt = getattr(response, "_csp_exempt_ro" if report_only else "_csp_exempt", False)
+            prefixes = (getattr(settings, setting, None) or {}).get("EXCLUDE_URL_PREFIXES") or ()
+            if (
+                policy
+                and header not in response
+                and exempt is False
+                and not request.path_info.startswith(tuple(prefixes))
+            ):
+                response[header] = policy
+        # As django-csp: asking for a nonce once the header is written is an error.
+        request.csp_nonce = csp.middleware.CheckableLazyObject(self._csp_nonce_post_response)
+        return response
+
+
+@receiver(setting_changed)
+def _csp_settings_changed(*, setting, **kwargs):
+    if setting.startswith("CONTENT_SECURITY_POLICY"):
+        CSPMiddleware._built.clear()
