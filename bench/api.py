@@ -4,8 +4,9 @@
 
 Creates a PostgreSQL database of its own (slipway_bench_api, dropped at the end unless --keep),
 bulk-fills 400 teams, services (with instances in three environments), runs `ANALYZE`, starts
-gunicorn (gthread: 2 processes × 4 threads, persistent DB connections) and times, over one
-keep-alive HTTP connection with a personal token:
+gunicorn exactly as `make run` does (portal/gunicorn.conf.py: gthread 2 processes × 8 threads,
+persistent DB connections; no access log) and times, over one keep-alive HTTP connection with a
+personal token:
 
 - the first page (`GET /api/v1/services`, 50 items, total and facets);
 - `?q=payment` (facets cached, as for repeated questions) and the same with the facet cache
@@ -14,7 +15,9 @@ keep-alive HTTP connection with a personal token:
 - a deep page: the cursor of row 5,000 (page 101 at 50 a page; the last page at 5,000);
 - ETag revalidation of the first page (`If-None-Match` → 304).
 
-It prints p50/p95 in milliseconds, the ratio to Backstage's catalog API where issue 11 has a
+It prints p50/p95 in milliseconds, the gunicorn workers' CPU per request (from /proc: what a
+call costs the server, which a busy machine delays but does not inflate as it does wall times),
+the ratio to Backstage's catalog API where issue 11 has a
 figure (Backstage timed on this machine: `?q=payment` p95 9 ms at 5,000 and 22 ms at 20,000;
 first page p95 28 ms at 5,000, p50 82 ms at 20,000; owner filter p50 177 ms at 20,000; page 100
 p95 4 ms at 5,000), and the load average before and after. Rate limits stay on (their Redis
@@ -49,6 +52,7 @@ BENCH_ENV = {
     "DEBUG": "0",
     "CONN_MAX_AGE": "60",  # production keeps connections; a new one costs ~4 ms
     "LOG_LEVEL": "WARNING",
+    "SLIPWAY_ACCESS_LOG": "",
     "SLIPWAY_API_ADDRESS_RATE": "100000",
     "SLIPWAY_API_ADDRESS_BURST": "1000000",
     "SLIPWAY_API_TOKEN_RATE": "100000",
@@ -135,10 +139,20 @@ class Client:
     """One keep-alive HTTP/1.1 connection to gunicorn, with the bench user's token."""
 
     def __init__(self, port: int, token: str):
+        self.port = port
         self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
         self.headers = {"Authorization": f"Bearer {token}", "Host": "127.0.0.1"}
 
     def get(self, path: str, headers: dict | None = None) -> tuple[int, bytes, dict, float]:
+        try:
+            return self._get(path, headers)
+        except (http.client.RemoteDisconnected, ConnectionError):
+            # gunicorn closes a keep-alive connection idle for 5 s (between the sizes' fills).
+            self.conn.close()
+            self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+            return self._get(path, headers)
+
+    def _get(self, path: str, headers: dict | None) -> tuple[int, bytes, dict, float]:
         started = time.perf_counter()
         self.conn.request("GET", path, headers={**self.headers, **(headers or {})})
         response = self.conn.getresponse()
@@ -148,27 +162,11 @@ class Client:
 
 
 def start_gunicorn(port: int) -> subprocess.Popen:
+    """gunicorn exactly as the Procfile's `web` starts it, on `port`."""
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "portal.wsgi",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            "2",
-            "--threads",
-            "4",
-            "--worker-class",
-            "gthread",
-            "--keep-alive",
-            "30",
-            "--log-level",
-            "warning",
-        ],
+        [sys.executable, "-m", "gunicorn", "--config", "portal/gunicorn.conf.py", "portal.wsgi"],
         cwd=ROOT,
-        env={**os.environ, **BENCH_ENV},
+        env={**os.environ, **BENCH_ENV, "SLIPWAY_PORT": str(port)},
     )
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -183,25 +181,46 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
+def server_cpu_seconds(master: int) -> float:
+    """CPU time (user + system) used so far by gunicorn's workers (children of `master`)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:  # ppid
+            total += int(fields[11]) + int(fields[12])  # utime + stime
+    return total / ticks
+
+
 def measure(client: Client, name: str, path: str, n: int, *, before=None, headers=None) -> dict:
     """Time `n` requests (after 10 unmeasured); every answer must be 200 (or 304 with ETags)."""
-    times, size, status = [], 0, None
+    times, size, status, cpu = [], 0, None, 0.0
     for i in range(n + 10):
         if before:
             before()
+        if i == 10:
+            cpu = server_cpu_seconds(SERVER_PID)
         status, body, _, elapsed = client.get(path, headers)
         assert status in (200, 304), (name, status, body[:300])
         if i >= 10:
             times.append(elapsed)
             size = len(body)
+    cpu = server_cpu_seconds(SERVER_PID) - cpu
     times.sort()
     return {
         "name": name,
         "p50": statistics.median(times),
         "p95": times[int(len(times) * 0.95) - 1],
+        "cpu": cpu / n * 1000,
         "bytes": size,
         "status": status,
     }
+
+
+SERVER_PID = 0  # gunicorn's master
 
 
 def run_size(client: Client, size: int, n: int) -> list[dict]:
@@ -260,8 +279,13 @@ def main() -> None:
     ]
     rng = random.Random(11)
     gunicorn = start_gunicorn(args.port)
+    global SERVER_PID
+    SERVER_PID = gunicorn.pid
     load_before = os.getloadavg()
-    print(f"gunicorn gthread 2×4 on :{args.port}, CONN_MAX_AGE=60, PostgreSQL; load {load_before}")
+    print(
+        f"gunicorn as `make run` (portal/gunicorn.conf.py) on :{args.port}, CONN_MAX_AGE=60, "
+        f"PostgreSQL; load {load_before}"
+    )
     try:
         done = 0
         for size in sorted(args.sizes):
@@ -270,14 +294,15 @@ def main() -> None:
             done = size
             print(f"\n{size:,} services (filled in {time.monotonic() - started:.1f} s)")
             client = Client(args.port, token)
-            print(f"{'':30} {'p50 ms':>8} {'p95 ms':>8} {'bytes':>8}  vs Backstage")
+            print(f"{'':30} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8} {'bytes':>8}  vs Backstage")
             for row in run_size(client, size, args.requests):
                 versus = ""
                 if (row["name"], size) in BACKSTAGE:
                     stat, ms = BACKSTAGE[(row["name"], size)]
                     versus = f"{stat} {row[stat] / ms:.2f}× of Backstage's {ms:g} ms"
                 print(
-                    f"{row['name']:30} {row['p50']:8.1f} {row['p95']:8.1f} {row['bytes']:8}  "
+                    f"{row['name']:30} {row['p50']:8.1f} {row['p95']:8.1f} {row['cpu']:8.2f} "
+                    f"{row['bytes']:8}  "
                     f"{versus}"
                 )
         print(f"\nload average before {load_before}, after {os.getloadavg()}")
