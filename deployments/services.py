@@ -39,9 +39,10 @@ from portal.aws import error_message
 
 
 def code_artifact_store(*, content: bytes) -> CodeArtifact:
-    """Keep a deployment package once per content hash."""
+    """Keep a deployment package once per content hash. A package stored before is not read
+    back (it can be 50 MB): the returned row's content loads only if asked for."""
     sha = CodeArtifact.digest(content)
-    artifact, _ = CodeArtifact.objects.get_or_create(
+    artifact, _ = CodeArtifact.objects.only("pk", "sha256", "size").get_or_create(
         sha256=sha, defaults={"content": content, "size": len(content)}
     )
     return artifact

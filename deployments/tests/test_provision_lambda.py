@@ -352,3 +352,20 @@ def test_missing_event_bus_is_named_in_the_plan_and_the_step_fails(instance, aws
     assert change.details[0].endswith("(bus not found: create it first, or this step fails)")
     with pytest.raises(ClientError, match="Event bus nope does not exist"):
         lambda_.apply(context(instance, spec), change)
+
+
+@pytest.mark.django_db
+def test_a_package_stored_again_is_kept_once_and_not_read_back():
+    """Deploying the same code twice stores it once; the second store does not load the
+    package (up to 50 MB) into the web process, yet the deployment still gets its content."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    package = deterministic_zip("app.py", SOURCE)
+    first = code_artifact_store(content=package)
+    with CaptureQueriesContext(connection) as queries:
+        again = code_artifact_store(content=package)
+    assert again.pk == first.pk and again.sha256 == first.sha256
+    assert CodeArtifact.objects.filter(sha256=first.sha256).count() == 1
+    assert not any('"content"' in q["sql"] for q in queries.captured_queries), queries
+    assert bytes(CodeArtifact.objects.get(pk=first.pk).content) == package
