@@ -60,19 +60,19 @@ MIDDLEWARE = [
     # Content-Security-Policy on every response (CONTENT_SECURITY_POLICY below).
     "portal.middleware.CSPMiddleware",  # django-csp's, its policy text built once
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "portal.middleware.SessionMiddleware",  # Django's; API calls pass by (as below)
     "django.middleware.common.CommonMiddleware",
     # Control characters in query strings and hostile API bodies never reach a view.
     "portal.middleware.UntrustedInputMiddleware",
     # AWS calls made for a page wait seconds, not minutes (short timeouts, one retry at most).
     "portal.middleware.InteractiveAwsMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "portal.middleware.CsrfViewMiddleware",
+    "portal.middleware.AuthenticationMiddleware",
     # Every page needs a signed-in user unless its view says @login_not_required.
-    "django.contrib.auth.middleware.LoginRequiredMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.LoginRequiredMiddleware",
+    "portal.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.HtmxMiddleware",
     # Last, as django-axes asks: locks out repeated failed logins (see AXES_* below).
     "axes.middleware.AxesMiddleware",
 ]
