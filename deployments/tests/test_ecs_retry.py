@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import pytest
 
-from deployments import services
 from deployments.models import Deployment
 from deployments.provisioners import ecs_handlers
-from deployments.tests.test_provision_ecs import ecs_spec, launch, run_inline
+from deployments.tests.test_provision_ecs import launch, request, run_inline
 from portal.aws import aws_client
 
 pytestmark = [pytest.mark.integration]
@@ -21,15 +20,7 @@ pytestmark = [pytest.mark.integration]
 
 def plan(personas, slug: str, **overrides) -> Deployment:
     """Plan and confirm a new service's first deployment (not run yet)."""
-    return services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug=slug,
-        kind="ecs",
-        environment=personas["dev"],
-        spec=ecs_spec(**overrides),
-        confirm=True,
-    )
+    return request(personas, slug, confirm=True, **overrides)
 
 
 def network(personas):

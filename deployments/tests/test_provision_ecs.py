@@ -51,17 +51,21 @@ def run_inline(deployment: Deployment, max_checks: int = 20) -> Deployment:
     return deployment
 
 
-def launch(personas, slug="orders", **overrides) -> Deployment:
-    deployment = services.service_launch(
+def request(personas, slug="orders", *, confirm=False, **overrides) -> Deployment:
+    """A new ECS service's first deployment, planned (and confirmed when asked), not run."""
+    return services.service_launch(
         user=personas["alice"],
         owner=personas["payments"],
         slug=slug,
         kind="ecs",
         environment=personas["dev"],
         spec=ecs_spec(**overrides),
-        confirm=True,
+        confirm=confirm,
     )
-    done = run_inline(deployment)
+
+
+def launch(personas, slug="orders", **overrides) -> Deployment:
+    done = run_inline(request(personas, slug, confirm=True, **overrides))
     assert done.status == Deployment.Status.SUCCEEDED, (done.error, list(done.steps.all()))
     return done
 
@@ -513,15 +517,7 @@ def test_a_missing_cluster_is_planned_and_ensured_with_tags(personas, aws_clean)
     assert changes[0].summary == "Create ECS cluster slipway-dev"
 
     env = personas["dev"]
-    service = services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="orders",
-        kind="ecs",
-        environment=env,
-        spec=ecs_spec(),
-    ).instance.service
-    instance = service.instances.get()
+    instance = request(personas).instance
     ctx = Context(instance, ecs_spec(), "alice", lambda r, a: None, lambda s: b"")
     refs = ecs_aws.Refs.of(ctx)
     assert ecs_setup.ensure_cluster(ctx, refs).startswith("created arn:aws:ecs:")
@@ -576,15 +572,7 @@ def test_a_missing_execution_role_is_planned_until_it_exists_then_remembered(per
     missing role is never remembered: the next plan sees a role made meanwhile by hand."""
     from deployments.provisioners import ecs_setup
 
-    env = personas["dev"]
-    instance = services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="orders",
-        kind="ecs",
-        environment=env,
-        spec=ecs_spec(),
-    ).instance
+    instance = request(personas).instance
     assert "role.ensure" in [c.key for c in plan_for(personas, instance, ecs_spec())]
     ctx = Context(instance, ecs_spec(), "alice", lambda r, a: None, lambda s: b"")
     refs = ecs_setup.Refs.of(ctx)
