@@ -8,10 +8,15 @@ each object with its own LogEntry save keeps the mirror working for bulk deletes
 
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
+from django.db import models
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
     """A ModelAdmin whose deletions (single or bulk) each write one audit row."""
+
+    # A URL typed without a scheme means https (Django 6's default; Django 5.2 warns that
+    # its http default goes away).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def log_deletions(self, request, queryset):
         return [
