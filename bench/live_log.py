@@ -53,9 +53,10 @@ def main():
 
 def start_worker(env):
     proc = subprocess.Popen(
-        [sys.executable, "-m", "celery", "-A", "portal", "worker", "--pool", "threads"]
+        # --quiet is celery's own option (before the command), not the worker's.
+        [sys.executable, "-m", "celery", "-A", "portal", "--quiet", "worker", "--pool", "threads"]
         + ["--concurrency", "4", "--queues", "slipway-bench-live", "--loglevel", "WARNING"]
-        + ["--without-gossip", "--without-mingle", "--quiet"],
+        + ["--without-gossip", "--without-mingle"],
         cwd=_setup.ROOT,
         env=env,
     )
