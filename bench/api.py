@@ -41,6 +41,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]
 sys.path.insert(0, str(ROOT))
+from bench._proc import children_cpu_seconds  # noqa: E402 — after the path is set
+
 DB_NAME = os.environ.get("SLIPWAY_BENCH_DB", "slipway_bench_api")
 SERVER = "postgres://postgres@127.0.0.1:5432"
 BENCH_ENV = {
@@ -181,20 +183,6 @@ def start_gunicorn(port: int) -> subprocess.Popen:
     raise SystemExit("gunicorn did not start")
 
 
-def server_cpu_seconds(master: int) -> float:
-    """CPU time (user + system) used so far by gunicorn's workers (children of `master`)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == master:  # ppid
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / ticks
-
-
 def measure(client: Client, name: str, path: str, n: int, *, before=None, headers=None) -> dict:
     """Time `n` requests (after 10 unmeasured); every answer must be 200 (or 304 with ETags)."""
     times, size, status, cpu = [], 0, None, 0.0
@@ -202,13 +190,13 @@ def measure(client: Client, name: str, path: str, n: int, *, before=None, header
         if before:
             before()
         if i == 10:
-            cpu = server_cpu_seconds(SERVER_PID)
+            cpu = children_cpu_seconds(SERVER_PID)
         status, body, _, elapsed = client.get(path, headers)
         assert status in (200, 304), (name, status, body[:300])
         if i >= 10:
             times.append(elapsed)
             size = len(body)
-    cpu = server_cpu_seconds(SERVER_PID) - cpu
+    cpu = children_cpu_seconds(SERVER_PID) - cpu
     times.sort()
     return {
         "name": name,

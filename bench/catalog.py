@@ -38,6 +38,8 @@ ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != BENCH]  # bench/catalog.py
 sys.path.insert(0, str(ROOT))  # would shadow the catalog app otherwise
+from bench._proc import children_cpu_seconds  # noqa: E402 — after the path is set
+
 DB_NAME = os.environ.get("SLIPWAY_BENCH_DB", "slipway_bench_catalog")
 SERVER = "postgres://postgres@127.0.0.1:5432"
 os.environ.update(
@@ -215,21 +217,6 @@ def write(user, service) -> None:
 SERVER_PID = 0  # gunicorn's master; its workers' CPU time is read from /proc
 
 
-def server_cpu_seconds() -> float:
-    """CPU time (user + system) used so far by gunicorn's workers: what a page costs the
-    server, which a busy machine delays but does not inflate (wall times it does)."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == SERVER_PID:  # ppid
-            total += int(fields[11]) + int(fields[12])  # utime + stime
-    return total / ticks
-
-
 def measure(browser: Browser, url: str, requests: int, *, user, service) -> dict:
     for _ in range(5):  # warm templates, connections, PostgreSQL's buffers
         status, _body = browser.get(url)
@@ -240,11 +227,11 @@ def measure(browser: Browser, url: str, requests: int, *, user, service) -> dict
         for _ in range(requests):
             if mode == "cold":
                 write(user, service)  # every cached count is invalid after it
-            cpu_before = server_cpu_seconds()
+            cpu_before = children_cpu_seconds(SERVER_PID)
             started = time.perf_counter()
             browser.get(url)
             times.append((time.perf_counter() - started) * 1000)
-            cpu += server_cpu_seconds() - cpu_before
+            cpu += children_cpu_seconds(SERVER_PID) - cpu_before
         result[f"{mode} cpu"] = cpu * 1000 / requests
         times.sort()
         result[f"{mode} p50"] = statistics.median(times)
