@@ -143,10 +143,6 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     changes += access.plan(values)
     want_task = task_values(spec)
     have_task = values.get("task") if observed.exists else None
-    if have_task != want_task:
-        adoptable = values.get("latest_task") == want_task
-        summary = "Register task definition revision" + (" (reuse latest)" if adoptable else "")
-        changes.append(Change("taskdef.register", summary, diff.task_details(want_task, have_task)))
 
     want_rule = diff.want_rule(spec)
     hc_path = want_task["health_check_path"] or "/"
@@ -176,6 +172,13 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
             changes.append(
                 Change("rule.ensure", "Route the load balancer to the service", (detail,))
             )
+
+    # Registered after the route: a service the load balancer refuses (its 100th rule taken
+    # meanwhile) spends none of AWS's 1/s task definition budget and leaves no revision.
+    if have_task != want_task:
+        adoptable = values.get("latest_task") == want_task
+        summary = "Register task definition revision" + (" (reuse latest)" if adoptable else "")
+        changes.append(Change("taskdef.register", summary, diff.task_details(want_task, have_task)))
 
     if not observed.exists:
         details = (
