@@ -9,28 +9,15 @@ deletes the role.
 
 from __future__ import annotations
 
-import json
-
 from botocore.exceptions import ClientError
 
 from deployments import names
 from deployments.provisioners import table_access
 from deployments.provisioners.base import Change, Context
+from deployments.provisioners.ecs_setup import TRUST_POLICY  # ECS tasks assume both roles
 from portal.aws import aws_client, error_code, is_not_found
 
 KEYS = ("taskrole.ensure", "tables.policy", "taskrole.delete")
-TRUST_POLICY = json.dumps(
-    {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-)
 
 
 def _iam(ctx: Context):
