@@ -4,6 +4,7 @@ catalog already holds, and tagging that fails after the catalog rows were writte
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.urls import reverse
 
 from audit.models import AuditEvent
@@ -60,16 +61,27 @@ def test_two_people_adopting_one_function_at_once_get_one_service(
     assert discovery.discover_unmanaged(environment=personas["dev"]) == []
 
 
-def test_a_failed_tagging_takes_the_catalog_rows_back(client, personas, aws_clean, faults):
+def adopt_while_tagging_is_refused(
+    client, personas, faults, environment: str, also_refused: tuple[str, ...] = ()
+) -> tuple[str, str, HttpResponse]:
+    """alice adopts an unmanaged function through the form in `environment` while AWS refuses,
+    once each, to tag it (POST on its tags path) and the other methods in `also_refused` on
+    that path (e.g. "DELETE", taking the tags off again). Returns (arn, tags path, response)."""
     arn = make_unmanaged_function()
     path = "/2017-03-31/tags/" + arn.replace(":", "%3A")
-    faults.add(Rule(f"POST {path}", times=1, status=400, code="AccessDeniedException"))
+    for method in ("POST", *also_refused):
+        faults.add(Rule(f"{method} {path}", times=1, status=400, code="AccessDeniedException"))
     client.force_login(personas["alice"])
     response = client.post(
-        reverse("interop:adopt", args=["dev"]),
+        reverse("interop:adopt", args=[environment]),
         {"kind": "lambda", "name": "legacy-billing", "slug": "billing"}
         | {"owner": personas["payments"].pk},
     )
+    return arn, path, response
+
+
+def test_a_failed_tagging_takes_the_catalog_rows_back(client, personas, aws_clean, faults):
+    arn, path, response = adopt_while_tagging_is_refused(client, personas, faults, "dev")
     assert response.status_code == 400
     assert "AccessDenied" in response.content.decode()
     assert faults.faults[f"POST {path}"] == 1
@@ -216,15 +228,8 @@ def test_tags_that_cannot_be_taken_off_again_are_named_to_the_user(
 ):
     """Tagging fails after writing, and removing the tags fails too: the rows are taken back and
     the user is told to remove the tags, instead of the resource silently leaving Discovery."""
-    arn = make_unmanaged_function()
-    path = "/2017-03-31/tags/" + arn.replace(":", "%3A")
-    faults.add(Rule(f"POST {path}", times=1, status=400, code="AccessDeniedException"))
-    faults.add(Rule(f"DELETE {path}", times=1, status=400, code="AccessDeniedException"))
-    client.force_login(personas["alice"])
-    response = client.post(
-        reverse("interop:adopt", args=["prod"]),
-        {"kind": "lambda", "name": "legacy-billing", "slug": "billing"}
-        | {"owner": personas["payments"].pk},
+    _, _, response = adopt_while_tagging_is_refused(
+        client, personas, faults, "prod", also_refused=("DELETE",)
     )
     assert response.status_code == 400
     html = response.content.decode()
