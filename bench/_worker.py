@@ -1,8 +1,8 @@
 """A Celery worker for benchmarks that publishes what it did to Redis twice a second.
 
-Started by bench/load.py, with its environment, from the project root:
-`python -m bench._worker --queues ... --hostname ...` (the arguments of `celery worker`; pool
-and threads come from the settings). What it publishes, read by the benchmark:
+Started by bench/load.py and bench/deploy_overhead.py, with their environment, from the
+project root: `python -m bench._worker --queues ... --hostname ...` (the arguments of `celery
+worker`; pool and threads come from the settings). What it publishes, read by the benchmark:
 - `<prefix>:bench-calls:<pid>`, a hash of its AWS call counts (portal.aws.call_counts()), so
   even a SIGKILLed worker's counts survive (all but its last half second);
 - `<prefix>:bench-events:<pid>`, a list of timed events, one per line of text:

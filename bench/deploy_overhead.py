@@ -8,20 +8,26 @@ portal/raw (goal ≤ 1.2) and the AWS calls per deployment and their ratio (goal
 whether each goal is met. The deployment events Slipway publishes to the environment's SNS
 topic (a notification the plain script has no counterpart for) are counted on their own line.
 
-Both sides of Slipway run as production configures them, as they would serve N requests
-arriving at once: the N plan-and-confirm requests are served by SLIPWAY_WEB_THREADS threads (8,
-gunicorn's threads per web process in portal/gunicorn.conf.py; 1 plans them one after another,
-as this bench did before 2026-12-03), and the worker by the pool of SLIPWAY_WORKER_POOL and
-SLIPWAY_WORKER_CONCURRENCY (threads, 16). The plain script runs its deployments one after
-another. The planning line prints both the seconds until the last plan was confirmed and the
-requests' own seconds added up (what one thread would have taken).
+Both sides of Slipway run as production runs them, as they would serve N requests arriving
+at once. The worker is a process of its own (bench/_worker.py: `celery worker` with the pool and
+threads of SLIPWAY_WORKER_POOL / SLIPWAY_WORKER_CONCURRENCY, threads and 16 as shipped), as the
+Procfile's worker is beside gunicorn; it publishes its AWS call counts to Redis, which this
+bench adds to the web side's. The web side is this process: the N plan-and-confirm requests are
+served by SLIPWAY_WEB_THREADS threads (8, gunicorn's threads per web process in
+portal/gunicorn.conf.py; 1 plans them one after another). Until 2026-12-03 the worker ran as
+threads inside this process, so planning and running shared one interpreter lock, which
+production's two processes do not. The plain script runs its deployments one after another in
+this process, with the worker stopped. The planning line prints both the seconds until the last
+plan was confirmed and the requests' own seconds added up (what one thread would have taken).
 Usage: .venv/bin/python bench/deploy_overhead.py [N]
 """
 
 import contextlib
 import os
+import subprocess
 import sys
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import _setup
@@ -48,26 +54,20 @@ KINDS = {
 
 
 def run(url):
-    from celery.contrib.testing.worker import start_worker
-    from django.conf import settings
-
     from portal import emulator
-    from portal.celery import app
 
     user, team, env = _setup.fixtures()
     rows = []
-    # The worker pool as production sizes it (settings: SLIPWAY_WORKER_POOL/_CONCURRENCY).
-    with start_worker(
-        app,
-        pool=settings.CELERY_WORKER_POOL,
-        concurrency=settings.CELERY_WORKER_CONCURRENCY,
-        perform_ping_check=False,
-    ):
+    worker = _start_worker()
+    try:
         # The API routes to a Lambda; deploy it (and warm every client) before timing.
         _launch(user, team, env, "lambda", "target", {})
         _launch(user, team, env, "ecs", "warm-ecs", KINDS["ecs"](999))
         for kind, overrides in KINDS.items():
-            rows.append(_portal_run(user, team, env, kind, overrides))
+            rows.append(_portal_run(user, team, env, kind, overrides, worker.pid))
+    finally:
+        worker.terminate()
+        worker.wait(timeout=60)
     for kind, _, calls, _ in rows:
         ops = dict(sorted((f"{s}.{o}", c) for (s, o), c in calls.items()))
         print(f"{kind} calls by operation (N={N}):", ops)
@@ -127,18 +127,64 @@ def _alarm(name: str, namespace: str, metric: str, dimension: str) -> None:
     )
 
 
+def _start_worker() -> subprocess.Popen:
+    """The Celery worker, a process of its own as in production (pool and threads from the
+    settings), consuming the bench queue; it publishes its AWS call counts to Redis."""
+    log = open(_setup.ROOT / "var" / "bench-overhead-worker.log", "w")  # noqa: SIM115
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "bench._worker",
+            "--queues",
+            os.environ["CELERY_QUEUE"],
+            "--loglevel",
+            "WARNING",
+            "--without-gossip",
+            "--without-mingle",
+            "--hostname",
+            f"overhead{os.getpid()}@%h",
+        ],
+        cwd=_setup.ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def _worker_calls(pid: int) -> Counter:
+    """The worker's AWS calls so far, by (service, operation), once its published counts have
+    stopped changing (it publishes twice a second; the event publisher's tasks run last)."""
+    from django.conf import settings
+
+    from portal import ratelimit
+
+    client, _ = ratelimit._redis()
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    key = f"{prefix}:bench-calls:{pid}"
+    last = None
+    while True:
+        found = Counter(
+            {tuple(op.decode().split(".", 1)): int(n) for op, n in client.hgetall(key).items()}
+        )
+        if found == last:
+            return found
+        last = found
+        time.sleep(1.2)
+
+
 def _launch(user, team, env, kind, slug, overrides):
     _wait([_launch_async(user, team, env, kind, slug, overrides)])
 
 
-def _portal_run(user, team, env, label, overrides):
+def _portal_run(user, team, env, label, overrides, worker_pid):
     """N deployments of `label` (a kind, or kind-variant) through the worker, all requested at
-    once; wall time + calls."""
+    once; wall time + calls (the web side's, counted here, and the worker's)."""
     from deployments.models import Deployment
     from portal import aws
 
     kind, _, variant = label.partition("-")
-    before = aws.call_counts()
+    before = aws.call_counts() + _worker_calls(worker_pid)
     started = time.perf_counter()
 
     def request(i: int) -> tuple[int, float]:
@@ -166,7 +212,7 @@ def _portal_run(user, team, env, label, overrides):
     seconds = time.perf_counter() - started
     statuses = set(Deployment.objects.filter(pk__in=ids).values_list("status", flat=True))
     PLANNING[label] = (planned, sum(took for _, took in answers))
-    return label, seconds, aws.call_counts() - before, statuses
+    return label, seconds, aws.call_counts() + _worker_calls(worker_pid) - before, statuses
 
 
 # kind → (seconds until the last plan was confirmed, the requests' own seconds added up)
