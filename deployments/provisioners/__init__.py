@@ -1,17 +1,18 @@
-"""The provisioners, one object per resource kind, each implementing `base.Provisioner`."""
+"""The provisioners, one object per resource kind, each implementing `base.Provisioner`: a
+kind's module of functions (`base.KindFunctions`) behind the one `base.ModuleProvisioner`."""
 
 from deployments.provisioners import apigateway, dynamodb, ecs, lambda_, sns, stepfunctions
-from deployments.provisioners.base import Provisioner
+from deployments.provisioners.base import ModuleProvisioner, Provisioner
 
 PROVISIONERS: dict[str, Provisioner] = {
     p.kind: p
     for p in (
-        lambda_.PROVISIONER,
-        apigateway.PROVISIONER,
-        ecs.PROVISIONER,
-        dynamodb.PROVISIONER,
-        stepfunctions.PROVISIONER,
-        sns.PROVISIONER,
+        ModuleProvisioner("lambda", lambda_),
+        ModuleProvisioner("apigateway", apigateway),
+        ModuleProvisioner("ecs", ecs),
+        ModuleProvisioner("dynamodb", dynamodb),
+        ModuleProvisioner("stepfunctions", stepfunctions),
+        ModuleProvisioner("sns", sns),
     )
 }
 

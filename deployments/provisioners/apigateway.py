@@ -40,7 +40,6 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
-    Provisioner,
     WaitResult,
     owned_from,
 )
@@ -410,21 +409,3 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
     """The API (with its stage and routes), usage plan and key. The Lambda functions and load
     balancer it routes to belong to other services or to the environment."""
     return owned_from(observed.values, OWNED)
-
-
-class ApiGatewayProvisioner:
-    """The apigateway provisioner: this module's functions behind the `Provisioner` protocol
-    (registered in `deployments.provisioners`)."""
-
-    kind = "apigateway"
-    scale_values = staticmethod(scale_values)
-    observe = staticmethod(observe)
-    plan = staticmethod(plan)
-    apply = staticmethod(apply)
-    wait = staticmethod(wait)
-    plan_delete = staticmethod(plan_delete)
-    wait_deleted = staticmethod(wait_deleted)
-    owned_resources = staticmethod(owned_resources)
-
-
-PROVISIONER: Provisioner = ApiGatewayProvisioner()

@@ -126,11 +126,9 @@ def field_diff(label: str, before: Any, after: Any, unit: str = "") -> str:
     return f"{label} {before} → {after}{suffix}"
 
 
-@runtime_checkable
-class Provisioner(Protocol):
-    """What the engine, the services and the guardrails ask of a kind's provisioner."""
-
-    kind: str
+class KindFunctions(Protocol):
+    """A kind's provisioning functions: what a provisioner module defines at its top level
+    (`ModuleProvisioner` puts them behind `Provisioner`)."""
 
     def scale_values(self, spec: dict) -> dict[str, int | None]:
         """The numbers the environment's guardrails check (None: not set)."""
@@ -163,6 +161,33 @@ class Provisioner(Protocol):
     def owned_resources(self, observed: Observed) -> list[OwnedResource]:
         """The instance's own resources in `observed` (never the environment's shared ones)."""
         ...
+
+
+@runtime_checkable
+class Provisioner(KindFunctions, Protocol):
+    """What the engine, the services and the guardrails ask of a kind's provisioner."""
+
+    kind: str
+
+
+class ModuleProvisioner:
+    """A provisioner module's functions behind the `Provisioner` protocol, for `kind`: the one
+    wrapper every kind is registered with (in `deployments.provisioners`). The functions are
+    taken when it is made, as the module defines them then."""
+
+    def __init__(self, kind: str, functions: KindFunctions) -> None:
+        self.kind = kind
+        self.scale_values = functions.scale_values
+        self.observe = functions.observe
+        self.plan = functions.plan
+        self.apply = functions.apply
+        self.wait = functions.wait
+        self.plan_delete = functions.plan_delete
+        self.wait_deleted = functions.wait_deleted
+        self.owned_resources = functions.owned_resources
+
+    def __repr__(self) -> str:
+        return f"<ModuleProvisioner {self.kind}>"
 
 
 def owned_from(values: dict[str, Any], labels: dict[str, str]) -> list[OwnedResource]:

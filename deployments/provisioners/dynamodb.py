@@ -23,7 +23,6 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
-    Provisioner,
     WaitResult,
     field_diff,
     owned_from,
@@ -458,20 +457,3 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
 def scale_values(spec: dict) -> dict[str, int | None]:
     """Capacity units are not counts of running things: no guardrail numbers for tables."""
     return {}
-
-
-class DynamoDbProvisioner:
-    """The DynamoDB table kind, as a `Provisioner`."""
-
-    kind = "dynamodb"
-    scale_values = staticmethod(scale_values)
-    observe = staticmethod(observe)
-    plan = staticmethod(plan)
-    apply = staticmethod(apply)
-    wait = staticmethod(wait)
-    plan_delete = staticmethod(plan_delete)
-    wait_deleted = staticmethod(wait_deleted)
-    owned_resources = staticmethod(owned_resources)
-
-
-PROVISIONER: Provisioner = DynamoDbProvisioner()

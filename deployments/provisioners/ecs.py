@@ -26,7 +26,6 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
-    Provisioner,
     WaitResult,
     field_diff,
     owned_from,
@@ -295,21 +294,3 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
     if values.get("log_group_kept"):
         values = {key: value for key, value in values.items() if key != "log_group_arn"}
     return owned_from(values, OWNED)
-
-
-class EcsProvisioner:
-    """The ecs provisioner: this module's functions behind the `Provisioner` protocol
-    (registered in `deployments.provisioners`)."""
-
-    kind = "ecs"
-    scale_values = staticmethod(scale_values)
-    observe = staticmethod(observe)
-    plan = staticmethod(plan)
-    apply = staticmethod(apply)
-    wait = staticmethod(wait)
-    plan_delete = staticmethod(plan_delete)
-    wait_deleted = staticmethod(wait_deleted)
-    owned_resources = staticmethod(owned_resources)
-
-
-PROVISIONER: Provisioner = EcsProvisioner()

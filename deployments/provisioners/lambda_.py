@@ -24,12 +24,11 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
-    Provisioner,
     WaitResult,
     field_diff,
     owned_from,
 )
-from deployments.provisioners.lambda_observe import observe
+from deployments.provisioners.lambda_observe import observe as observe  # the kind's observe
 from deployments.provisioners.lambda_observe import resource_names as _names
 from deployments.specs import checked_spec
 from portal.aws import is_not_found
@@ -356,21 +355,3 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
     """The function (with its versions) and its alias. The execution role is the
     environment's, shared by every function there: never this service's own resource."""
     return owned_from(observed.values, OWNED)
-
-
-class LambdaProvisioner:
-    """The lambda provisioner: this module's functions behind the `Provisioner` protocol
-    (registered in `deployments.provisioners`)."""
-
-    kind = "lambda"
-    scale_values = staticmethod(scale_values)
-    observe = staticmethod(observe)
-    plan = staticmethod(plan)
-    apply = staticmethod(apply)
-    wait = staticmethod(wait)
-    plan_delete = staticmethod(plan_delete)
-    wait_deleted = staticmethod(wait_deleted)
-    owned_resources = staticmethod(owned_resources)
-
-
-PROVISIONER: Provisioner = LambdaProvisioner()

@@ -23,7 +23,6 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
-    Provisioner,
     WaitResult,
 )
 from deployments.specs.sns import SnsSpec
@@ -358,20 +357,3 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
 
 def scale_values(spec: dict) -> dict[str, int | None]:
     return {}
-
-
-class SnsProvisioner:
-    """Topics and subscribed queues, as a `Provisioner`."""
-
-    kind = "sns"
-    scale_values = staticmethod(scale_values)
-    observe = staticmethod(observe)
-    plan = staticmethod(plan)
-    apply = staticmethod(apply)
-    wait = staticmethod(wait)
-    plan_delete = staticmethod(plan_delete)
-    wait_deleted = staticmethod(wait_deleted)
-    owned_resources = staticmethod(owned_resources)
-
-
-PROVISIONER: Provisioner = SnsProvisioner()

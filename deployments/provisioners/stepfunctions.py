@@ -25,7 +25,6 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
-    Provisioner,
     WaitResult,
     owned_from,
 )
@@ -344,20 +343,3 @@ def owned_resources(observed: Observed) -> list[OwnedResource]:
 
 def scale_values(spec: dict) -> dict[str, int | None]:
     return {}
-
-
-class StepFunctionsProvisioner:
-    """The Step Functions kind, as a `Provisioner`."""
-
-    kind = "stepfunctions"
-    scale_values = staticmethod(scale_values)
-    observe = staticmethod(observe)
-    plan = staticmethod(plan)
-    apply = staticmethod(apply)
-    wait = staticmethod(wait)
-    plan_delete = staticmethod(plan_delete)
-    wait_deleted = staticmethod(wait_deleted)
-    owned_resources = staticmethod(owned_resources)
-
-
-PROVISIONER: Provisioner = StepFunctionsProvisioner()
