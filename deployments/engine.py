@@ -64,20 +64,18 @@ def deployment_claim(*, deployment_id: int) -> uuid.UUID | None:
     )
     if claimed:
         live.deployment_changed(deployment_id)
-        # Recorded once per deployment, however many times a retry claims it again.
-        deployment_event_record(deployment_id=deployment_id, type="deployment.started")
+    # The "started" event is recorded by deployment_execute, from the row it loads anyway.
     return lease if claimed else None
 
 
 def _load(deployment_id: int, lease: uuid.UUID) -> Deployment | None:
-    deployment = (
+    """The running row with all a run and its events read (one SELECT), if the lease holds."""
+    found = list(
         Deployment.objects.select_related(
-            "instance__service__owner", "instance__environment", "requested_by"
-        )
-        .filter(pk=deployment_id, status=Deployment.Status.RUNNING, lease=lease)
-        .first()
+            "instance__service__owner", "instance__environment", "requested_by", "approved_by"
+        ).filter(pk=deployment_id, status=Deployment.Status.RUNNING, lease=lease)
     )
-    return deployment
+    return found[0] if found else None
 
 
 def _heartbeat(deployment: Deployment, *, unless_fresh: bool = False) -> bool:
@@ -132,40 +130,64 @@ def _apply_spec(deployment: Deployment, spec: dict, label: str = "") -> Observed
         if label
         else observations.recall(deployment_id=deployment.pk, attempt=deployment.attempts)
     )
+    # Lines with no AWS call between them are written together (steplog's module docstring):
+    # `notes` and `pending` (a step's end) wait for the next step's start, or the `finally`.
+    notes: list[steplog.Note] = []
+    pending: steplog.Finish | None = None
     if reused:
         observed, age = reused
-        steplog.note(
-            deployment,
-            "Read current state from AWS",
-            f"Using the plan's reading from {age:.0f} s ago (nothing changed through Slipway).",
-            status=DeploymentStep.Status.OK,
+        notes.append(
+            steplog.Note(
+                "Read current state from AWS",
+                f"Using the plan's reading from {age:.0f} s ago (nothing changed through Slipway).",
+                DeploymentStep.Status.OK,
+            )
         )
     else:
-        with steplog.step(deployment, f"{label}Read current state from AWS"):
+        with steplog.step(
+            deployment, f"{label}Read current state from AWS", defer_finish=True
+        ) as read:
             observed = provisioner.observe(ctx)
-    ctx.observed = observed
-    _adopt(ctx, provisioner, observed)
-    if _is_delete(deployment) and not label:
-        changes = provisioner.plan_delete(observed)
-    else:
-        changes = provisioner.plan(spec, observed)
-    if not changes:
-        steplog.note(deployment, f"{label}Nothing to change", "AWS already matches the spec.")
-    for change in changes:
-        with steplog.step(deployment, label + change.summary) as step:
-            step.message = provisioner.apply(ctx, change)
-        if not _heartbeat(deployment, unless_fresh=True):
-            raise LeaseLost()
-    if _is_delete(deployment) and not label:
-        _delete_alarms(deployment)
+        pending = read.finish
+    try:
+        ctx.observed = observed
+        _adopt(ctx, provisioner, observed)
+        if _is_delete(deployment) and not label:
+            changes = provisioner.plan_delete(observed)
+        else:
+            changes = provisioner.plan(spec, observed)
+        if not changes:
+            notes.append(steplog.Note(f"{label}Nothing to change", "AWS already matches the spec."))
+        for change in changes:
+            with steplog.step(
+                deployment,
+                label + change.summary,
+                notes=notes,
+                finishing=pending,
+                defer_finish=True,
+            ) as step:
+                notes, pending = [], None  # written by the step's start
+                step.message = provisioner.apply(ctx, change)
+            pending = step.finish
+            if not _heartbeat(deployment, unless_fresh=True):
+                raise LeaseLost()
+        if _is_delete(deployment) and not label:
+            carried, notes, pending = (notes, pending), [], None
+            _delete_alarms(deployment, *carried)
+    finally:
+        steplog.flush(deployment, pending, notes)  # what no step start wrote
     return observed
 
 
-def _delete_alarms(deployment: Deployment) -> None:
+def _delete_alarms(
+    deployment: Deployment, notes: list[steplog.Note], finishing: steplog.Finish | None
+) -> None:
     """The instance's CloudWatch alarms go with it (a logged step; a failure fails the run)."""
     from monitoring.services import alarms_delete
 
-    with steplog.step(deployment, "Delete CloudWatch alarms") as step:
+    with steplog.step(
+        deployment, "Delete CloudWatch alarms", notes=notes, finishing=finishing
+    ) as step:
         deleted = alarms_delete(
             instance=deployment.instance, actor=deployment.requested_by.get_username()
         )
@@ -196,6 +218,11 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
     deployment = _load(deployment_id, lease)
     if deployment is None:
         return Outcome(Outcome.DONE)
+    # Recorded once per deployment, however many times a retry claims it again; from the row
+    # just loaded (the event's payload needs no read of its own).
+    deployment_event_record(
+        deployment_id=deployment_id, type="deployment.started", deployment=deployment
+    )
     try:
         observed = _apply_spec(deployment, deployment.spec)
     except LeaseLost:
@@ -252,12 +279,17 @@ def _check(
     except Exception as exc:  # noqa: BLE001
         return _on_error(deployment, exc)
     if result.done:
+        # The wait's line is written with the alarms step's start (no AWS call between).
+        notes: list[steplog.Note] = []
+        finishing = None
         if waiting:
-            steplog.finish(waiting, DeploymentStep.Status.OK, result.detail)
+            finishing = steplog.ending(waiting, DeploymentStep.Status.OK, result.detail)
         elif first:
-            steplog.note(deployment, WAIT_STEP, result.detail, status=DeploymentStep.Status.OK)
-        if not _is_delete(deployment):
-            _ensure_alarms(deployment)
+            notes.append(steplog.Note(WAIT_STEP, result.detail, DeploymentStep.Status.OK))
+        if _is_delete(deployment):
+            steplog.flush(deployment, finishing, notes)
+        else:
+            _ensure_alarms(deployment, notes, finishing)
         _succeed(deployment)
         return Outcome(Outcome.DONE)
     waited = timezone.now() - (deployment.wait_started_at or timezone.now())
@@ -280,15 +312,20 @@ def _check(
     return Outcome(Outcome.WAIT)
 
 
-def _ensure_alarms(deployment: Deployment) -> None:
-    """Create or update the kind's default alarms, as a logged step.
+def _ensure_alarms(
+    deployment: Deployment, notes: list[steplog.Note], finishing: steplog.Finish | None
+) -> None:
+    """Create or update the kind's default alarms, as a logged step (its start also writes
+    `notes` and `finishing`, the wait's line).
 
     A failure here is shown in the log but does not undo a deployment that AWS accepted.
     """
     from monitoring.services import alarms_ensure_defaults
 
     try:
-        with steplog.step(deployment, "Ensure default CloudWatch alarms") as step:
+        with steplog.step(
+            deployment, "Ensure default CloudWatch alarms", notes=notes, finishing=finishing
+        ) as step:
             rules = alarms_ensure_defaults(
                 instance=deployment.instance, actor=deployment.requested_by.get_username()
             )
@@ -345,7 +382,10 @@ def _fail(deployment: Deployment, error: str) -> None:
             ServiceInstance.objects.filter(pk=deployment.instance_id).update(status=instance_status)
             _audit_finish(deployment, status, error)
             live.deployment_changed(deployment.pk)  # sent when the transaction commits
-            deployment_event_record(deployment_id=deployment.pk, type=f"deployment.{status}")
+            deployment.status, deployment.error = status, error  # as the row now says
+            deployment_event_record(
+                deployment_id=deployment.pk, type=f"deployment.{status}", deployment=deployment
+            )
 
 
 def _succeed(deployment: Deployment) -> None:
@@ -373,7 +413,10 @@ def _succeed(deployment: Deployment) -> None:
             if _links_services(deployment.spec) or _links_services(deployment.previous_spec):
                 catalog_services.service_table_uses_sync(service=deployment.instance.service)
             live.deployment_changed(deployment.pk)  # sent when the transaction commits
-            deployment_event_record(deployment_id=deployment.pk, type="deployment.succeeded")
+            deployment.status = Deployment.Status.SUCCEEDED  # as the row now says
+            deployment_event_record(
+                deployment_id=deployment.pk, type="deployment.succeeded", deployment=deployment
+            )
     if updated:
         # The catalog sorts and sums by the applied spec's estimate (no AWS call here).
         instance_cost_store(instance=deployment.instance, spec=instance_fields["applied_spec"])

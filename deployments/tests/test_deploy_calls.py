@@ -69,14 +69,14 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 # retention and its target group's 30 s deregistration delay included, as Slipway sets them),
 # 9 (REST API) and 6 (HTTP API) calls to create one, plus the one PutMetricAlarm Slipway adds.
 PINNED = {
-    "lambda.create": (7, 64),
-    "lambda.update": (11, 56),
-    "ecs.create": (13, 73),
-    "ecs.update": (10, 54),
-    "apigateway.create": (10, 69),
-    "apigateway.update": (8, 55),
-    "apigateway-http.create": (8, 66),
-    "apigateway-http.update": (9, 55),
+    "lambda.create": (7, 59),
+    "lambda.update": (11, 51),
+    "ecs.create": (13, 64),
+    "ecs.update": (10, 50),
+    "apigateway.create": (10, 61),
+    "apigateway.update": (8, 51),
+    "apigateway-http.create": (8, 59),
+    "apigateway-http.update": (9, 51),
 }
 
 
