@@ -95,12 +95,18 @@ def run() -> None:
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(25)
             by_package: dict[str, float] = {}
-            for (path, _, _), (_, _, tottime, _, _) in stats.stats.items():  # type: ignore[attr-defined]
-                part = path.split("site-packages/")[-1].split("/")[0] if "site-packages" in path else (
-                    path.replace(str(_setup.ROOT) + "/", "").split("/")[0] if path.startswith(str(_setup.ROOT)) else "stdlib/builtin")
-                by_package[part] = by_package.get(part, 0.0) + tottime
+            for (path, _, _), row in stats.stats.items():  # type: ignore[attr-defined]
+                by_package[_package(path)] = by_package.get(_package(path), 0.0) + row[2]
             for part, t in sorted(by_package.items(), key=lambda x: -x[1])[:14]:
                 print(f"    {t / N * 1000:6.1f} ms/deploy  {part}")
+
+
+def _package(path: str) -> str:
+    """The installed package, the project's app or "stdlib/builtin" a profiled file is in."""
+    if "site-packages/" in path:
+        return path.split("site-packages/")[-1].split("/")[0]
+    root = str(_setup.ROOT) + "/"
+    return path.removeprefix(root).split("/")[0] if path.startswith(root) else "stdlib/builtin"
 
 
 def main():
