@@ -105,6 +105,11 @@ def _context(deployment: Deployment, spec: dict) -> Context:
             instance.resources[role] = arn
             ServiceInstance.objects.filter(pk=instance.pk).update(resources=instance.resources)
 
+    def forget_resource(role: str) -> None:
+        if role in instance.resources:
+            del instance.resources[role]
+            ServiceInstance.objects.filter(pk=instance.pk).update(resources=instance.resources)
+
     def artifact_loader(sha256: str) -> bytes:
         return bytes(CodeArtifact.objects.values_list("content", flat=True).get(sha256=sha256))
 
@@ -114,6 +119,7 @@ def _context(deployment: Deployment, spec: dict) -> Context:
         actor=deployment.requested_by.get_username(),
         record_resource=record_resource,
         artifact_loader=artifact_loader,
+        forget_resource=forget_resource,
     )
 
 

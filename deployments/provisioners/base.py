@@ -81,6 +81,11 @@ class Context:
     # it instead of describing again, and note what they create in its values, so a run never
     # re-reads what it has just read or written. None when applying without an observation.
     observed: Observed | None = None
+    # The roles of the resources this run created itself (never those it adopted or found), in
+    # the order it created them: what a step refused midway takes back (see `forget_resource`).
+    created_roles: list[str] = field(default_factory=list)
+    # Takes a role out of the recorded resources (after the run deleted what it had created).
+    forget_resource: Callable[[str], None] = lambda role: None
 
     @classmethod
     def read_only(cls, *, instance, spec: dict, actor: str) -> Context:

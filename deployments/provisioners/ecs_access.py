@@ -95,6 +95,7 @@ def apply(ctx: Context, key: str) -> str:
                     ).items()
                 ],
             )["Role"]["Arn"]
+            ctx.created_roles.append("task_role_arn")
         except ClientError as exc:
             if error_code(exc) != "EntityAlreadyExists":
                 raise

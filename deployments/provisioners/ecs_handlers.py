@@ -12,17 +12,19 @@ import itertools
 import secrets
 
 import redis
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from django.conf import settings
 
 from deployments.errors import LoadBalancerFull
+from deployments.provisioners import ecs_access as access
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners import ecs_setup as setup
 from deployments.provisioners import ecs_taskdef as taskdef
+from deployments.provisioners import table_access
 from deployments.provisioners.base import Context
 from deployments.provisioners.ecs_refs import Refs
 from deployments.provisioners.ecs_taskdef import task_values
-from portal.aws import error_code
+from portal.aws import error_code, error_message
 
 MAX_RULE_PRIORITY = 50000
 RULE_TRIES = 8
@@ -85,6 +87,7 @@ def _create_target_group(ctx: Context, refs: Refs) -> tuple[dict, str]:
                 TargetGroupArn=group["TargetGroupArn"], HealthCheckPath=path
             )
         return group, f"adopted {group['TargetGroupArn']}"
+    ctx.created_roles.append("target_group_arn")
     return group, f"created {group['TargetGroupArn']}"
 
 
@@ -122,8 +125,43 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
         elb.modify_rule(RuleArn=existing[0]["RuleArn"], Conditions=conditions)
         ctx.record_resource("rule_arn", existing[0]["RuleArn"])
         return f"rule {existing[0]['RuleArn']} now matches {conditions[0]['Values'][0]}"
-    with _rules_lock(refs.listener):
-        return _create_rule(ctx, refs, group_arn, conditions)
+    try:
+        with _rules_lock(refs.listener):
+            return _create_rule(ctx, refs, group_arn, conditions)
+    except LoadBalancerFull as refused:
+        left = _take_back_created(ctx, refs)
+        if left:
+            raise LoadBalancerFull(f"{refused} {left}") from refused
+        raise
+
+
+def _take_back_created(ctx: Context, refs: Refs) -> str:
+    """The load balancer refused the route: delete what this run created for it (its target
+    group, log group, task role), newest first, and forget them, so that AWS and the catalog
+    agree that nothing is left of the refused deployment. What the run found (adopted, made
+    before it) is never touched. Returns what could not be deleted ("" when all was)."""
+    undo = {
+        "target_group_arn": lambda: _client(ctx, "elbv2").delete_target_group(
+            TargetGroupArn=ctx.seen("target_group_arn")
+        ),
+        "log_group_arn": lambda: delete_logs(ctx, refs),
+        "task_role_arn": lambda: table_access.delete_role(
+            _client(ctx, "iam"), access.role_name(ctx)
+        ),
+    }
+    failed = []
+    for role in reversed(ctx.created_roles):
+        try:
+            undo[role]()
+        except (ClientError, BotoCoreError) as exc:
+            failed.append(f"{role.removesuffix('_arn').replace('_', ' ')} ({error_message(exc)})")
+            continue
+        ctx.forget_resource(role)
+        ctx.remember(role, "")
+    ctx.created_roles.clear()
+    if not failed:
+        return ""
+    return f"Slipway could not delete what it created for it: {', '.join(failed)}."
 
 
 def _rules_lock(listener: str):

@@ -163,6 +163,7 @@ def ensure_logs(ctx: Context, refs: Refs) -> str:
     logs = _client(ctx, "logs")
     try:
         logs.create_log_group(logGroupName=refs.log_group, tags=refs.tags)
+        ctx.created_roles.append("log_group_arn")
         message = f"created {refs.log_group}"
     except ClientError as exc:
         if error_code(exc) != "ResourceAlreadyExistsException":
