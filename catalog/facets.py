@@ -20,7 +20,8 @@ from django.db.models import BooleanField, Count, F, Func, QuerySet, Value
 from catalog.filters import DEPLOYED, CatalogQuery, service_q, with_instance_filter
 from catalog.models import Environment, Service, ServiceInstance, Team
 
-# How long facet counts are reused; catalog writes invalidate them at once (see catalog_changed).
+# How long facet counts are reused at most (a process's copy of the catalog-wide counts, and
+# the counts of one question in the shared cache); writes show at once (see counts_version).
 FACET_CACHE_SECONDS = getattr(settings, "CATALOG_FACET_CACHE_SECONDS", 30)
 _VERSION_KEY = "catalog:facets:version"
 TEAM_FACET_LIMIT = 12  # the team facet lists the largest teams; the teams page has them all
@@ -43,22 +44,38 @@ class Facet:
     hidden: int = 0  # options left out of a long list
 
 
+def counted_by_database() -> bool:
+    """PostgreSQL counts every catalog write itself (migration 0010: triggers on the service
+    and instance tables keep the catalog-wide counts and a clock of the writes). Elsewhere
+    (SQLite, development) the counts are grouped queries, forgotten after each write by the
+    catalog services (`catalog_changed`)."""
+    return connection.vendor == "postgresql"
+
+
 def catalog_changed() -> None:
-    """Forget cached facet counts; the catalog services call this after every write."""
+    """Forget every cached count. On PostgreSQL writes need not call it (the database versions
+    its counts itself): for a database that went back (a test's rollback, a restore). On
+    SQLite the catalog services call it after every write."""
     try:
         cache.incr(_VERSION_KEY)
     except ValueError:  # not set yet (or evicted)
         cache.set(_VERSION_KEY, 1, None)
 
 
-def catalog_refreshed() -> None:
-    """After a catalog write commits: new version, and the catalog-wide counts recomputed now,
-    by the writer, so the next page (anyone's) reads them instead of counting 50,000 rows."""
-    catalog_changed()
-    version = cache.get(_VERSION_KEY, 0)
-    parts = {_cube_key(version): _compute_cube()}
-    parts[_cube_key(version, "deployed")] = _compute_deployed()
-    cache.set_many(parts, FACET_CACHE_SECONDS)
+def counts_version(generation) -> tuple:
+    """The version of the catalog's counts: `generation` (catalog_changed's, from the shared
+    cache) and, on PostgreSQL, the clock its triggers advance with every committed write of a
+    service or an instance (sums of 32 counters that only grow: (services, instances)).
+
+    Read before the counts it labels, so counts are never older than their label: a write
+    committed in between shows in them, and bumps the clock for the next reader too.
+    """
+    if not counted_by_database():
+        return (generation, 0, 0)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT sum(services), sum(instances) FROM catalog_facet_clock")
+        services, instances = cursor.fetchone()
+    return (generation, int(services), int(instances))
 
 
 @dataclass(frozen=True)
@@ -66,76 +83,119 @@ class Cube:
     """Catalog-wide counts per combination, small enough to read on every page (~2,000 rows at
     50,000 services): facets without search words are sums over these, in Python.
 
-    `deployed` (per environment) is kept under a key of its own and read only when an
-    environment filter asks for it.
+    The deployed counts (per environment) are read apart, only when an environment filter
+    asks for them.
     """
 
     services: tuple  # (owner_id, kind, lifecycle, n)
     instances: tuple  # (kind, lifecycle, environment_id, status, n): all teams
 
 
-_memo: dict = {}  # this process's copies for the current version: no cache read per page
+_memo: dict = {}  # this process's copies of the catalog-wide counts, by part and version
 
 
-def _cube_key(version, part: str = "base") -> str:
-    return f"catalog:cube:{version}:{part}"
+def _rows(sql: str, params=()) -> tuple:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return tuple(cursor.fetchall())
+
+
+def _compute_services() -> tuple:
+    if counted_by_database():
+        return _rows("SELECT owner_id, kind, lifecycle, n FROM catalog_facet_services WHERE n > 0")
+    grouped = Service.objects.values_list("owner_id", "kind", "lifecycle")
+    return tuple(grouped.annotate(n=Count("*")).order_by())
+
+
+def _compute_instances() -> tuple:
+    if counted_by_database():
+        return _rows(
+            "SELECT kind, lifecycle, environment_id, status, n FROM catalog_facet_instances "
+            "WHERE n > 0"
+        )
+    grouped = ServiceInstance.objects.values_list(
+        "service__kind", "service__lifecycle", "environment_id", "status"
+    )
+    return tuple(grouped.annotate(n=Count("*")).order_by())
 
 
 def _compute_cube() -> Cube:
-    services = Service.objects.values_list("owner_id", "kind", "lifecycle")
-    instances = ServiceInstance.objects.values_list(
-        "service__kind", "service__lifecycle", "environment_id", "status"
-    )
-    return Cube(
-        services=tuple(services.annotate(n=Count("*")).order_by()),
-        instances=tuple(instances.annotate(n=Count("*")).order_by()),
-    )
+    return Cube(services=_compute_services(), instances=_compute_instances())
 
 
-def _compute_deployed() -> dict[int, tuple]:
-    """Per environment: (owner_id, kind, lifecycle, n) of the services deployed there."""
+def _compute_deployed(env_id) -> tuple:
+    """(owner_id, kind, lifecycle, n) of the services deployed in one environment."""
+    if counted_by_database():
+        return _rows(
+            "SELECT owner_id, kind, lifecycle, n FROM catalog_facet_deployed "
+            "WHERE environment_id = %s AND n > 0",
+            [env_id],
+        )
     grouped = (
-        ServiceInstance.objects.filter(status__in=DEPLOYED)
-        .values_list("environment_id", "service__owner_id", "service__kind", "service__lifecycle")
+        ServiceInstance.objects.filter(status__in=DEPLOYED, environment_id=env_id)
+        .values_list("service__owner_id", "service__kind", "service__lifecycle")
         .annotate(n=Count("*"))
         .order_by()
     )
-    by_env: dict[int, list] = {}
-    for environment_id, *combo in grouped:
-        by_env.setdefault(environment_id, []).append(tuple(combo))
-    return {env: tuple(rows) for env, rows in by_env.items()}
+    return tuple(grouped)
 
 
-def _cached_part(version, part: str, compute):
-    key = _cube_key(version, part)
-    # Instance statuses change without a new version (the deployment workers write them):
-    # this process keeps its copy no longer than the shared cache keeps its own.
-    now = time.monotonic()
-    if _memo.get("version") != version or now - _memo["since"] > FACET_CACHE_SECONDS:
-        _memo.clear()
-        _memo.update(version=version, since=now)
-    if key not in _memo:
-        found = cache.get(key)
-        if found is None:
-            found = compute()
-            cache.set(key, found, FACET_CACHE_SECONDS)
-        _memo[key] = found
-    return _memo[key]
+def _fresh(key: tuple):
+    """This process's copy of one part of the catalog-wide counts at `key` (the part, then the
+    version parts it depends on), or None. On SQLite instance statuses change without a new
+    version (the deployment workers write them), so no copy is kept longer than
+    FACET_CACHE_SECONDS."""
+    found = _memo.get(key[0])
+    if found is None or found[0] != key or time.monotonic() - found[1] > FACET_CACHE_SECONDS:
+        return None
+    return found[2]
+
+
+def _keep(key: tuple, rows: tuple) -> tuple:
+    _memo[key[0]] = (key, time.monotonic(), rows)
+    return rows
 
 
 def _cube(version) -> Cube:
-    return _cached_part(version, "base", _compute_cube)
+    generation, services_clock, instances_clock = version
+    services_key = ("services", generation, services_clock)
+    instances_key = ("instances", generation, instances_clock)
+    services, instances = _fresh(services_key), _fresh(instances_key)
+    if services is None and instances is None and counted_by_database():
+        # Both (a process's first page): one statement.
+        rows = _rows(
+            "SELECT 0, owner_id, kind, lifecycle, NULL, NULL, n FROM catalog_facet_services "
+            "WHERE n > 0 UNION ALL "
+            "SELECT 1, NULL, kind, lifecycle, environment_id, status, n "
+            "FROM catalog_facet_instances WHERE n > 0"
+        )
+        services = tuple(
+            (owner, kind, life, n) for part, owner, kind, life, _, _, n in rows if part == 0
+        )
+        instances = tuple(
+            (kind, life, env, st, n) for part, _, kind, life, env, st, n in rows if part == 1
+        )
+        _keep(services_key, services)
+        _keep(instances_key, instances)
+    if services is None:
+        services = _keep(services_key, _compute_services())
+    if instances is None:
+        instances = _keep(instances_key, _compute_instances())
+    return Cube(services=services, instances=instances)
 
 
 def _deployed(version, env_id) -> tuple:
-    return _cached_part(version, "deployed", _compute_deployed).get(env_id, ())
+    key = (("deployed", env_id), *version)
+    found = _fresh(key)
+    return found if found is not None else _keep(key, _compute_deployed(env_id))
 
 
 def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     """Facet counts are the expensive part of a page at 50,000 services; paging, sorting and
-    every user asking the same question share them for FACET_CACHE_SECONDS. Catalog writes
-    bump a version so they show at once; instance status changes written by the deployment
-    workers show within the cache time.
+    every user asking the same question share them for FACET_CACHE_SECONDS, or until a write
+    changes the version (`counts_version`). On PostgreSQL every write shows at once, whoever
+    makes it (instance statuses written by the deployment workers included); on SQLite the
+    catalog services' writes show at once and instance statuses within the cache time.
     """
     lookup = facets_lookup(query)
     if lookup.found is not None:
@@ -146,7 +206,7 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
 @dataclass
 class FacetLookup:
     key: str
-    version: int
+    version: tuple  # counts_version()
     found: tuple[list[Facet], int] | None  # None: not cached at this version (count them)
 
 
@@ -156,10 +216,11 @@ def facets_lookup(query: CatalogQuery) -> FacetLookup:
     filters += (query.environment, query.status, query.fuzzy)
     digest = hashlib.sha1(repr(filters).encode(), usedforsecurity=False).hexdigest()
     key = f"catalog:facets:{digest}"
-    # One round trip for the catalog's version and these counts, stored with the version they
-    # were counted at: counts from before the latest write are not used.
+    # The database's clock, then one round trip for the generation and these counts, stored
+    # with the version they were counted at: counts from before the latest write are not used.
+    clock = counts_version(0)  # first: the counts read after it are never older than it
     found = cache.get_many([_VERSION_KEY, key])
-    version = found.get(_VERSION_KEY, 0)
+    version = (found.get(_VERSION_KEY, 0), *clock[1:])
     cached = found.get(key)
     fresh = cached is not None and cached[0] == version
     return FacetLookup(key, version, cached[1] if fresh else None)

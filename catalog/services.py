@@ -5,7 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 
 from audit.services import audit_record
-from catalog.facets import catalog_changed, catalog_refreshed
+from catalog.facets import catalog_changed, counted_by_database
 from catalog.models import Environment, Membership, Service, ServiceInstance, Team
 from catalog.specs import check_tags, settings_checked
 from portal.bulk import rows_insert
@@ -30,11 +30,12 @@ def _catalog_fields(service: Service) -> dict:
 
 
 def _changed() -> None:
-    """Drop cached facet counts now (this process sees the write) and again after commit (so
-    a page computed by someone else in between is not kept), recomputing the catalog-wide
-    counts then (catalog.facets.Cube) so the next page does not."""
-    catalog_changed()
-    transaction.on_commit(catalog_refreshed)
+    """On PostgreSQL nothing: the database counts the write and versions its counts itself
+    (catalog.facets). On SQLite, drop cached facet counts now (this process sees the write)
+    and again after commit (so a page counted by someone else in between is not kept)."""
+    if not counted_by_database():
+        catalog_changed()
+        transaction.on_commit(catalog_changed)
 
 
 def catalog_refresh() -> None:
@@ -321,12 +322,12 @@ def service_dependencies_bulk_set(*, wanted: list[tuple[Service, list[Service]]]
 
 
 def catalog_bulk_done(*, also: list | None = None) -> None:
-    """After a bulk write has committed: refresh the planner's statistics and the facet counts.
+    """After a bulk write has committed: refresh the planner's statistics (the facet counts
+    are the database's own on PostgreSQL; on SQLite cached ones are forgotten).
 
     PostgreSQL plans the catalog's searches from table statistics that autovacuum refreshes
     only later; after 20,000 new rows, the next searches would scan. ANALYZE now (it reads a
-    sample, a fraction of a second), and recompute the catalog-wide counts (catalog.facets),
-    so the next page counts from the committed rows. `also`: the caller's own bulk models.
+    sample, a fraction of a second). `also`: the caller's own bulk models.
     """
     from django.db import connection
 
@@ -335,4 +336,5 @@ def catalog_bulk_done(*, also: list | None = None) -> None:
         with connection.cursor() as cursor:
             for model in tables:
                 cursor.execute(f'ANALYZE "{model._meta.db_table}"')
-    catalog_refreshed()
+    else:
+        catalog_changed()
