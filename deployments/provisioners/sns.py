@@ -341,15 +341,29 @@ def wait_deleted(ctx: Context) -> WaitResult:
     return WaitResult(done=True, detail="SNS and SQS delete at once")
 
 
+LABELS = {"topic": "SNS topic", "queue": "SQS queue"}
+
+
 def owned_resources(observed: Observed) -> list[OwnedResource]:
+    """Its topics and queues that exist, by role "topic:<name>" / "queue:<name>". `observed` is
+    an observation, or (the catalog pages, `deployments.selectors`) the recorded resources
+    themselves, role → ARN, which have no "topics" or "queues"."""
+    values = observed.values
+    if "topics" not in values and "queues" not in values:
+        return [
+            OwnedResource(role=role, arn=arn, label=f"{LABELS[kind]} {name}")
+            for role, arn in values.items()
+            for kind, _, name in [role.partition(":")]
+            if kind in LABELS and name and isinstance(arn, str) and arn
+        ]
     owned = [
         OwnedResource(role=f"topic:{name}", arn=have["arn"], label=f"SNS topic {name}")
-        for name, have in observed.values["topics"].items()
+        for name, have in values.get("topics", {}).items()
         if have["exists"]
     ]
     owned += [
         OwnedResource(role=f"queue:{name}", arn=have["arn"], label=f"SQS queue {name}")
-        for name, have in observed.values["queues"].items()
+        for name, have in values.get("queues", {}).items()
         if have.get("arn")
     ]
     return owned

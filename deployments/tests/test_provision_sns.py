@@ -196,3 +196,23 @@ def test_a_lambda_service_subscribes_its_function_with_the_invoke_permission(per
     assert dropped.status == Deployment.Status.SUCCEEDED, dropped.error
     assert not aws_client("sns").list_subscriptions_by_topic(TopicArn=TOPIC_ARN)["Subscriptions"]
     assert not Service.objects.get(slug="mailer").depends_on.exists()
+
+
+def test_the_service_page_lists_its_topics_and_queues_as_its_own(client, personas, aws_clean):
+    """The page reads what the engine recorded (role → ARN), not an observation: the topics and
+    queues are listed from those roles, labelled as the provisioner labels them."""
+    publisher = launch(personas, "orders", {"topics": [{"name": "order-placed"}]})
+    queue = {"name": "all", "topic": "orders/order-placed", "filter_policy": PLACED}
+    launch(personas, "audit", {"queues": [queue]}, team="search", user="charlie")
+    publisher.instance.refresh_from_db()
+    assert publisher.instance.resources == {"topic:order-placed": TOPIC_ARN}
+
+    client.force_login(personas["alice"])
+    page = client.get(reverse("catalog:service_detail", args=["orders"]))
+    assert page.status_code == 200
+    assert "SNS topic order-placed" in page.content.decode()
+    client.force_login(personas["charlie"])
+    html = client.get(reverse("catalog:service_detail", args=["audit"])).content.decode()
+    assert "SQS queue all" in html
+    queue_arn = "arn:aws:sqs:us-east-1:123456789012:audit-dev-all"
+    assert queue_arn in html
