@@ -92,6 +92,7 @@ def run() -> None:
                 print(f"    {n / N:5.1f}  {head}")
         if PROFILE:
             stats = pstats.Stats(profiler)
+            stats.dump_stats(_setup.ROOT / "var" / f"worker_profile_{label}.pstats")
             stats.sort_stats("cumulative").print_stats(45)
             stats.sort_stats("tottime").print_stats(25)
             by_package: dict[str, float] = {}

@@ -62,9 +62,9 @@ def deployment_claim(*, deployment_id: int) -> uuid.UUID | None:
         attempts=F("attempts") + 1,
         worker=liveness.beating_name(),
     )
-    if claimed:
-        live.deployment_changed(deployment_id)
-    # The "started" event is recorded by deployment_execute, from the row it loads anyway.
+    # Neither the live log nor the "started" event is told here: deployment_execute's first
+    # line in the step log (written before any AWS call) pushes the new status with it, and
+    # it records the event from the row it loads anyway.
     return lease if claimed else None
 
 

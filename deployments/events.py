@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -206,12 +207,26 @@ class PublishResult:
     retry_in: float | None = None  # seconds until the task should try again, if it should
 
 
-def _topic_arn(environment) -> str:
-    """Create the environment's topic once (CreateTopic is idempotent), remember it an hour."""
+# This process's copy of the topics it knows (key → (ARN, until)): no cache read per event.
+_topics: dict[str, tuple[str, float]] = {}
+
+
+def _topic_key(environment) -> str:
     name = names.deployment_events_topic(environment.slug)
-    key = f"slipway:events-topic:{environment.aws_account_id}:{environment.region}:{name}"
+    return f"slipway:events-topic:{environment.aws_account_id}:{environment.region}:{name}"
+
+
+def _topic_arn(environment) -> str:
+    """Create the environment's topic once (CreateTopic is idempotent), remember it an hour
+    (in the shared cache, and in this process)."""
+    name = names.deployment_events_topic(environment.slug)
+    key = _topic_key(environment)
+    known = _topics.get(key)
+    if known and known[1] > time.monotonic():
+        return known[0]
     arn = cache.get(key)
     if arn:
+        _topics[key] = (arn, time.monotonic() + TOPIC_CACHE_SECONDS)
         return arn
     sns = aws_client("sns", environment=environment, actor="slipway-events")
     arn = sns.create_topic(
@@ -222,12 +237,14 @@ def _topic_arn(environment) -> str:
         ],
     )["TopicArn"]
     cache.set(key, arn, TOPIC_CACHE_SECONDS)
+    _topics[key] = (arn, time.monotonic() + TOPIC_CACHE_SECONDS)
     return arn
 
 
 def _forget_topic(environment) -> None:
-    name = names.deployment_events_topic(environment.slug)
-    cache.delete(f"slipway:events-topic:{environment.aws_account_id}:{environment.region}:{name}")
+    key = _topic_key(environment)
+    _topics.pop(key, None)
+    cache.delete(key)
 
 
 def _claim(event: DeploymentEvent) -> bool:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from catalog.models import ServiceInstance
@@ -51,21 +53,45 @@ def alarms_ensure_defaults(*, instance: ServiceInstance, actor: str = "") -> lis
     The deployment engine calls this after every successful deployment, so an alarm deleted in
     the console, or a threshold changed there, is put back to what Slipway shows.
     """
-    rules = []
-    for default in alarms.defaults_for(instance.service.kind):
-        rule, _ = AlarmRule.objects.get_or_create(
-            instance=instance,
-            key=default.key,
-            defaults={
-                "alarm_name": names.alarm_name(
-                    instance.service.slug, instance.environment.slug, default.key
-                ),
-                "threshold": default.threshold,
-            },
+    defaults = alarms.defaults_for(instance.service.kind)
+    # One read for all the kind's rules (rows of the instance in hand: no read of it per rule).
+    existing = {
+        rule.key: rule
+        for rule in AlarmRule.objects.filter(
+            instance=instance, key__in=[default.key for default in defaults]
         )
+    }
+    rules = []
+    for default in defaults:
+        rule = existing.get(default.key) or _rule_create(instance=instance, default=default)
+        rule.instance = instance
         _put_alarm(rule=rule, default=default, actor=actor)
         rules.append(rule)
     return rules
+
+
+def _rule_create(*, instance: ServiceInstance, default: alarms.AlarmDefault) -> AlarmRule:
+    """A default's rule row, in one INSERT; the row another run created meanwhile if it won.
+
+    Outside a transaction the INSERT is a statement of its own; inside one a savepoint keeps
+    the transaction usable after losing the race (the unique (instance, key) constraint)."""
+    block = (
+        transaction.atomic()
+        if transaction.get_connection().in_atomic_block
+        else contextlib.nullcontext()
+    )
+    try:
+        with block:
+            return AlarmRule.objects.create(
+                instance=instance,
+                key=default.key,
+                alarm_name=names.alarm_name(
+                    instance.service.slug, instance.environment.slug, default.key
+                ),
+                threshold=default.threshold,
+            )
+    except IntegrityError:
+        return AlarmRule.objects.get(instance=instance, key=default.key)
 
 
 def alarm_threshold_update(

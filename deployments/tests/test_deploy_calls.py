@@ -70,13 +70,13 @@ def update(personas, deployment: Deployment, spec: dict) -> Deployment:
 # 9 (REST API) and 6 (HTTP API) calls to create one, plus the one PutMetricAlarm Slipway adds.
 PINNED = {
     "lambda.create": (7, 59),
-    "lambda.update": (11, 51),
+    "lambda.update": (11, 47),
     "ecs.create": (13, 64),
-    "ecs.update": (10, 50),
+    "ecs.update": (10, 46),
     "apigateway.create": (10, 61),
-    "apigateway.update": (8, 51),
+    "apigateway.update": (8, 47),
     "apigateway-http.create": (8, 59),
-    "apigateway-http.update": (9, 51),
+    "apigateway-http.update": (9, 47),
 }
 
 
