@@ -130,13 +130,14 @@ TEMPLATES = [
         },
     },
     {
-        # Only for the few hot fragments that print hundreds of values per page (the catalog's
-        # rows); `get_template(name, using="jinja2")`. Pages stay in Django templates.
+        # Only for the hot page that prints hundreds of values (the catalog list, its frame a
+        # mirror of base.html); `get_template(name, using="jinja2")`. Other pages stay in
+        # Django templates.
         "NAME": "jinja2",
         "BACKEND": "django.template.backends.jinja2.Jinja2",
         "DIRS": [BASE_DIR / "templates" / "jinja2"],
         "APP_DIRS": False,
-        "OPTIONS": {"autoescape": True},
+        "OPTIONS": {"autoescape": True, "environment": "portal.jinja_env.environment"},
     },
 ]
 

@@ -36,6 +36,11 @@ def nav_teams(context) -> list:
     request = context.get("request")
     if request is None:
         return []
+    return request_nav_teams(request)
+
+
+def request_nav_teams(request) -> list:
+    """`nav_teams` of a request (the Jinja2 frame's too: portal.jinja_env)."""
     if not hasattr(request, "_slipway_nav_teams"):
         request._slipway_nav_teams = selectors.user_teams(user=request.user)
     return request._slipway_nav_teams
