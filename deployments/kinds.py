@@ -18,6 +18,7 @@ provisioned_concurrency, rate_limit, burst_limit — the numbers the environment
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from deployments import provisioners
 from deployments.forms.apigateway import (
@@ -43,7 +44,7 @@ class Kind:
 
     slug: str  # Service.Kind value
     label: str
-    provisioner: Provisioner
+    provisioner: Provisioner[Any]
     create_form: type  # new service + first deployment: (data, files, *, teams)
     update_form: type | None = None  # (data, files, *, spec)
     scale_form: type | None = None  # (data, *, spec)

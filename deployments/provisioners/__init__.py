@@ -1,10 +1,12 @@
 """The provisioners, one object per resource kind, each implementing `base.Provisioner`: a
 kind's module of functions (`base.KindFunctions`) behind the one `base.ModuleProvisioner`."""
 
+from typing import Any
+
 from deployments.provisioners import apigateway, dynamodb, ecs, lambda_, sns, stepfunctions
 from deployments.provisioners.base import ModuleProvisioner, Provisioner
 
-PROVISIONERS: dict[str, Provisioner] = {
+PROVISIONERS: dict[str, Provisioner[Any]] = {
     p.kind: p
     for p in (
         ModuleProvisioner("lambda", lambda_),
@@ -17,7 +19,7 @@ PROVISIONERS: dict[str, Provisioner] = {
 }
 
 
-def for_kind(kind: str) -> Provisioner:
+def for_kind(kind: str) -> Provisioner[Any]:
     try:
         return PROVISIONERS[kind]
     except KeyError:

@@ -23,9 +23,19 @@ service's, and never deleted with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
+
+from typing_extensions import TypeIs
+
+# What a kind's observation holds: a TypedDict of its own (sns.SnsValues, ...), or a plain
+# dict[str, Any] for the kinds not typed yet (their modules are outside the typed core).
+V = TypeVar("V", bound=Mapping[str, Any])
+
+# The resources the engine recorded on an instance, role → ARN (ServiceInstance.resources):
+# what the catalog pages hand to `owned_resources` instead of an observation.
+Recorded = dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -38,16 +48,24 @@ class Change:
 
 
 @dataclass
-class Observed:
+class Observed(Generic[V]):
     """What AWS holds for an instance right now (plain data, never a raw response).
 
-    `values` is the kind's own description of what it found; which of it the instance owns is
-    the provisioner's `owned_resources(observed)`, which the engine records on the instance (so
-    a run interrupted after AWS created something adopts it).
+    `values` is the kind's own description of what it found, of the kind's own type `V`; which
+    of it the instance owns is the provisioner's `owned_resources(observed)`, which the engine
+    records on the instance (so a run interrupted after AWS created something adopts it).
     """
 
-    exists: bool = False
-    values: dict[str, Any] = field(default_factory=dict)
+    exists: bool
+    values: V
+
+
+def is_recorded(values: Mapping[str, Any]) -> TypeIs[Recorded]:
+    """Whether `values` are recorded resources (role → ARN), as the pages pass them to
+    `owned_resources`, rather than an observation: every value is a string. For a kind whose
+    observations always hold a non-string value (sns: its topics) and whose roles are not
+    its observation's keys; the others read both alike (`owned_from`)."""
+    return all(isinstance(value, str) for value in values.values())
 
 
 @dataclass(frozen=True)
@@ -80,7 +98,7 @@ class Context:
     # What this run observed (the engine sets it before the first apply). Apply steps read
     # it instead of describing again, and note what they create in its values, so a run never
     # re-reads what it has just read or written. None when applying without an observation.
-    observed: Observed | None = None
+    observed: Observed[Any] | None = None
     # The roles of the resources this run created itself (never those it adopted or found), in
     # the order it created them: what a step refused midway takes back (see `forget_resource`).
     created_roles: list[str] = field(default_factory=list)
@@ -131,19 +149,20 @@ def field_diff(label: str, before: Any, after: Any, unit: str = "") -> str:
     return f"{label} {before} → {after}{suffix}"
 
 
-class KindFunctions(Protocol):
+class KindFunctions(Protocol[V]):
     """A kind's provisioning functions: what a provisioner module defines at its top level
-    (`ModuleProvisioner` puts them behind `Provisioner`)."""
+    (`ModuleProvisioner` puts them behind `Provisioner`); `V` is the type of its observations'
+    values."""
 
     def scale_values(self, spec: dict) -> dict[str, int | None]:
         """The numbers the environment's guardrails check (None: not set)."""
         ...
 
-    def observe(self, ctx: Context) -> Observed:
+    def observe(self, ctx: Context) -> Observed[V]:
         """Describe what AWS holds for the instance now (reads only)."""
         ...
 
-    def plan(self, spec: dict, observed: Observed) -> list[Change]:
+    def plan(self, spec: dict, observed: Observed[V]) -> list[Change]:
         """The changes that take AWS from `observed` to `spec`; pure, empty when none."""
         ...
 
@@ -155,7 +174,7 @@ class KindFunctions(Protocol):
         """One non-blocking stability check after apply."""
         ...
 
-    def plan_delete(self, observed: Observed) -> list[Change]:
+    def plan_delete(self, observed: Observed[V]) -> list[Change]:
         """The teardown of everything the instance owns, in reverse dependency order."""
         ...
 
@@ -163,24 +182,25 @@ class KindFunctions(Protocol):
         """Done when AWS no longer has the instance's own resources."""
         ...
 
-    def owned_resources(self, observed: Observed) -> list[OwnedResource]:
-        """The instance's own resources in `observed` (never the environment's shared ones)."""
+    def owned_resources(self, observed: Observed[V] | Observed[Recorded]) -> list[OwnedResource]:
+        """The instance's own resources in `observed` (never the environment's shared ones):
+        an observation, or the resources recorded on the instance (the catalog pages)."""
         ...
 
 
 @runtime_checkable
-class Provisioner(KindFunctions, Protocol):
+class Provisioner(KindFunctions[V], Protocol[V]):
     """What the engine, the services and the guardrails ask of a kind's provisioner."""
 
     kind: str
 
 
-class ModuleProvisioner:
+class ModuleProvisioner(Generic[V]):
     """A provisioner module's functions behind the `Provisioner` protocol, for `kind`: the one
     wrapper every kind is registered with (in `deployments.provisioners`). The functions are
     taken when it is made, as the module defines them then."""
 
-    def __init__(self, kind: str, functions: KindFunctions) -> None:
+    def __init__(self, kind: str, functions: KindFunctions[V]) -> None:
         self.kind = kind
         self.scale_values = functions.scale_values
         self.observe = functions.observe
@@ -195,7 +215,7 @@ class ModuleProvisioner:
         return f"<ModuleProvisioner {self.kind}>"
 
 
-def owned_from(values: dict[str, Any], labels: dict[str, str]) -> list[OwnedResource]:
+def owned_from(values: Mapping[str, Any], labels: dict[str, str]) -> list[OwnedResource]:
     """The owned resources among `values`, for the roles in `labels` (role → label), in order."""
     return [
         OwnedResource(role=role, arn=values[role], label=label)

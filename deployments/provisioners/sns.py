@@ -12,6 +12,7 @@ with their names. SNS and SQS changes take effect at once, so `wait` has nothing
 from __future__ import annotations
 
 import json
+from typing import Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -23,10 +24,46 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
+    Recorded,
     WaitResult,
+    is_recorded,
 )
 from deployments.specs.sns import SnsSpec
 from portal.aws import aws_client, error_code, is_not_found
+
+
+class TopicState(TypedDict):
+    """One of the service's topics, as observed."""
+
+    arn: str
+    exists: bool
+    subscribers: list[str]  # other services subscribed to it (topic_refs.subscribers)
+
+
+class QueueSubscription(TypedDict):
+    arn: str
+    topic: str  # "<service>/<topic>"
+    filter_policy: dict[str, Any] | None
+    raw_delivery: bool
+
+
+class QueueState(TypedDict):
+    """One of the service's queues, as observed: only `aws_name` when it does not exist."""
+
+    aws_name: str
+    url: NotRequired[str]
+    arn: NotRequired[str]
+    policy: NotRequired[dict[str, Any] | None]
+    subscription: NotRequired[QueueSubscription]
+
+
+class SnsValues(TypedDict):
+    """An SNS service's observation (`Observed.values`)."""
+
+    topics: dict[str, TopicState]  # by name: the spec's and the applied spec's
+    queues: dict[str, QueueState]  # likewise
+    topic_arns: dict[str, str]  # each ref the spec's queues subscribe to → ARN ("" if none)
+    environment: str
 
 
 def _client(ctx: Context, service: str):
@@ -57,12 +94,12 @@ def queue_policy(queue_arn: str, topic_arn: str) -> dict:
 
 
 # --- observe -------------------------------------------------------------------------------------
-def observe(ctx: Context) -> Observed:
+def observe(ctx: Context) -> Observed[SnsValues]:
     service, env = ctx.service.slug, ctx.environment.slug
     want_topics, want_queues = _spec_parts(ctx.spec)
     had_topics, had_queues = _spec_parts(ctx.instance.applied_spec)
     sns, sqs = _client(ctx, "sns"), _client(ctx, "sqs")
-    topics = {}
+    topics: dict[str, TopicState] = {}
     for name in dict.fromkeys(want_topics + had_topics):
         arn = topic_refs.arn_of(ctx.environment, service, name)
         try:
@@ -77,7 +114,7 @@ def observe(ctx: Context) -> Observed:
             "exists": exists,
             "subscribers": topic_refs.subscribers(ctx.environment, f"{service}/{name}"),
         }
-    queues = {}
+    queues: dict[str, QueueState] = {}
     for name in dict.fromkeys([*want_queues, *had_queues]):
         queues[name] = _observe_queue(
             ctx,
@@ -87,7 +124,7 @@ def observe(ctx: Context) -> Observed:
             (want_queues.get(name) or had_queues[name])["topic"],
         )
     wanted_refs = [q["topic"] for q in want_queues.values()]
-    values = {
+    values: SnsValues = {
         "topics": topics,
         "queues": queues,
         "topic_arns": topic_refs.resolve(ctx.environment, wanted_refs, own=(service, want_topics)),
@@ -100,7 +137,7 @@ def observe(ctx: Context) -> Observed:
     )
 
 
-def _observe_queue(ctx, sns, sqs, aws_name: str, ref: str) -> dict:
+def _observe_queue(ctx, sns, sqs, aws_name: str, ref: str) -> QueueState:
     try:
         url = sqs.get_queue_url(QueueName=aws_name)["QueueUrl"]
     except ClientError as exc:
@@ -110,7 +147,7 @@ def _observe_queue(ctx, sns, sqs, aws_name: str, ref: str) -> dict:
     attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn", "Policy"])[
         "Attributes"
     ]
-    found = {
+    found: QueueState = {
         "aws_name": aws_name,
         "url": url,
         "arn": attributes["QueueArn"],
@@ -139,7 +176,7 @@ def _observe_queue(ctx, sns, sqs, aws_name: str, ref: str) -> dict:
 
 
 # --- plan ----------------------------------------------------------------------------------------
-def plan(spec: dict, observed: Observed) -> list[Change]:
+def plan(spec: dict, observed: Observed[SnsValues]) -> list[Change]:
     want = SnsSpec.model_validate(spec)
     values = observed.values
     changes: list[Change] = []
@@ -159,7 +196,7 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
     return changes
 
 
-def _plan_queue(queue, have: dict, topic_arns: dict) -> list[Change]:
+def _plan_queue(queue, have: QueueState, topic_arns: dict[str, str]) -> list[Change]:
     changes = []
     if not have.get("arn"):
         changes.append(Change(f"queue.create:{queue.name}", f"Create SQS queue {queue.name}"))
@@ -172,12 +209,8 @@ def _plan_queue(queue, have: dict, topic_arns: dict) -> list[Change]:
             )
         )
     sub = have.get("subscription")
-    wanted = {
-        "topic": queue.topic,
-        "filter_policy": queue.filter_policy,
-        "raw_delivery": queue.raw_delivery,
-    }
-    if not sub or {k: sub[k] for k in wanted} != wanted:
+    wanted = (queue.topic, queue.filter_policy, queue.raw_delivery)
+    if not sub or (sub["topic"], sub["filter_policy"], sub["raw_delivery"]) != wanted:
         details = [
             f"filter policy: {json.dumps(queue.filter_policy, sort_keys=True)}"
             if queue.filter_policy
@@ -196,22 +229,22 @@ def _plan_queue(queue, have: dict, topic_arns: dict) -> list[Change]:
     return changes
 
 
-def _plan_removals(want: SnsSpec, values: dict) -> list[Change]:
+def _plan_removals(want: SnsSpec, values: SnsValues) -> list[Change]:
     changes = []
     keep_queues = {q.name for q in want.queues}
     for name, have in values["queues"].items():
         if name not in keep_queues and have.get("arn"):
             changes.append(Change(f"queue.delete:{name}", f"Delete SQS queue {name}"))
     keep_topics = {t.name for t in want.topics}
-    for name, have in values["topics"].items():
-        if name in keep_topics or not have["exists"]:
+    for name, topic in values["topics"].items():
+        if name in keep_topics or not topic["exists"]:
             continue
-        _refuse_if_subscribed(name, have)
+        _refuse_if_subscribed(name, topic)
         changes.append(Change(f"topic.delete:{name}", f"Delete SNS topic {name}"))
     return changes
 
 
-def _refuse_if_subscribed(name: str, have: dict) -> None:
+def _refuse_if_subscribed(name: str, have: TopicState) -> None:
     users = have["subscribers"]
     if users:
         verb = "subscribes" if len(users) == 1 else "subscribe"
@@ -323,7 +356,7 @@ def wait(ctx: Context) -> WaitResult:
     return WaitResult(done=True, detail="SNS and SQS apply changes at once")
 
 
-def plan_delete(observed: Observed) -> list[Change]:
+def plan_delete(observed: Observed[SnsValues]) -> list[Change]:
     values = observed.values
     changes = [
         Change(f"queue.delete:{name}", f"Delete SQS queue {name}")
@@ -344,27 +377,27 @@ def wait_deleted(ctx: Context) -> WaitResult:
 LABELS = {"topic": "SNS topic", "queue": "SQS queue"}
 
 
-def owned_resources(observed: Observed) -> list[OwnedResource]:
+def owned_resources(observed: Observed[SnsValues] | Observed[Recorded]) -> list[OwnedResource]:
     """Its topics and queues that exist, by role "topic:<name>" / "queue:<name>". `observed` is
     an observation, or (the catalog pages, `deployments.selectors`) the recorded resources
     themselves, role → ARN, which have no "topics" or "queues"."""
     values = observed.values
-    if "topics" not in values and "queues" not in values:
+    if is_recorded(values):
         return [
             OwnedResource(role=role, arn=arn, label=f"{LABELS[kind]} {name}")
             for role, arn in values.items()
             for kind, _, name in [role.partition(":")]
-            if kind in LABELS and name and isinstance(arn, str) and arn
+            if kind in LABELS and name and arn
         ]
     owned = [
         OwnedResource(role=f"topic:{name}", arn=have["arn"], label=f"SNS topic {name}")
-        for name, have in values.get("topics", {}).items()
+        for name, have in values["topics"].items()
         if have["exists"]
     ]
     owned += [
-        OwnedResource(role=f"queue:{name}", arn=have["arn"], label=f"SQS queue {name}")
-        for name, have in values.get("queues", {}).items()
-        if have.get("arn")
+        OwnedResource(role=f"queue:{name}", arn=arn, label=f"SQS queue {name}")
+        for name, have in values["queues"].items()
+        if (arn := have.get("arn"))
     ]
     return owned
 

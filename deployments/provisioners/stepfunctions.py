@@ -14,6 +14,7 @@ its role cannot serve. The machine's type is fixed by AWS at creation: changing 
 from __future__ import annotations
 
 import json
+from typing import Any, NotRequired, TypedDict
 
 from botocore.exceptions import ClientError
 
@@ -25,11 +26,29 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
+    Recorded,
     WaitResult,
     owned_from,
 )
 from deployments.specs.stepfunctions import StepFunctionsSpec, resolve
 from portal.aws import aws_client, error_code, is_not_found
+
+
+class StepFunctionsValues(TypedDict):
+    """A Step Functions service's observation (`Observed.values`): its names and Lambda
+    targets always; its role and state machine as far as they exist."""
+
+    machine_name: str
+    role_name: str
+    lambda_targets: dict[str, str]  # Lambda service slug → its live alias ARN ("" if none)
+    role_arn: NotRequired[str]
+    invoke: NotRequired[list[str]]  # the function ARNs the role may invoke
+    state_machine_arn: NotRequired[str]
+    type: NotRequired[str]  # STANDARD or EXPRESS
+    definition: NotRequired[dict[str, Any]]
+    machine_role_arn: NotRequired[str]
+    status: NotRequired[str]
+
 
 TRUST_POLICY = json.dumps(
     {
@@ -106,10 +125,10 @@ def policy_document(resources: list[str]) -> str:
 
 
 # --- observe -------------------------------------------------------------------------------------
-def observe(ctx: Context) -> Observed:
+def observe(ctx: Context) -> Observed[StepFunctionsValues]:
     machine, arn, role = _names(ctx)
     spec = StepFunctionsSpec.model_validate(ctx.spec)
-    values: dict = {
+    values: StepFunctionsValues = {
         "machine_name": machine,
         "role_name": role,
         "lambda_targets": lambda_targets(ctx.environment, spec.lambda_services()),
@@ -132,13 +151,11 @@ def observe(ctx: Context) -> Observed:
         if not (is_not_found(exc) or error_code(exc) == "StateMachineDoesNotExist"):
             raise
         return Observed(exists=False, values=values)
-    values.update(
-        state_machine_arn=described["stateMachineArn"],
-        type=described.get("type", "STANDARD"),
-        definition=json.loads(described["definition"]),
-        machine_role_arn=described.get("roleArn", ""),
-        status=described.get("status", "ACTIVE"),
-    )
+    values["state_machine_arn"] = described["stateMachineArn"]
+    values["type"] = described.get("type", "STANDARD")
+    values["definition"] = json.loads(described["definition"])
+    values["machine_role_arn"] = described.get("roleArn", "")
+    values["status"] = described.get("status", "ACTIVE")
     return Observed(exists=True, values=values)
 
 
@@ -153,7 +170,7 @@ def resolved_definition(spec: StepFunctionsSpec, targets: dict[str, str], env: s
     return resolve(spec.definition, targets)
 
 
-def plan(spec: dict, observed: Observed) -> list[Change]:
+def plan(spec: dict, observed: Observed[StepFunctionsValues]) -> list[Change]:
     want = StepFunctionsSpec.model_validate(spec)
     have = observed.values
     env = have.get("machine_name", "").rsplit("-", 1)[-1] or "this environment"
@@ -310,7 +327,7 @@ def wait(ctx: Context) -> WaitResult:
     return WaitResult(done=status == "ACTIVE", detail=f"State machine {status}")
 
 
-def plan_delete(observed: Observed) -> list[Change]:
+def plan_delete(observed: Observed[StepFunctionsValues]) -> list[Change]:
     changes = []
     if observed.exists:
         changes.append(
@@ -337,7 +354,9 @@ def wait_deleted(ctx: Context) -> WaitResult:
 OWNED = {"state_machine_arn": "State machine", "role_arn": "Execution role (its own)"}
 
 
-def owned_resources(observed: Observed) -> list[OwnedResource]:
+def owned_resources(
+    observed: Observed[StepFunctionsValues] | Observed[Recorded],
+) -> list[OwnedResource]:
     return owned_from(observed.values, OWNED)
 
 
