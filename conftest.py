@@ -123,11 +123,26 @@ def aws_clean(aws_emulator):
 class Worker:
     """A real Celery worker process on real Redis, against the test database."""
 
-    def __init__(self, emulator_url: str, db_name: str):
+    def __init__(
+        self,
+        emulator_url: str,
+        db_name: str,
+        *,
+        pool: str = "prefork",
+        concurrency: int = 2,
+        queue: str = "",
+        name: str = "test",
+        env: dict[str, str] | None = None,
+    ):
+        """`queue` (default the suite's): a worker of its own that no other test's work reaches;
+        the tasks it enqueues itself go there too. `env`: more environment (settings)."""
         self.emulator_url = emulator_url
         self.db_name = db_name
+        self.pool, self.concurrency, self.name = pool, concurrency, name
+        self.queue = queue or settings.CELERY_TASK_DEFAULT_QUEUE
+        self.env = env or {}
         self.proc: subprocess.Popen | None = None
-        self.log_path = ROOT / "var" / "test-worker.log"
+        self.log_path = ROOT / "var" / f"{name}-worker.log"
 
     def start(self) -> None:
         db = settings.DATABASES["default"]
@@ -141,20 +156,25 @@ class Worker:
                 "portal",
                 "worker",
                 "--pool",
-                "prefork",
+                self.pool,
                 "--concurrency",
-                "2",
+                str(self.concurrency),
                 "--queues",
-                settings.CELERY_TASK_DEFAULT_QUEUE,
+                self.queue,
                 "--loglevel",
                 "INFO",
                 "--without-gossip",
                 "--without-mingle",
                 "--hostname",
-                f"test-{os.getpid()}@%h",
+                f"{self.name}-{os.getpid()}@%h",
             ],
             cwd=ROOT,
-            env=_child_env(AWS_ENDPOINT_URL=self.emulator_url, DATABASE_URL=database_url),
+            env=_child_env(
+                AWS_ENDPOINT_URL=self.emulator_url,
+                DATABASE_URL=database_url,
+                CELERY_QUEUE=self.queue,
+                **self.env,
+            ),
             stdout=open(self.log_path, "a"),  # noqa: SIM115 — owned by the child
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, so kill() takes the pool too
@@ -169,7 +189,8 @@ class Worker:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"Celery worker exited; see {self.log_path}")
             replies = app.control.ping(timeout=0.5)
-            if any(name.startswith(f"test-{os.getpid()}@") for r in replies for name in r):
+            mine = f"{self.name}-{os.getpid()}@"
+            if any(name.startswith(mine) for r in replies for name in r):
                 return
         raise TimeoutError(f"Celery worker did not start; see {self.log_path}")
 

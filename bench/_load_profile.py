@@ -78,6 +78,9 @@ def profile(kinds: dict[int, str], t0: float, t1: float, bottleneck: str, thread
             per[pk]["last"] = max(per[pk]["last"], b)
         elif e[0] == "bucket":
             per[pk]["bucket wait"] += float(e[4])
+        elif e[0] == "park":
+            per[pk]["parked"] += float(e[4])
+            per[pk]["parks"] += 1
         elif e[0] == "lock":
             asked, got, released = map(float, e[2:5])
             per[pk]["lock wait"] += got - asked
@@ -94,9 +97,13 @@ def profile(kinds: dict[int, str], t0: float, t1: float, bottleneck: str, thread
                 r["lock wait"] for r in rows
             ),
             "  of which holding it": statistics.mean(r["lock held"] for r in rows),
-            "between tasks (stability polls)": statistics.mean(
+            "between tasks (parked for tokens, stability polls)": statistics.mean(
                 r["last"] - r["first"] - r["running"] for r in rows
             ),
+            "  of which parked for tokens (no thread held)": statistics.mean(
+                r["parked"] for r in rows
+            ),
+            "  parks per deploy": statistics.mean(r["parks"] for r in rows),
             "click → last task end": statistics.mean(r["last"] - t0 for r in rows),
         }
         print(f"  {kind} ({len(rows)} deploys), mean seconds per deploy:")

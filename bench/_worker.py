@@ -8,6 +8,7 @@ worker`; pool and threads come from the settings). What it publishes, read by th
 - `<prefix>:bench-events:<pid>`, a list of timed events, one per line of text:
   `task <deployment> <start> <end>` for each task run (busy threads over time, time running),
   `bucket <deployment> <group> <asked> <waited>` for each rate-limit token it took,
+  `park <deployment> <group> <asked> <wait>` for each deployment parked for a far token,
   `lock <deployment> <asked> <acquired> <released>` for each listener-rule lock it held.
   Times are `time.time()` (one clock for every process on the machine). The probes wrap the
   shipped functions; they change no behaviour.
@@ -72,7 +73,11 @@ _take = ratelimit.take
 
 def _timed_take(*, group: str, **kwargs) -> float:
     asked = time.time()
-    waited = _take(group=group, **kwargs)
+    try:
+        waited = _take(group=group, **kwargs)
+    except ratelimit.RateLimited as parked:
+        _event("park", _deployment(), group, f"{asked:.4f}", f"{parked.wait:.4f}")
+        raise
     _event("bucket", _deployment(), group, f"{asked:.4f}", f"{waited:.4f}")
     return waited
 

@@ -8,6 +8,7 @@ task from a worker that was presumed dead cannot touch a deployment someone else
 from __future__ import annotations
 
 import logging
+import math
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -32,6 +33,7 @@ from deployments.upkeep import (  # noqa: F401 — beat's jobs, re-exported for 
     deployments_reconcile,
     instances_check_drift,
 )
+from portal import ratelimit
 from portal.aws import error_message, is_transient
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,7 @@ class Outcome:
 
     WAIT = "wait"  # check stability again after a pause
     RETRY = "retry"  # run the whole (idempotent) apply again after `countdown`
+    PARK = "park"  # resume the apply after `countdown` (a rate-limit token), lease kept
     DONE = "done"  # finished, or not ours any more
 
     kind: str
@@ -220,7 +223,12 @@ class LeaseLost(Exception):
 
 
 def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
-    """Apply the deployment's spec, then hand over to the stability checks."""
+    """Apply the deployment's spec, then hand over to the stability checks.
+
+    A call whose rate-limit token is more than AWS_RATE_LIMIT_PARK_AFTER away parks the
+    deployment instead of sleeping in this thread (`_park`); `deployment_unpark` and this
+    function again finish it: the apply is idempotent (it reads AWS and adopts what the parked
+    run made), and the reserved token is spent by the same call on the way back."""
     deployment = _load(deployment_id, lease)
     if deployment is None:
         return Outcome(Outcome.DONE)
@@ -230,9 +238,12 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
         deployment_id=deployment_id, type="deployment.started", deployment=deployment
     )
     try:
-        observed = _apply_spec(deployment, deployment.spec)
+        with ratelimit.parking(owner=f"deployment-{deployment.pk}"):
+            observed = _apply_spec(deployment, deployment.spec)
     except LeaseLost:
         return Outcome(Outcome.DONE)
+    except ratelimit.RateLimited as parked:
+        return _park(deployment, parked)
     except Exception as exc:  # noqa: BLE001 — every AWS or code error ends in a recorded state
         return _on_error(deployment, exc)
     # Check once straight away, with the row and observation in hand: many changes are stable
@@ -240,6 +251,38 @@ def deployment_execute(*, deployment_id: int, lease: uuid.UUID) -> Outcome:
     # step and start time are written only when it has to wait (one line and no UPDATE when
     # it is stable at once; finishing is conditional on the lease either way).
     return _check(deployment, None, observed, first=True)
+
+
+def _park(deployment: Deployment, parked: ratelimit.RateLimited) -> Outcome:
+    """Free the thread until the token is due: the row stays running under its lease, and its
+    heartbeat vouches for it until then (the reconciler takes a row only once its heartbeat is
+    DEPLOY_DEAD_WORKER_SECONDS old), in one conditional UPDATE. The resume comes a moment early
+    and sleeps the rest, so the call leaves when its token is due, as if it had waited."""
+    due = timezone.now() + timedelta(seconds=parked.wait)
+    if not Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
+        heartbeat_at=due, worker=liveness.beating_name()
+    ):
+        return DONE
+    steplog.note(
+        deployment,
+        f"Waiting for AWS rate limit ({ratelimit.group_label(parked.group)}), "
+        f"resumes in ~{math.ceil(parked.wait)} s",
+        "Slipway keeps to AWS's documented rate for these calls; the token is reserved for "
+        "this deployment, and no worker is held meanwhile.",
+    )
+    resume_in = max(0.0, parked.wait - settings.AWS_RATE_LIMIT_PARK_AFTER / 2)
+    return Outcome(Outcome.PARK, countdown=resume_in)
+
+
+def deployment_unpark(*, deployment_id: int, lease: uuid.UUID) -> uuid.UUID | None:
+    """Take a parked deployment back (a new lease, in one conditional UPDATE), to apply again.
+    None if it is not parked under `lease` any more: a second delivery, or the reconciler gave
+    it away (its worker died)."""
+    fresh = uuid.uuid4()
+    taken = Deployment.objects.filter(
+        pk=deployment_id, status=Deployment.Status.RUNNING, lease=lease
+    ).update(lease=fresh, heartbeat_at=timezone.now(), worker=liveness.beating_name())
+    return fresh if taken else None
 
 
 WAIT_STEP = "Wait until AWS reports it stable"

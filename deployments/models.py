@@ -85,6 +85,7 @@ class Deployment(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     # Written by the worker on every step; the reconciler re-enqueues rows whose heartbeat stops.
+    # A deployment parked for a rate-limit token holds here the time its token is due.
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     # Changes on every claim, so a stale task (from a worker that died) cannot touch the row.
     lease = models.UUIDField(null=True, blank=True)

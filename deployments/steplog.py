@@ -23,6 +23,7 @@ from django.utils import timezone
 from deployments import live
 from deployments.models import Deployment, DeploymentStep
 from portal.aws import collect_request_ids, error_message, request_id
+from portal.ratelimit import RateLimited
 
 _TABLE = DeploymentStep._meta.db_table
 _COLUMNS = "deployment_id, name, status, message, aws_request_id, started_at, finished_at"
@@ -130,6 +131,15 @@ def step(
     try:
         with collect_request_ids() as ids:
             yield running
+    except RateLimited:
+        # Not a failure: the deployment is parked for an AWS rate-limit token (engine._park),
+        # and the step runs again when it resumes.
+        paused = "Paused for AWS's rate limit; done again when the deployment resumes."
+        _finish(
+            Finish(pk, DeploymentStep.Status.INTERRUPTED, paused, join_ids(ids), timezone.now())
+        )
+        live.deployment_changed(deployment.pk)
+        raise
     except BaseException as exc:
         _finish(
             Finish(

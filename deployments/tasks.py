@@ -17,6 +17,8 @@ def _follow(deployment_id: int, lease: uuid.UUID, outcome: engine.Outcome) -> No
         )
     elif outcome.kind == engine.Outcome.RETRY:
         run_deployment.apply_async((deployment_id,), countdown=outcome.countdown)
+    elif outcome.kind == engine.Outcome.PARK:
+        resume_deployment.apply_async((deployment_id, str(lease)), countdown=outcome.countdown)
 
 
 @shared_task(**TASK_OPTIONS)
@@ -27,6 +29,18 @@ def run_deployment(deployment_id: int) -> None:
         return
     _follow(
         deployment_id, lease, engine.deployment_execute(deployment_id=deployment_id, lease=lease)
+    )
+
+
+@shared_task(**TASK_OPTIONS)
+def resume_deployment(deployment_id: int, lease: str) -> None:
+    """Apply a parked deployment again once its rate-limit token is due (no thread held while
+    it waited). A second delivery finds the lease moved on and returns."""
+    fresh = engine.deployment_unpark(deployment_id=deployment_id, lease=uuid.UUID(lease))
+    if fresh is None:
+        return
+    _follow(
+        deployment_id, fresh, engine.deployment_execute(deployment_id=deployment_id, lease=fresh)
     )
 
 

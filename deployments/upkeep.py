@@ -58,6 +58,8 @@ def deployments_reconcile() -> list[int]:
        DEPLOY_STALE_SECONDS whoever holds them (a hung worker) → `queued`;
     2. the steps those attempts left `running` → `interrupted`;
     3. `queued` rows older than DEPLOY_STALE_SECONDS (their message was lost) are returned too.
+    A deployment parked for a rate-limit token (engine._park) is `running` with its heartbeat
+    set to when the token is due: it is left alone until then, and taken like any other after.
     Returns the ids to enqueue; the claim makes a duplicate message harmless.
     """
     now = timezone.now()

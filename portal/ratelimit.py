@@ -3,13 +3,20 @@
 AWS throttles per account and region; several workers and web processes share those limits, so
 the bucket lives in Redis and every process takes tokens from the same one. A call that finds
 the bucket empty waits for its token (bounded); past the bound it raises a throttling error,
-which the engine treats as transient and retries later.
+which the engine treats as transient and retries later. A deployment's apply runs inside
+`parking`: there a token more than a moment away is reserved for the deployment and
+`RateLimited` is raised instead of sleeping, so the worker thread serves other deployments
+until the engine resumes this one (deployments/engine.py).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import math
 import time
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import redis
@@ -57,21 +64,59 @@ return {0, "0", counter}
 # Reserve the next token for an AWS call: the bucket may go below zero, each caller then sleeps
 # until its own token exists, so waiting callers are served in order, each with one round trip
 # (no herd retrying every few milliseconds, no caller starved by luckier ones). A reservation
-# that would wait longer than ARGV[3] seconds is refused and takes nothing: the wait comes back
-# negative. KEYS[1] the bucket; ARGV: rate per second, burst, longest wait.
+# that would wait longer than ARGV[3] seconds is refused and takes nothing.
+# With an owner (KEYS[2], the owner's list of tokens reserved in this bucket, due times in
+# order; see `parking`): a token further away than ARGV[4] seconds (at most ARGV[5]) is
+# reserved for the owner and not waited for; the owner's next call in this bucket spends it,
+# or parks again until it is due, taking nothing new. A reserved token not spent within ARGV[6]
+# seconds of its time goes back to the bucket (no call used it; spending it that late could
+# bunch calls beyond AWS's burst), and the call reserves anew, like any other caller.
+# KEYS[1] the bucket; ARGV: rate per second, burst, longest wait, park beyond, longest park,
+# grace. Returns {code, seconds}: 0 the token is ours after `seconds` (sleep), 1 park for
+# `seconds` (the token is kept for the owner), 2 refused (`seconds` the wait it would take).
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) + tonumber(t[2]) / 1000000
 local rate = tonumber(ARGV[1])
-local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens')) or tonumber(ARGV[2])
+local burst = tonumber(ARGV[2])
+local tokens = tonumber(redis.call('HGET', KEYS[1], 'tokens')) or burst
 local stamp = tonumber(redis.call('HGET', KEYS[1], 'stamp')) or now
-tokens = math.min(tonumber(ARGV[2]), tokens + (now - stamp) * rate)
+tokens = math.min(burst, tokens + (now - stamp) * rate)
+if #KEYS > 1 then
+  while true do
+    local held = redis.call('LINDEX', KEYS[2], 0)
+    if not held then break end
+    local due = tonumber(held)
+    if now - due > tonumber(ARGV[6]) then
+      redis.call('LPOP', KEYS[2])
+      tokens = math.min(burst, tokens + 1)
+    elseif due - now > tonumber(ARGV[4]) then
+      return {1, tostring(due - now)}
+    else
+      redis.call('LPOP', KEYS[2])
+      return {0, tostring(math.max(0, due - now))}
+    end
+  end
+end
 local wait = math.max(0, (1 - tokens) / rate)
-if wait > tonumber(ARGV[3]) then return tostring(-wait) end
+local parks = #KEYS > 1 and wait > tonumber(ARGV[4])
+local bound = tonumber(ARGV[3])
+if parks then bound = tonumber(ARGV[5]) end
+if wait > bound then
+  redis.call('HSET', KEYS[1], 'tokens', tokens, 'stamp', now)
+  redis.call('EXPIRE', KEYS[1], 3600)
+  return {2, tostring(wait)}
+end
 redis.call('HSET', KEYS[1], 'tokens', tokens - 1, 'stamp', now)
 redis.call('EXPIRE', KEYS[1], 3600)
-return tostring(wait)
+if parks then
+  redis.call('RPUSH', KEYS[2], string.format('%.6f', now + wait))
+  redis.call('EXPIRE', KEYS[2], 3600)
+  return {1, tostring(wait)}
+end
+return {0, tostring(wait)}
 """
+_SLEEP, _PARK, _REFUSED = 0, 1, 2
 
 # Which of AWS's documented buckets (per account and region) each call draws from. A call may
 # draw from two: API Gateway limits some operations on their own *and* all of them together.
@@ -150,24 +195,79 @@ def _redis():
     return _client, _script
 
 
+class RateLimited(Exception):  # noqa: N818 — reads as what happened, like AWS's "Throttling"
+    """Raised inside `parking` instead of a long sleep: the call's token is `wait` seconds away.
+
+    The token is reserved for the owner (nothing was sent to AWS); the owner's next call in the
+    same bucket spends it. The engine parks the deployment and resumes it when it is due.
+    """
+
+    def __init__(self, *, group: str, wait: float):
+        self.group = group
+        self.wait = wait
+        super().__init__(
+            f"waiting for AWS rate limit ({group_label(group)}), resumes in ~{math.ceil(wait)} s"
+        )
+
+
+def group_label(group: str) -> str:
+    """A bucket's name as a user reads it: "ecs task definition writes"."""
+    return group.replace("-", " ")
+
+
+_owner: ContextVar[str | None] = ContextVar("slipway_rate_limit_owner", default=None)
+
+
+@contextlib.contextmanager
+def parking(owner: str) -> Iterator[None]:
+    """Within the block, a call whose token is more than AWS_RATE_LIMIT_PARK_AFTER seconds away
+    does not sleep in this thread: the token is reserved for `owner` (a deployment) and
+    `RateLimited` is raised, so the caller can free the thread and come back when it is due.
+    Threads started with a copy of this context (portal.aws.concurrently) park the same way.
+    """
+    token = _owner.set(owner)
+    try:
+        yield
+    finally:
+        _owner.reset(token)
+
+
+def _bucket_key(account: str, region: str, group: str) -> str:
+    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
+    return f"{prefix}:aws-bucket:{account}:{region}:{group}"
+
+
 def take(*, account: str, region: str, group: str, max_wait: float | None = None) -> float:
     """Block until a token is ours; return the seconds waited. Fails open if Redis is down.
 
     `max_wait` (default AWS_RATE_LIMIT_MAX_WAIT) bounds the waiting; web requests wait less.
     Past it nothing is taken and a throttling error is raised, which the engine treats as
-    transient (retry later).
+    transient (retry later). Inside `parking`, a wait longer than AWS_RATE_LIMIT_PARK_AFTER
+    (up to AWS_RATE_LIMIT_MAX_PARK) raises `RateLimited` instead, the token kept for the owner.
     """
     max_wait = settings.AWS_RATE_LIMIT_MAX_WAIT if max_wait is None else max_wait
     rate, burst = settings.AWS_RATE_LIMITS[group]
-    prefix = settings.CACHES["default"].get("KEY_PREFIX", "slipway")
-    key = f"{prefix}:aws-bucket:{account}:{region}:{group}"
+    key = _bucket_key(account, region, group)
+    owner = _owner.get()
+    keys = [key] if owner is None else [key, f"{key}:held:{owner}"]
+    # A reserved token stays good for the time its bucket takes to refill (at least 10 s).
+    grace = max(burst / rate, 10.0)
+    args = [
+        rate,
+        burst,
+        max_wait,
+        settings.AWS_RATE_LIMIT_PARK_AFTER,
+        settings.AWS_RATE_LIMIT_MAX_PARK,
+        grace,
+    ]
     try:
         _redis()
-        wait = float(_reserve(keys=[key], args=[rate, burst, max_wait]))
+        code, seconds = _reserve(keys=keys, args=args)
     except redis.RedisError:
         log.warning("Rate-limit bucket unavailable (Redis); calling AWS without it")
         return 0.0
-    if wait < 0:
+    wait = float(seconds)
+    if int(code) == _REFUSED:
         raise ClientError(
             {
                 "Error": {
@@ -178,9 +278,20 @@ def take(*, account: str, region: str, group: str, max_wait: float | None = None
             },
             group,
         )
+    if int(code) == _PARK:
+        raise RateLimited(group=group, wait=wait)
     if wait > 0:
         time.sleep(wait)
     return wait
+
+
+def give_back(*, account: str, region: str, group: str) -> None:
+    """Return a token taken for a call that was not made (its next bucket parked it)."""
+    try:
+        client, _ = _redis()
+        client.hincrbyfloat(_bucket_key(account, region, group), "tokens", 1)
+    except redis.RedisError:
+        log.warning("Rate-limit bucket unavailable (Redis); token not given back")
 
 
 def before_call_handler(*, account: str, region: str, max_wait: float | None = None):
@@ -190,8 +301,16 @@ def before_call_handler(*, account: str, region: str, max_wait: float | None = N
         if not settings.AWS_RATE_LIMITS_ENABLED:
             return
         _, service, operation = event_name.split(".", 2)
+        taken: list[str] = []
         for group in throttle_groups(service, operation):
-            take(account=account, region=region, group=group, max_wait=max_wait)
+            try:
+                take(account=account, region=region, group=group, max_wait=max_wait)
+            except (RateLimited, ClientError):
+                # The call is not made: the tokens its other buckets gave are returned.
+                for earlier in taken:
+                    give_back(account=account, region=region, group=earlier)
+                raise
+            taken.append(group)
 
     return handler
 

@@ -304,6 +304,13 @@ AWS_RATE_LIMITS = {
 # definitions: 1/s, so 2 workers × 16 threads wait up to ~32 s); well below
 # DEPLOY_STALE_SECONDS, past which a silent deployment is taken to have lost its worker.
 AWS_RATE_LIMIT_MAX_WAIT = 60.0
+# A deployment's apply whose token is further away than this does not sleep in its worker
+# thread: the token is reserved for it, the deployment is parked (status running, the lease
+# kept) and resumed when the token is due, so the thread serves other deployments meanwhile
+# (portal.ratelimit.parking). Up to AWS_RATE_LIMIT_MAX_PARK seconds ahead; beyond that the
+# call is refused as above (a queue of 900 ECS task definitions at AWS's 1 per second).
+AWS_RATE_LIMIT_PARK_AFTER = env.float("SLIPWAY_AWS_RATE_LIMIT_PARK_AFTER", default=2.0)
+AWS_RATE_LIMIT_MAX_PARK = env.float("SLIPWAY_AWS_RATE_LIMIT_MAX_PARK", default=900.0)
 # The embedded emulator (moto server) listens here; 5055 keeps clear of Django's 8000 and
 # moto's own default 5000 (often taken by other dev tools).
 EMULATOR_HOST = env.str("SLIPWAY_EMULATOR_HOST", default="127.0.0.1")

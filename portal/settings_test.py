@@ -15,6 +15,10 @@ os.environ.setdefault("CACHE_KEY_PREFIX", f"slipway-test{_suffix}")
 # One attempt: a 500 from the emulator should fail the test, not be retried silently.
 os.environ.setdefault("SLIPWAY_AWS_MAX_ATTEMPTS", "1")
 os.environ.setdefault("SLIPWAY_DEPLOY_POLL_SECONDS", "0.3")
+# The tests that run the engine inline follow its stability checks, not its parking for a far
+# rate-limit token (deployments/tests/test_rate_limit_parking.py sets the shipped 2 s, in its
+# worker too): elsewhere in the suite such a wait sleeps, up to AWS_RATE_LIMIT_MAX_WAIT.
+os.environ.setdefault("SLIPWAY_AWS_RATE_LIMIT_PARK_AFTER", "30")
 
 from portal.settings import *  # noqa: E402, F403
 
