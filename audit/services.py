@@ -34,6 +34,28 @@ def audit_source(source: str) -> Iterator[None]:
         _current_source.reset(token)
 
 
+# The rows of the current `audit_batch()` block, inserted together when it ends; None outside one.
+_batch: contextvars.ContextVar[list[AuditEvent] | None] = contextvars.ContextVar(
+    "audit_batch", default=None
+)
+
+
+@contextlib.contextmanager
+def audit_batch() -> Iterator[None]:
+    """Within this block (inside one transaction), `audit_record` collects its rows and they are
+    inserted in one statement, in the order recorded, when the block ends without an exception
+    (with one, none is: the caller's transaction rolls back what the rows were about). Rows
+    returned meanwhile have no primary key yet."""
+    rows: list[AuditEvent] = []
+    token = _batch.set(rows)
+    try:
+        yield
+    finally:
+        _batch.reset(token)
+    if rows:
+        AuditEvent.objects.bulk_create(rows)
+
+
 def _target_fields(target: Any) -> tuple[str, str, str]:
     """(type, id, label) for a model instance, a (type, id, label) tuple, or a plain string."""
     if target is None:
@@ -72,6 +94,7 @@ def audit_record(
     `actor` is a user, or None for the system. `target` is a model instance, a
     `(type, id, label)` tuple, or a string label. `before`/`after` are JSON-able snapshots.
     `source` defaults to the one set by `audit_source()` (the API, a command), else "web".
+    Inside `audit_batch()` the row is inserted when the block ends.
     """
     source = source or _current_source.get()
     if source not in SOURCES:
@@ -80,7 +103,7 @@ def audit_record(
         raise ValueError(f"Unknown audit result {result!r}")
     target_type, target_id, target_label = _target_fields(target)
     user = actor if getattr(actor, "is_authenticated", False) else None
-    return AuditEvent.objects.create(
+    event = AuditEvent(
         actor=user,
         actor_name=user.get_username() if user else "",
         action=action[:100],
@@ -94,3 +117,9 @@ def audit_record(
         result=result,
         source=source,
     )
+    batch = _batch.get()
+    if batch is None:
+        event.save(force_insert=True)
+    else:
+        batch.append(event)
+    return event

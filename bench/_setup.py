@@ -73,30 +73,42 @@ def setup_django():
 
 
 def submit(user, team, env, kind, slug, overrides, confirm=True) -> int:
-    """One deploy through the kind's create form and services.service_launch, as the web does:
-    the plan (AWS read in this process) and, when `confirm`, the click that queues it."""
+    """One deploy through the kind's create form and services.service_launch, as the web's POST
+    does: the form validated (its owner team and environment read by it, as the view uses
+    them), the plan (AWS read in this process) and, when `confirm`, the click that queues it."""
     from deployments import kinds, services
-    from portal.demo import _form_data
 
     teams = type(team).objects.filter(pk=team.pk)
     form_class = kinds.get(kind).create_form
-    data = _form_data(
-        form_class(teams=teams),
-        {"name": slug, "owner": team.pk, "environment": env.pk, **overrides},
-    )
-    form = form_class(data, teams=teams)
+    data = {**_blank_data(kind, team), "name": slug, "owner": team.pk, "environment": env.pk}
+    form = form_class({**data, **overrides}, teams=teams)
     if not form.is_valid():
         raise SystemExit(f"{kind} form refused the bench spec: {form.errors.as_text()}")
     return services.service_launch(
         user=user,
-        owner=team,
+        owner=form.cleaned_data["owner"],
         slug=slug,
         kind=kind,
-        environment=env,
+        environment=form.cleaned_data["environment"],
         spec=form.spec(),
         code=form.cleaned_data.get("code"),
         confirm=confirm,
     ).pk
+
+
+_BLANK: dict[str, dict] = {}
+
+
+def _blank_data(kind: str, team) -> dict:
+    """The kind's create form as the browser was shown it (its initial values), made once per
+    kind: the page's GET, not part of the POST a deploy is."""
+    if kind not in _BLANK:
+        from deployments import kinds
+        from portal.demo import _form_data
+
+        teams = type(team).objects.filter(pk=team.pk)
+        _BLANK[kind] = _form_data(kinds.get(kind).create_form(teams=teams), {})
+    return _BLANK[kind]
 
 
 def fixtures():

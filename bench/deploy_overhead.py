@@ -223,7 +223,7 @@ WEB_THREADS = int(os.environ.get("SLIPWAY_WEB_THREADS", "8"))
 
 
 def _launch_async(user, team, env, kind, slug, overrides):
-    env = type(env).objects.get(pk=env.pk)  # fresh, as each web request loads it
+    # The environment the deploy uses is the form's, read afresh by each request (the view's).
     return _setup.submit(user, team, env, kind, slug, overrides)
 
 

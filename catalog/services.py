@@ -2,7 +2,7 @@
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from audit.services import audit_record
 from catalog.facets import catalog_changed, counted_by_database
@@ -11,8 +11,11 @@ from catalog.specs import check_tags, settings_checked
 from portal.bulk import rows_insert
 
 
-def _catalog_fields(service: Service) -> dict:
-    """The audited snapshot of a service's catalog data."""
+def _catalog_fields(service: Service, depends_on: list[str] | None = None) -> dict:
+    """The audited snapshot of a service's catalog data. `depends_on`, when the caller knows
+    it (a service just inserted has none), saves reading it."""
+    if depends_on is None:
+        depends_on = sorted(service.depends_on.values_list("slug", flat=True)) if service.pk else []
     return {
         "name": service.name,
         "owner": service.owner.slug,
@@ -23,9 +26,7 @@ def _catalog_fields(service: Service) -> dict:
         "repo_url": service.repo_url,
         "docs_url": service.docs_url,
         "tags": list(service.tags),
-        "depends_on": sorted(service.depends_on.values_list("slug", flat=True))
-        if service.pk
-        else [],
+        "depends_on": depends_on,
     }
 
 
@@ -81,6 +82,35 @@ def service_create(
     """Add a service to the catalog, owned by a team the user belongs to (or any, for staff)."""
     if not (user.is_staff or Membership.objects.filter(team=owner, user=user).exists()):
         raise PermissionDenied(f"You are not a member of {owner.name}.")
+    service = _service_insert(
+        user=user,
+        owner=owner,
+        slug=slug,
+        kind=kind,
+        name=name,
+        description=description,
+        lifecycle=lifecycle,
+        tags=tags,
+    )
+    _changed()
+    return service
+
+
+def _service_insert(
+    *,
+    user: AbstractBaseUser,
+    owner: Team,
+    slug: str,
+    kind: str,
+    name: str = "",
+    description: str = "",
+    lifecycle: str = Service.Lifecycle.EXPERIMENTAL,
+    tags: list[str] | None = None,
+    unique_by_database: bool = False,
+) -> Service:
+    """Validate, insert and audit a new service row (the caller checked the user).
+    `unique_by_database`, for a caller whose transaction ends at an error (no savepoint): the
+    slug's uniqueness is the INSERT's own check, answered with full_clean's words."""
     service = Service(
         slug=slug,
         name=name or slug,
@@ -90,13 +120,52 @@ def service_create(
         lifecycle=lifecycle,
         tags=check_tags(tags or []),
     )
-    service.full_clean()
-    service.save()
+    # `owner` is a team row the caller read; its existence is not read again (the foreign
+    # key holds it at commit).
+    service.full_clean(exclude=["owner"], validate_unique=not unique_by_database)
+    try:
+        service.save()
+    except IntegrityError as exc:
+        if not unique_by_database or "slug" not in str(exc):
+            raise
+        # Taken since the form checked it (two people, one name): what full_clean says.
+        raise ValidationError({"slug": service.unique_error_message(Service, ["slug"])}) from exc
     audit_record(
-        actor=user, action="service.create", target=service, after=_catalog_fields(service)
+        actor=user,
+        action="service.create",
+        target=service,
+        after=_catalog_fields(service, depends_on=[]),
     )
-    _changed()
     return service
+
+
+@transaction.atomic(savepoint=False)
+def service_launch_rows(
+    *,
+    user: AbstractBaseUser,
+    owner: Team,
+    slug: str,
+    kind: str,
+    environment: Environment,
+    description: str = "",
+) -> ServiceInstance:
+    """A new service and its instance in `environment`: the rows of a launch
+    (deployments.services.service_launch), whose caller checked that `user` may act for
+    `owner` and whose transaction makes them all or nothing (no savepoints). The service is
+    audited as service_create audits it; a new service has no instance to look for; the
+    catalog's counts are refreshed once for both rows. A slug taken (since the create form
+    checked it, say) is refused with full_clean's ValidationError, as service_create's."""
+    service = _service_insert(
+        user=user,
+        owner=owner,
+        slug=slug,
+        kind=kind,
+        description=description,
+        unique_by_database=True,
+    )
+    instance = ServiceInstance.objects.create(service=service, environment=environment)
+    _changed()
+    return instance
 
 
 def instance_get_or_create(*, service: Service, environment: Environment) -> ServiceInstance:

@@ -65,12 +65,19 @@ TRANSITION_EVENTS = {
 
 
 def _move(
-    deployment: Deployment, transition: Transition, *, to: str, when: Q | None = None, **fields
+    deployment: Deployment,
+    transition: Transition,
+    *,
+    to: str,
+    when: Q | None = None,
+    new: bool = False,
+    **fields,
 ) -> bool:
     """The transition's one conditional UPDATE; True when this call won it.
 
     `WHERE status IN (transition.sources)`: of several concurrent requests exactly one updates
-    the row; the others update nothing and must write nothing.
+    the row; the others update nothing and must write nothing. `new`: the row was inserted in
+    the caller's still open transaction (its event is the deployment's first).
     """
     if to not in transition.targets:
         raise ValueError(f"{transition.action} cannot lead to {to}")
@@ -87,7 +94,10 @@ def _move(
         event = TRANSITION_EVENTS.get(transition.action)
         if event:
             deployment_event_record(
-                deployment_id=deployment.pk, type=event, deployment=_if_loaded(deployment)
+                deployment_id=deployment.pk,
+                type=event,
+                deployment=_if_loaded(deployment),
+                first=new,
             )
     return bool(won)
 
@@ -139,11 +149,14 @@ def confirm_checked(
     source: str,
     *,
     new_instance: bool = False,
+    planned_now: bool = False,
     savepoint: bool = True,
 ) -> Deployment:
     """Confirm a plan whose user has been checked. `new_instance`: the instance was created in
     the caller's still open transaction, so nobody else can see it, lock it or have deployed
-    it since the plan (no lock, no staleness check). `savepoint=False` inside a caller's
+    it since the plan (no lock, no staleness check). `planned_now` (implied by
+    `new_instance`): the deployment was inserted in the caller's still open transaction, so
+    its event is its first and nobody else's. `savepoint=False` inside a caller's
     transaction that ends with this call (a conflict rolls all of it back anyway)."""
     instance = deployment.instance
     needs_approval = instance.environment.requires_approval
@@ -158,7 +171,9 @@ def confirm_checked(
                 not new_instance
                 and _lock_instance(instance).applied_spec != deployment.previous_spec
             )
-            won = not stale and _move(deployment, transitions.CONFIRM, to=to, **fields)
+            won = not stale and _move(
+                deployment, transitions.CONFIRM, to=to, new=new_instance or planned_now, **fields
+            )
             if won:
                 if not needs_approval:
                     _start(deployment)

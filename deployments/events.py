@@ -134,14 +134,16 @@ def _payload(deployment: Deployment, type_: str, sequence: int, event_id: str) -
 
 
 def deployment_event_record(
-    *, deployment_id: int, type: str, deployment: Deployment | None = None
+    *, deployment_id: int, type: str, deployment: Deployment | None = None, first: bool = False
 ) -> DeploymentEvent | None:
     """Record one state change of a deployment and publish it after commit.
 
     `deployment`, when the caller holds the row as it just wrote it (its instance, service and
-    environment loaded), saves reading it again. Safe to call twice for the same change (a
-    retried task): the second call records nothing. Never raises for an event that was already
-    recorded, so it cannot fail a transition.
+    environment loaded), saves reading it again. `first`: the deployment was inserted in the
+    caller's still open transaction, so it has no event yet and nobody else can record one:
+    this is sequence 1, written without looking or a savepoint. Safe to call twice for the same
+    change (a retried task): the second call records nothing. Never raises for an event that
+    was already recorded, so it cannot fail a transition.
     """
     if deployment is None:
         deployment = (
@@ -153,6 +155,15 @@ def deployment_event_record(
         )
     if deployment is None:
         return None
+    if first:
+        event = DeploymentEvent.objects.create(
+            deployment_id=deployment_id,
+            sequence=1,
+            type=type,
+            payload=_payload(deployment, type, 1, str(uuid.uuid4())),
+        )
+        _publish_after_commit(deployment_id)
+        return event
     # One read: the last sequence number, whether this change is recorded, whether any is.
     seen = DeploymentEvent.objects.filter(deployment_id=deployment_id).aggregate(
         last=Max("sequence"), recorded=Count("pk", filter=Q(type=type)), any=Count("pk")

@@ -12,6 +12,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
+from audit.services import audit_batch
 from catalog import services as catalog_services
 from catalog.models import Environment, Service, ServiceInstance, Team
 from deployments import guardrails, kinds, observations, selectors, transitions
@@ -220,7 +221,7 @@ def deployment_request(
     in one short transaction, so a refused confirmation leaves no planned row behind.
     """
     changes, observed = _plan_checked(instance=instance, spec=spec, user=user, action=action)
-    with transaction.atomic():
+    with transaction.atomic(), audit_batch():  # the plan's and confirmation's rows: one INSERT
         deployment = _plan_record(
             instance=instance,
             spec=spec,
@@ -231,7 +232,7 @@ def deployment_request(
             observed=observed,
         )
         # `user` planned it just now (checked as an owner by _plan_checked): the requester.
-        return confirm_checked(deployment, user, source, savepoint=False)
+        return confirm_checked(deployment, user, source, savepoint=False, planned_now=True)
 
 
 def deployment_revert(
@@ -269,8 +270,8 @@ def service_launch(
     `code`, when given, is stored as a CodeArtifact and referenced from the spec by its hash.
     Steps: 1. read AWS for a draft of the new instance (unsaved rows: nothing is written when
     the plan fails, and no transaction is open during the AWS calls); 2. in one short
-    transaction, store the code, create the service and its instance, record the plan (and
-    confirm it).
+    transaction without savepoints, store the code, create the service and its instance,
+    record the plan (and confirm it), and insert the audit rows of all that in one statement.
     """
     if code is not None:
         spec = {**spec, "code_sha256": CodeArtifact.digest(code)}
@@ -280,13 +281,19 @@ def service_launch(
     changes, observed = _plan_checked(
         instance=draft, spec=spec, user=user, action=Deployment.Action.CREATE
     )
-    with transaction.atomic():
+    # One transaction, its audit rows (service, plan, confirmation) inserted together at its end.
+    with transaction.atomic(), audit_batch():
         if code is not None:
             code_artifact_store(content=code)
-        service = catalog_services.service_create(
-            user=user, owner=owner, slug=slug, kind=kind, description=description
+        # `user` may act for `owner`: _plan_checked checked it (the draft's owner is `owner`).
+        instance = catalog_services.service_launch_rows(
+            user=user,
+            owner=owner,
+            slug=slug,
+            kind=kind,
+            environment=environment,
+            description=description,
         )
-        instance = catalog_services.instance_get_or_create(service=service, environment=environment)
         deployment = _plan_record(
             instance=instance,
             spec=spec,

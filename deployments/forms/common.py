@@ -1,9 +1,36 @@
 """Form pieces shared by every kind."""
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from catalog.models import Environment, Service, Team, slug_validator
 from portal import forms as portal_forms
+
+
+class TeamChoiceField(forms.ModelChoiceField):
+    """A choice among the teams the form was given, which the form reads once (`known`): the
+    submitted team is found in that list instead of by a query of its own. Anything else
+    (another team's id, not a number) is refused as an invalid choice, as Django's own field
+    refuses it."""
+
+    known: list[Team] | None = None
+
+    def to_python(self, value):
+        if self.known is None or value in self.empty_values:
+            return super().to_python(value)
+        self.validate_no_null_characters(value)
+        try:
+            pk = Team._meta.pk.to_python(getattr(value, "pk", value))
+        except ValidationError:
+            pk = None
+        for team in self.known:
+            if pk is not None and team.pk == pk:
+                return team
+        raise ValidationError(
+            self.error_messages["invalid_choice"],
+            code="invalid_choice",
+            params={"value": value},
+        )
 
 
 class NewServiceFields(portal_forms.Form):
@@ -16,7 +43,7 @@ class NewServiceFields(portal_forms.Form):
     name_help = "Lowercase letters, digits and hyphens. Also the catalog id."
 
     name = forms.CharField(max_length=40, validators=[slug_validator])
-    owner = forms.ModelChoiceField(queryset=Team.objects.none(), label="Owner team")
+    owner = TeamChoiceField(queryset=Team.objects.none(), label="Owner team")
     environment = forms.ModelChoiceField(queryset=Environment.objects.all())
     description = forms.CharField(required=False, max_length=256, widget=forms.TextInput)
 
@@ -24,9 +51,11 @@ class NewServiceFields(portal_forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["name"].label = self.name_label
         self.fields["name"].help_text = self.name_help
-        self.fields["owner"].queryset = teams
-        if len(teams) == 1:
-            self.fields["owner"].initial = teams.first()
+        owner = self.fields["owner"]
+        owner.queryset = teams
+        owner.known = list(teams)  # one read, for the default below and the submitted choice
+        if len(owner.known) == 1:
+            owner.initial = owner.known[0]
 
     def for_existing(self, *, service: Service, environment: Environment) -> None:
         """Deploy a service already in the catalog (imported from Backstage, say): its name,

@@ -31,6 +31,8 @@ def resolve(environment, refs: list[str], own: tuple[str, list[str]] = ("", []))
     `own` is (service, topics it is about to own): its new topics count as deployed, so a
     service may subscribe its queue to its own topic in the same plan.
     """
+    if not refs:  # most specs name no topic: no query to build
+        return {}
     services = {ref.partition("/")[0] for ref in refs}
     deployed: set[str] = set()
     for instance in ServiceInstance.objects.filter(
