@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from django.core.exceptions import ValidationError
 
 from deployments.provisioners import apigateway_http, apigateway_rest
-from deployments.provisioners.apigateway import desired_routes, fingerprint
+from deployments.provisioners.apigateway_routes import desired_routes, fingerprint
 from deployments.specs import spec_errors
 from deployments.specs.apigateway import ApiGatewaySpec
 from interop import apigateway_live as live_config

@@ -66,7 +66,7 @@ class Reading:
 
 def lambda_functions(environment) -> dict[str, tuple[str, str]]:
     """Every ARN of the environment's Lambda services (the function's and its `live` alias's) →
-    (service slug, the ARN Slipway routes to, as `apigateway._resolve_targets` does)."""
+    (service slug, the ARN Slipway routes to, as `apigateway_routes.resolve_targets` does)."""
     found: dict[str, tuple[str, str]] = {}
     instances = (
         ServiceInstance.objects.filter(

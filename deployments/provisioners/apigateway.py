@@ -7,8 +7,9 @@ usage plan (quota + throttle) and one API key in it are managed as well. Every L
 a `lambda:InvokeFunction` grant for this API (one statement per API and function, stable id).
 
 The AWS calls for each API type live in `apigateway_rest` and `apigateway_http`, the Lambda
-grants in `apigateway_grants`; this module holds what both share: target resolution, the plan
-(the diff a human reads) and dispatch.
+grants in `apigateway_grants`, target resolution and the routes a spec asks for in
+`apigateway_routes`; this module holds what both types share: the plan (the diff a human
+reads) and dispatch.
 
 An API adopted through Discovery keeps its own id, name and stage: the instance's resources
 carry them (`api_id`, `api_name`, `stage_name`) and they win over Slipway's names (`_names`).
@@ -21,20 +22,15 @@ Spec: {"kind": "apigateway", "api_type": "rest"|"http", "stage": "<environment s
 
 from __future__ import annotations
 
-import hashlib
-import json
-
-from botocore.exceptions import ClientError
-
 from deployments import names
-from deployments.errors import TargetUnavailable
-from deployments.provisioners import (
-    apigateway_auth,
-    apigateway_http,
-    apigateway_keys,
-    apigateway_rest,
-)
+from deployments.provisioners import apigateway_auth, apigateway_http, apigateway_keys
 from deployments.provisioners import apigateway_grants as grants
+from deployments.provisioners.apigateway_routes import (
+    TYPES,
+    desired_routes,
+    resolve_targets,
+    target_slugs,
+)
 from deployments.provisioners.base import (
     Change,
     Context,
@@ -44,9 +40,7 @@ from deployments.provisioners.base import (
     owned_from,
 )
 from deployments.specs import checked_spec
-from portal.aws import aws_client, is_not_found
 
-TYPES = {"rest": apigateway_rest, "http": apigateway_http}
 TYPE_LABELS = {"rest": "REST API", "http": "HTTP API"}
 
 
@@ -54,104 +48,6 @@ def scale_values(spec: dict) -> dict[str, int | None]:
     """Stage throttling, checked by the environment's guardrails."""
     throttle = spec.get("throttle") or {}
     return {"rate_limit": throttle.get("rate"), "burst_limit": throttle.get("burst")}
-
-
-def route_key(route: dict) -> str:
-    return f"{route['method']} {route['path']}"
-
-
-# --- targets -------------------------------------------------------------------------------------
-def _target_slugs(*specs: dict | None) -> set[str]:
-    routes = {r["target"] for spec in specs if spec for r in spec.get("routes", [])}
-    functions = {
-        a["function"]
-        for spec in specs
-        if spec
-        for a in spec.get("authorizers") or []
-        if a.get("function")
-    }
-    return routes | functions
-
-
-def _resolve_targets(ctx: Context, slugs: set[str]) -> dict[str, dict]:
-    """Target slug → {"kind", "function_arn"} or {"kind", "dns"}; unresolvable slugs are absent.
-
-    A Lambda target is its instance's function ARN in this environment; an ECS target is
-    reached through the environment's shared load balancer (the ECS service's listener rule
-    routes the path to it).
-    """
-    from catalog.models import ServiceInstance
-
-    instances = ServiceInstance.objects.filter(
-        environment=ctx.environment, service__slug__in=slugs, applied_spec__isnull=False
-    ).select_related("service")
-    targets: dict[str, dict] = {}
-    dns = None
-    for instance in instances:
-        kind = instance.service.kind
-        if kind == "lambda" and instance.resources.get("function_arn"):
-            # Route to the `live` alias when there is one: the version the last deployment
-            # published (and its provisioned concurrency), never whatever $LATEST holds.
-            targets[instance.service.slug] = {
-                "kind": "lambda",
-                "function_arn": instance.resources.get("alias_arn")
-                or instance.resources["function_arn"],
-            }
-        elif kind == "ecs" and ctx.environment.alb_arn:
-            if dns is None:
-                dns = load_balancer_dns(ctx)
-            if dns:
-                targets[instance.service.slug] = {"kind": "ecs", "dns": dns}
-    return targets
-
-
-def load_balancer_dns(ctx: Context) -> str:
-    elbv2 = aws_client("elbv2", environment=ctx.environment, actor=ctx.actor)
-    try:
-        balancers = elbv2.describe_load_balancers(LoadBalancerArns=[ctx.environment.alb_arn])
-    except ClientError as exc:
-        if is_not_found(exc) or "NotFound" in str(exc):
-            return ""
-        raise
-    return balancers["LoadBalancers"][0]["DNSName"] if balancers["LoadBalancers"] else ""
-
-
-def desired_routes(spec: dict, values: dict) -> dict[str, dict]:
-    """Route key → {"uri", "method", "path", "target", "api_key_required"} for the spec.
-
-    Raises PlanFailed when a target cannot be resolved in the environment.
-    """
-    module = TYPES[spec["api_type"]]
-    routes = {}
-    for route in spec.get("routes", []):
-        target = values["targets"].get(route["target"])
-        if target is None:
-            raise TargetUnavailable(
-                f"Route {route_key(route)}: {route['target']} is not deployed in "
-                f"{values['environment']} (deploy it first, or change the route)."
-            )
-        routes[route_key(route)] = {
-            **route,
-            "uri": module.integration_uri(route, target, values["region"]),
-            "api_key_required": bool(spec.get("require_api_key")),
-            **apigateway_auth.route_auth(spec, route),
-        }
-    return routes
-
-
-def fingerprint(routes: dict[str, dict]) -> str:
-    """A short digest of what a REST deployment must contain; stored in its description."""
-    canonical = sorted(
-        (k, r["uri"], bool(r["api_key_required"]))
-        # Protection joins the digest only when there is some, so older deployments still match.
-        + (
-            (r["auth_type"], r["authorizer"], r["scopes"])
-            if r.get("auth_type", "NONE") != "NONE"
-            else ()
-        )
-        for k, r in routes.items()
-    )
-    return hashlib.sha256(json.dumps(canonical).encode()).hexdigest()[:16]
 
 
 # --- observe -------------------------------------------------------------------------------------
@@ -192,7 +88,7 @@ def observe(ctx: Context, *, keys: bool = True, permissions: bool = True) -> Obs
     """
     values = _names(ctx)
     applied = ctx.instance.applied_spec
-    values["targets"] = _resolve_targets(ctx, _target_slugs(ctx.spec, applied))
+    values["targets"] = resolve_targets(ctx, target_slugs(ctx.spec, applied))
     values["api_type"] = None
     values["usage_plan"] = values["api_key"] = None
     values["permissions"] = {}

@@ -136,7 +136,7 @@ def _observe_stage(apigw, api_id: str, stage_name: str, values: dict) -> dict | 
 # --- plan ----------------------------------------------------------------------------------------
 def plan_stage(spec: dict, values: dict, desired: dict, exists: bool) -> list[Change]:
     """A new deployment when the routes differ from the deployed ones; then stage throttling."""
-    from deployments.provisioners.apigateway import fingerprint
+    from deployments.provisioners.apigateway_routes import fingerprint
 
     stage = values.get("stage") if exists else None
     stage_name = values["stage_name"]
@@ -176,7 +176,8 @@ def plan_throttle(throttle: dict, stage: dict | None) -> list[Change]:
 # --- apply ---------------------------------------------------------------------------------------
 def apply(ctx: Context, values: dict, action: str, arg: str, desired: dict) -> str:
     apigw = client(ctx)
-    from deployments.provisioners.apigateway import fingerprint, tags
+    from deployments.provisioners.apigateway import tags
+    from deployments.provisioners.apigateway_routes import fingerprint
 
     if action == "api.create":
         api = apigw.create_rest_api(
@@ -359,7 +360,7 @@ def delete_api(ctx: Context, values: dict) -> str:
 # --- wait ----------------------------------------------------------------------------------------
 def wait(ctx: Context, values: dict, desired: dict) -> WaitResult:
     """REST deployments are synchronous: done once the stage serves a deployment of these routes."""
-    from deployments.provisioners.apigateway import fingerprint
+    from deployments.provisioners.apigateway_routes import fingerprint
 
     stage = values.get("stage")
     if stage is None:
