@@ -13,6 +13,9 @@ on is not deleted: the delete plan is refused until an update turns protection o
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, TypedDict
+
 from botocore.exceptions import ClientError
 
 from catalog.services import table_users
@@ -23,6 +26,7 @@ from deployments.provisioners.base import (
     Context,
     Observed,
     OwnedResource,
+    Recorded,
     WaitResult,
     field_diff,
     owned_from,
@@ -38,6 +42,44 @@ BILLING = {"on_demand": "PAY_PER_REQUEST", "provisioned": "PROVISIONED"}
 BILLING_LABEL = {"on_demand": "on demand", "provisioned": "provisioned"}
 
 
+class KeyValues(TypedDict):
+    name: str
+    type: str  # S, N or B
+
+
+class IndexValues(TypedDict):
+    name: str
+    partition_key: KeyValues | None
+    sort_key: KeyValues | None
+    projection: str
+    status: str
+
+
+class ScalingValues(TypedDict):
+    min: int
+    max: int
+    target: int  # % utilisation
+
+
+class DynamoDbValues(TypedDict, total=False):
+    """A table's observation (`Observed.values`): only `table_name` when it does not exist."""
+
+    table_name: str
+    table_arn: str
+    status: str
+    partition_key: KeyValues | None
+    sort_key: KeyValues | None
+    billing_mode: str  # "provisioned" or "on_demand"
+    read_capacity: int | None
+    write_capacity: int | None
+    deletion_protection: bool
+    global_secondary_indexes: list[IndexValues]
+    ttl_attribute: str
+    point_in_time_recovery: bool
+    autoscaling: ScalingValues | None
+    used_by: list[str]  # services whose deployed spec uses the table
+
+
 def _client(ctx: Context, service: str = "dynamodb"):
     return aws_client(service, environment=ctx.environment, actor=ctx.actor)
 
@@ -48,7 +90,7 @@ def table_name(instance) -> str:
     )
 
 
-def _key(schema: list[dict], types: dict[str, str], role: str) -> dict | None:
+def _key(schema: list[dict], types: dict[str, str], role: str) -> KeyValues | None:
     for element in schema:
         if element["KeyType"] == role:
             name = element["AttributeName"]
@@ -56,7 +98,7 @@ def _key(schema: list[dict], types: dict[str, str], role: str) -> dict | None:
     return None
 
 
-def _key_text(key: dict | Key | None) -> str:
+def _key_text(key: KeyValues | dict | Key | None) -> str:
     if key is None:
         return "none"
     if isinstance(key, Key):
@@ -65,7 +107,7 @@ def _key_text(key: dict | Key | None) -> str:
 
 
 # --- observe -------------------------------------------------------------------------------------
-def _observe_autoscaling(ctx: Context, name: str) -> dict | None:
+def _observe_autoscaling(ctx: Context, name: str) -> ScalingValues | None:
     aas = _client(ctx, "application-autoscaling")
     resource = f"table/{name}"
     targets = aas.describe_scalable_targets(ServiceNamespace="dynamodb", ResourceIds=[resource])
@@ -82,7 +124,7 @@ def _observe_autoscaling(ctx: Context, name: str) -> dict | None:
     return {"min": read["MinCapacity"], "max": read["MaxCapacity"], "target": target}
 
 
-def observe(ctx: Context) -> Observed:
+def observe(ctx: Context) -> Observed[DynamoDbValues]:
     """The table as AWS describes it now, with its TTL, backups and auto-scaling."""
     name = table_name(ctx.instance)
     ddb = _client(ctx)
@@ -96,7 +138,7 @@ def observe(ctx: Context) -> Observed:
     billing = (table.get("BillingModeSummary") or {}).get("BillingMode", "PROVISIONED")
     throughput = table.get("ProvisionedThroughput") or {}
     provisioned = billing == "PROVISIONED"
-    values = {
+    values: DynamoDbValues = {
         "table_name": name,
         "table_arn": table["TableArn"],
         "status": table.get("TableStatus", ""),
@@ -129,7 +171,7 @@ def observe(ctx: Context) -> Observed:
 
 
 # --- plan ----------------------------------------------------------------------------------------
-def _index_shape(index: dict) -> tuple:
+def _index_shape(index: Mapping[str, Any]) -> tuple:
     return (
         index["name"],
         _key_text(index.get("partition_key")),
@@ -138,7 +180,7 @@ def _index_shape(index: dict) -> tuple:
     )
 
 
-def plan(spec: dict, observed: Observed) -> list[Change]:
+def plan(spec: dict, observed: Observed[DynamoDbValues]) -> list[Change]:
     """The changes from what AWS holds to `spec` (pure)."""
     want = DynamoDbSpec.model_validate(spec)
     have = observed.values
@@ -167,9 +209,11 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
             before, after = _on(have.get("deletion_protection")), _on(want.deletion_protection)
             changes.append(Change("table.protection", f"Deletion protection {before} → {after}"))
     if have.get("ttl_attribute", "") != want.ttl_attribute:
-        before = (have.get("ttl_attribute") or "off") if observed.exists else None
+        ttl_before = (have.get("ttl_attribute") or "off") if observed.exists else None
         changes.append(
-            Change("ttl.update", field_diff("Time to live", before, want.ttl_attribute or "off"))
+            Change(
+                "ttl.update", field_diff("Time to live", ttl_before, want.ttl_attribute or "off")
+            )
         )
     pitr_differs = have.get("point_in_time_recovery", False) != want.point_in_time_recovery
     if pitr_differs and (observed.exists or want.point_in_time_recovery):
@@ -180,12 +224,13 @@ def plan(spec: dict, observed: Observed) -> list[Change]:
                 + ("on (35 days of restore points)" if want.point_in_time_recovery else "off"),
             )
         )
-    wanted_scaling = want.autoscaling.model_dump() if want.autoscaling else None
+    scaling = want.autoscaling
+    wanted_scaling = scaling.model_dump() if scaling else None
     if (have.get("autoscaling") or None) != wanted_scaling:
-        if wanted_scaling:
+        if scaling:
             summary = (
-                f"Auto-scale reads and writes {want.autoscaling.min}–{want.autoscaling.max} "
-                f"units at {want.autoscaling.target} % utilisation"
+                f"Auto-scale reads and writes {scaling.min}–{scaling.max} "
+                f"units at {scaling.target} % utilisation"
             )
             changes.append(Change("autoscaling.update", summary))
         elif have.get("autoscaling"):
@@ -197,7 +242,7 @@ def _on(value) -> str:
     return "on" if value else "off"
 
 
-def _plan_capacity(want: DynamoDbSpec, have: dict, name: str) -> list[Change]:
+def _plan_capacity(want: DynamoDbSpec, have: DynamoDbValues, name: str) -> list[Change]:
     details = []
     if have.get("billing_mode") != want.billing_mode:
         details.append(
@@ -217,16 +262,16 @@ def _plan_capacity(want: DynamoDbSpec, have: dict, name: str) -> list[Change]:
     return [Change("table.capacity", f"Capacity of {name}: " + "; ".join(details), tuple(details))]
 
 
-def _plan_indexes(want: DynamoDbSpec, have: dict) -> list[Change]:
+def _plan_indexes(want: DynamoDbSpec, have: DynamoDbValues) -> list[Change]:
     observed = {i["name"]: i for i in have.get("global_secondary_indexes", [])}
     wanted = {i.name: i.model_dump() for i in want.global_secondary_indexes}
     changes = []
     for name, index in observed.items():
         if name not in wanted or _index_shape(index) != _index_shape(wanted[name]):
             changes.append(Change(f"index.delete:{name}", f"Remove index {name}"))
-    for name, index in wanted.items():
-        if name not in observed or _index_shape(observed[name]) != _index_shape(index):
-            key = _key_text(index["partition_key"])
+    for name, wanted_index in wanted.items():
+        if name not in observed or _index_shape(observed[name]) != _index_shape(wanted_index):
+            key = _key_text(wanted_index["partition_key"])
             changes.append(Change(f"index.create:{name}", f"Add index {name} on {key}"))
     return changes
 
@@ -292,6 +337,8 @@ def _create(ctx: Context, spec: DynamoDbSpec, name: str) -> str:
 def _set_autoscaling(ctx: Context, spec: DynamoDbSpec, name: str) -> str:
     aas = _client(ctx, "application-autoscaling")
     scaling = spec.autoscaling
+    if scaling is None:
+        raise ValueError("autoscaling.update for a spec without auto-scaling")
     for dimension, metric in AUTOSCALING_DIMENSIONS.values():
         aas.register_scalable_target(
             ServiceNamespace="dynamodb",
@@ -417,7 +464,7 @@ def wait(ctx: Context) -> WaitResult:
     return WaitResult(done=False, detail=detail)
 
 
-def plan_delete(observed: Observed) -> list[Change]:
+def plan_delete(observed: Observed[DynamoDbValues]) -> list[Change]:
     """Remove auto-scaling, then the table; refused while deletion protection is on."""
     if not observed.exists:
         return []
@@ -450,7 +497,7 @@ def wait_deleted(ctx: Context) -> WaitResult:
     return WaitResult(done=False, detail=f"Table {table.get('TableStatus', '')}")
 
 
-def owned_resources(observed: Observed) -> list[OwnedResource]:
+def owned_resources(observed: Observed[DynamoDbValues] | Observed[Recorded]) -> list[OwnedResource]:
     return owned_from(observed.values, {"table_arn": "DynamoDB table"})
 
 
