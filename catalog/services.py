@@ -148,13 +148,15 @@ def service_launch_rows(
     kind: str,
     environment: Environment,
     description: str = "",
+    status: str | None = None,
 ) -> ServiceInstance:
     """A new service and its instance in `environment`: the rows of a launch
     (deployments.services.service_launch), whose caller checked that `user` may act for
     `owner` and whose transaction makes them all or nothing (no savepoints). The service is
     audited as service_create audits it; a new service has no instance to look for; the
     catalog's counts are refreshed once for both rows. A slug taken (since the create form
-    checked it, say) is refused with full_clean's ValidationError, as service_create's."""
+    checked it, say) is refused with full_clean's ValidationError, as service_create's.
+    `status`: the instance's (a launch confirmed at once inserts it `deploying`)."""
     service = _service_insert(
         user=user,
         owner=owner,
@@ -163,7 +165,11 @@ def service_launch_rows(
         description=description,
         unique_by_database=True,
     )
-    instance = ServiceInstance.objects.create(service=service, environment=environment)
+    instance = ServiceInstance.objects.create(
+        service=service,
+        environment=environment,
+        status=status or ServiceInstance.Status.NOT_DEPLOYED,
+    )
     _changed()
     return instance
 

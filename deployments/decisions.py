@@ -143,39 +143,37 @@ def deployment_confirm(
     return confirm_checked(deployment, user, source)
 
 
+def confirmed(environment) -> tuple[str, dict]:
+    """What confirming a plan for `environment` leads to: the status (queued, or awaiting
+    approval where a second person must approve) and the fields set with it."""
+    if not environment.requires_approval:
+        return Deployment.Status.QUEUED, {}
+    hours = timedelta(hours=settings.APPROVAL_EXPIRY_HOURS)
+    return Deployment.Status.AWAITING_APPROVAL, {"approval_expires_at": timezone.now() + hours}
+
+
 def confirm_checked(
     deployment: Deployment,
     user: AbstractBaseUser,
     source: str,
     *,
-    new_instance: bool = False,
     planned_now: bool = False,
     savepoint: bool = True,
 ) -> Deployment:
-    """Confirm a plan whose user has been checked. `new_instance`: the instance was created in
-    the caller's still open transaction, so nobody else can see it, lock it or have deployed
-    it since the plan (no lock, no staleness check). `planned_now` (implied by
-    `new_instance`): the deployment was inserted in the caller's still open transaction, so
-    its event is its first and nobody else's. `savepoint=False` inside a caller's
-    transaction that ends with this call (a conflict rolls all of it back anyway)."""
+    """Confirm a plan whose user has been checked. `planned_now`: the deployment was inserted
+    in the caller's still open transaction, so its event is its first and nobody else's.
+    `savepoint=False` inside a caller's transaction that ends with this call (a conflict
+    rolls all of it back anyway)."""
     instance = deployment.instance
-    needs_approval = instance.environment.requires_approval
-    fields = {}
-    if needs_approval:
-        hours = timedelta(hours=settings.APPROVAL_EXPIRY_HOURS)
-        fields["approval_expires_at"] = timezone.now() + hours
-    to = Deployment.Status.AWAITING_APPROVAL if needs_approval else Deployment.Status.QUEUED
+    to, fields = confirmed(instance.environment)
     try:
         with transaction.atomic(savepoint=savepoint):
-            stale = (
-                not new_instance
-                and _lock_instance(instance).applied_spec != deployment.previous_spec
-            )
+            stale = _lock_instance(instance).applied_spec != deployment.previous_spec
             won = not stale and _move(
-                deployment, transitions.CONFIRM, to=to, new=new_instance or planned_now, **fields
+                deployment, transitions.CONFIRM, to=to, new=planned_now, **fields
             )
             if won:
-                if not needs_approval:
+                if to == Deployment.Status.QUEUED:
                     _start(deployment)
                 deployment_audit(
                     deployment, user, f"deployment.{deployment.action}.confirm", source
@@ -190,6 +188,26 @@ def confirm_checked(
         if stale and deployment.status == Deployment.Status.PLANNED:
             raise DeploymentError("The service changed since this plan was made; plan it again.")
         raise refusal
+    return deployment
+
+
+def confirm_launched(deployment: Deployment, user: AbstractBaseUser, source: str) -> Deployment:
+    """The confirmation of a launch's first deployment, which the caller inserted already
+    confirmed (`confirmed()`), with its new instance already `deploying` when queued, in its
+    still open transaction: nobody else can see, lock or change either row, so there is no
+    transition to win. What a confirmation does besides: the "requested" event (the
+    deployment's first), the worker asked after commit, the audit row."""
+    if deployment.status not in transitions.CONFIRM.targets:
+        raise ValueError(f"confirm cannot lead to {deployment.status}")
+    deployment_event_record(
+        deployment_id=deployment.pk,
+        type=TRANSITION_EVENTS["confirm"],
+        deployment=_if_loaded(deployment),
+        first=True,
+    )
+    if deployment.status == Deployment.Status.QUEUED:
+        _enqueue(deployment)
+    deployment_audit(deployment, user, f"deployment.{deployment.action}.confirm", source)
     return deployment
 
 

@@ -19,6 +19,8 @@ from deployments import guardrails, kinds, observations, selectors, transitions
 from deployments.decisions import (  # noqa: F401 — re-exported: callers use them from here
     TRANSITION_EVENTS,
     confirm_checked,
+    confirm_launched,
+    confirmed,
     deployment_approve,
     deployment_audit,
     deployment_cancel,
@@ -157,11 +159,14 @@ def _plan_record(
     source: str = "web",
     observed: Observed | None = None,
     savepoint: bool = True,
+    status: str = Deployment.Status.PLANNED,
+    **fields,
 ) -> Deployment:
     """The write half of a plan: the planned row and its audit, in one short transaction.
     What the plan observed is kept briefly for the first run (`deployments.observations`).
     `savepoint=False` (inside a caller's transaction that created the instance: the refusals
-    below cannot happen there) saves the savepoint's two statements."""
+    below cannot happen there) saves the savepoint's two statements. `status` and `fields`:
+    a launch's row inserted as its confirmation leaves it (decisions.confirm_launched)."""
     try:
         with transaction.atomic(savepoint=savepoint):
             deployment = Deployment.objects.create(
@@ -172,7 +177,8 @@ def _plan_record(
                 plan=[{"summary": c.summary, "details": list(c.details)} for c in changes],
                 requested_by=user,
                 reverts=reverts,
-                status=Deployment.Status.PLANNED,
+                status=status,
+                **fields,
             )
             deployment_audit(deployment, user, f"deployment.{action}.plan", source, after=spec)
             if observed is not None:
@@ -281,6 +287,10 @@ def service_launch(
     changes, observed = _plan_checked(
         instance=draft, spec=spec, user=user, action=Deployment.Action.CREATE
     )
+    # A launch confirmed at once inserts its rows as the confirmation leaves them (nobody can
+    # see them before commit, so there is no transition to win): no UPDATE after the INSERTs.
+    status, confirm_fields = confirmed(environment) if confirm else (Deployment.Status.PLANNED, {})
+    deploying = status == Deployment.Status.QUEUED
     # One transaction, its audit rows (service, plan, confirmation) inserted together at its end.
     with transaction.atomic(), audit_batch():
         if code is not None:
@@ -293,6 +303,7 @@ def service_launch(
             kind=kind,
             environment=environment,
             description=description,
+            status=ServiceInstance.Status.DEPLOYING if deploying else None,
         )
         deployment = _plan_record(
             instance=instance,
@@ -303,9 +314,9 @@ def service_launch(
             source=source,
             observed=observed,
             savepoint=False,
+            status=status,
+            **confirm_fields,
         )
         if confirm:  # `user` planned it just now, as an owner (_plan_checked): the requester
-            deployment = confirm_checked(
-                deployment, user, source, new_instance=True, savepoint=False
-            )
+            deployment = confirm_launched(deployment, user, source)
     return deployment
