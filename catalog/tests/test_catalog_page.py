@@ -277,3 +277,18 @@ def test_hostile_relevance_cursors_show_a_page(client, personas):
     for after in ("NaN~a", "inf~a", "-Infinity~a", "1e999~a", "~", "x~"):
         page = client.get(URL, {"q": "orders", "sort": "relevance", "after": after})
         assert page.status_code == 200, after
+
+
+def test_rows_show_the_last_deployment_and_each_environments_status(client, personas, aws_emulator):
+    """The newest deployment of any of a service's instances, to the microsecond, and each
+    environment's status, as read with the page's rows (one statement, catalog.search)."""
+    from deployments.models import Deployment
+
+    launch(client, personas, user=personas["alice"], name="shipped")
+    client.force_login(personas["alice"])
+    html = client.get(URL).content.decode()
+    row = html.split(">shipped</a>", 1)[1].split("</tr>", 1)[0]
+    last = Deployment.objects.filter(instance__service__slug="shipped").latest("created_at")
+    assert f'<time datetime="{last.created_at.isoformat()}">just now</time>' in row
+    assert 'title="Development: Deploying"' in row and "Production: not deployed" in row
+    assert 'class="mon-summary loading"' in row  # the dev instance's strip, loaded by htmx
