@@ -328,18 +328,17 @@ def _check(
     except Exception as exc:  # noqa: BLE001
         return _on_error(deployment, exc)
     if result.done:
-        # The wait's line is written with the alarms step's start (no AWS call between).
+        # The wait's line is written with the alarms step's start, and the alarms step's end
+        # in the transaction that marks the success (no AWS call between either).
         notes: list[steplog.Note] = []
         finishing = None
         if waiting:
             finishing = steplog.ending(waiting, DeploymentStep.Status.OK, result.detail)
         elif first:
             notes.append(steplog.Note(WAIT_STEP, result.detail, DeploymentStep.Status.OK))
-        if _is_delete(deployment):
-            steplog.flush(deployment, finishing, notes)
-        else:
-            _ensure_alarms(deployment, notes, finishing)
-        _succeed(deployment)
+        if not _is_delete(deployment):
+            finishing, notes = _ensure_alarms(deployment, notes, finishing), []
+        _succeed(deployment, notes, finishing)
         return Outcome(Outcome.DONE)
     waited = timezone.now() - (deployment.wait_started_at or timezone.now())
     error = result.error
@@ -363,9 +362,9 @@ def _check(
 
 def _ensure_alarms(
     deployment: Deployment, notes: list[steplog.Note], finishing: steplog.Finish | None
-) -> None:
+) -> steplog.Finish | None:
     """Create or update the kind's default alarms, as a logged step (its start also writes
-    `notes` and `finishing`, the wait's line).
+    `notes` and `finishing`, the wait's line). Returns the step's end, for `_succeed` to write.
 
     A failure here is shown in the log but does not undo a deployment that AWS accepted.
     """
@@ -373,14 +372,20 @@ def _ensure_alarms(
 
     try:
         with steplog.step(
-            deployment, "Ensure default CloudWatch alarms", notes=notes, finishing=finishing
+            deployment,
+            "Ensure default CloudWatch alarms",
+            notes=notes,
+            finishing=finishing,
+            defer_finish=True,
         ) as step:
             rules = alarms_ensure_defaults(
                 instance=deployment.instance, actor=deployment.requested_by.get_username()
             )
             step.message = ", ".join(r.alarm_name for r in rules) or "none for this kind"
-    except Exception:  # noqa: BLE001 — recorded on the step by _step
+    except Exception:  # noqa: BLE001 — recorded on the step by steplog.step
         log.warning("Default alarms for deployment %s failed", deployment.pk, exc_info=True)
+        return None
+    return step.finish
 
 
 def _on_error(deployment: Deployment, exc: BaseException) -> Outcome:
@@ -437,8 +442,14 @@ def _fail(deployment: Deployment, error: str) -> None:
             )
 
 
-def _succeed(deployment: Deployment) -> None:
-    """Mark success; the instance now holds the applied spec (or nothing, after a delete)."""
+def _succeed(
+    deployment: Deployment,
+    notes: list[steplog.Note] | None = None,
+    finishing: steplog.Finish | None = None,
+) -> None:
+    """Mark success; the instance now holds the applied spec (or nothing, after a delete).
+    `notes` and `finishing` (the run's last lines) are written in the same transaction, first,
+    so the audit row counts their request ids and the page gets one message for all."""
     if _is_delete(deployment):
         instance_fields = {
             "applied_spec": None,
@@ -451,6 +462,7 @@ def _succeed(deployment: Deployment) -> None:
             "status": ServiceInstance.Status.HEALTHY,
         }
     with transaction.atomic():
+        wrote = steplog.flush(deployment, finishing, notes or (), tell=False)
         updated = Deployment.objects.filter(pk=deployment.pk, lease=deployment.lease).update(
             status=Deployment.Status.SUCCEEDED, finished_at=timezone.now(), lease=None
         )
@@ -461,11 +473,12 @@ def _succeed(deployment: Deployment) -> None:
             # (re-derived only when this deployment's specs name any: 3 queries saved if not).
             if _links_services(deployment.spec) or _links_services(deployment.previous_spec):
                 catalog_services.service_table_uses_sync(service=deployment.instance.service)
-            live.deployment_changed(deployment.pk)  # sent when the transaction commits
             deployment.status = Deployment.Status.SUCCEEDED  # as the row now says
             deployment_event_record(
                 deployment_id=deployment.pk, type="deployment.succeeded", deployment=deployment
             )
+        if updated or wrote:
+            live.deployment_changed(deployment.pk)  # once, when the transaction commits
     if updated:
         # The catalog sorts and sums by the applied spec's estimate (no AWS call here).
         instance_cost_store(instance=deployment.instance, spec=instance_fields["applied_spec"])

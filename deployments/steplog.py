@@ -64,8 +64,10 @@ def _write(
     notes: Sequence[Note] = (),
     start: str | None = None,
     finishing: Finish | None = None,
+    tell: bool = True,
 ) -> int | None:
-    """One statement: the end of `finishing`, then the notes, then `start` as a running line.
+    """One statement: the end of `finishing`, then the notes, then `start` as a running line;
+    the live log is told unless `tell` is False (the caller tells it with its own change).
     Returns the running line's id (the last row inserted, so the highest id)."""
     now = timezone.now()
     rows = [(deployment_id, n.name, n.status, n.message, "", now, now) for n in notes]
@@ -74,7 +76,8 @@ def _write(
     if not rows:
         if finishing is not None:
             _finish(finishing)
-            live.deployment_changed(deployment_id)
+            if tell:
+                live.deployment_changed(deployment_id)
         return None
     params: list = []
     sql = ""
@@ -97,7 +100,8 @@ def _write(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         ids = [found for (found,) in cursor.fetchall()]
-    live.deployment_changed(deployment_id)
+    if tell:
+        live.deployment_changed(deployment_id)
     return max(ids)
 
 
@@ -160,9 +164,17 @@ def step(
     live.deployment_changed(deployment.pk)
 
 
-def flush(deployment: Deployment, finishing: Finish | None, notes: Sequence[Note] = ()) -> None:
-    """Write a deferred step end and notes that no step start will carry (one statement)."""
-    _write(deployment.pk, notes, None, finishing)
+def flush(
+    deployment: Deployment,
+    finishing: Finish | None,
+    notes: Sequence[Note] = (),
+    *,
+    tell: bool = True,
+) -> bool:
+    """Write a deferred step end and notes that no step start will carry (one statement).
+    Whether there was anything to write; with `tell=False` the caller tells the live log."""
+    _write(deployment.pk, notes, None, finishing, tell=tell)
+    return finishing is not None or bool(notes)
 
 
 def join_ids(ids: list[str]) -> str:
