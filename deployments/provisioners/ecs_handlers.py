@@ -1,4 +1,4 @@
-"""ECS provisioner steps for load balancing, the service, auto-scaling and teardown.
+"""ECS provisioner steps for load balancing, the service and auto-scaling (`ecs_teardown` deletes).
 
 One function per change key (see `HANDLERS`). Each works from the run's observation (what the
 plan or this attempt read, kept current by the steps: `Context.seen`/`remember`) and describes
@@ -12,19 +12,18 @@ import itertools
 import secrets
 
 import redis
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 from django.conf import settings
 
 from deployments.errors import LoadBalancerFull
-from deployments.provisioners import ecs_access as access
 from deployments.provisioners import ecs_aws as aws
 from deployments.provisioners import ecs_setup as setup
 from deployments.provisioners import ecs_taskdef as taskdef
-from deployments.provisioners import table_access
+from deployments.provisioners import ecs_teardown as teardown
 from deployments.provisioners.base import Context
 from deployments.provisioners.ecs_refs import Refs
 from deployments.provisioners.ecs_taskdef import task_values
-from portal.aws import error_code, error_message
+from portal.aws import error_code
 
 MAX_RULE_PRIORITY = 50000
 RULE_TRIES = 8
@@ -129,39 +128,10 @@ def ensure_rule(ctx: Context, refs: Refs) -> str:
         with _rules_lock(refs.listener):
             return _create_rule(ctx, refs, group_arn, conditions)
     except LoadBalancerFull as refused:
-        left = _take_back_created(ctx, refs)
+        left = teardown.take_back_created(ctx, refs)
         if left:
             raise LoadBalancerFull(f"{refused} {left}") from refused
         raise
-
-
-def _take_back_created(ctx: Context, refs: Refs) -> str:
-    """The load balancer refused the route: delete what this run created for it (its target
-    group, log group, task role), newest first, and forget them, so that AWS and the catalog
-    agree that nothing is left of the refused deployment. What the run found (adopted, made
-    before it) is never touched. Returns what could not be deleted ("" when all was)."""
-    undo = {
-        "target_group_arn": lambda: _client(ctx, "elbv2").delete_target_group(
-            TargetGroupArn=ctx.seen("target_group_arn")
-        ),
-        "log_group_arn": lambda: delete_logs(ctx, refs),
-        "task_role_arn": lambda: table_access.delete_role(
-            _client(ctx, "iam"), access.role_name(ctx)
-        ),
-    }
-    failed = []
-    for role in reversed(ctx.created_roles):
-        try:
-            undo[role]()
-        except (ClientError, BotoCoreError) as exc:
-            failed.append(f"{role.removesuffix('_arn').replace('_', ' ')} ({error_message(exc)})")
-            continue
-        ctx.forget_resource(role)
-        ctx.remember(role, "")
-    ctx.created_roles.clear()
-    if not failed:
-        return ""
-    return f"Slipway could not delete what it created for it: {', '.join(failed)}."
 
 
 def _rules_lock(listener: str):
@@ -359,58 +329,6 @@ def delete_scaling(ctx: Context, refs: Refs) -> str:
     return "scaling policy and scalable target removed"
 
 
-# --- teardown ------------------------------------------------------------------------------------
-def delete_rule(ctx: Context, refs: Refs) -> str:
-    group = aws.target_group(ctx, refs)
-    rules = aws.rules_for(ctx, refs, group["TargetGroupArn"]) if group else []
-    for rule in rules:
-        _client(ctx, "elbv2").delete_rule(RuleArn=rule["RuleArn"])
-    return f"{len(rules)} rule(s) removed"
-
-
-def delete_service(ctx: Context, refs: Refs) -> str:
-    if aws.describe_service(ctx, refs) is None:
-        return "already gone"
-    # force: stop the tasks and delete in one call, whatever the desired count.
-    _client(ctx, "ecs").delete_service(cluster=refs.cluster, service=refs.service, force=True)
-    return f"{refs.service} deleted"
-
-
-def delete_target_group(ctx: Context, refs: Refs) -> str:
-    group = aws.target_group(ctx, refs)
-    if group is None:
-        return "already gone"
-    _client(ctx, "elbv2").delete_target_group(TargetGroupArn=group["TargetGroupArn"])
-    return f"{refs.target_group} deleted"
-
-
-def deregister_task_definitions(ctx: Context, refs: Refs) -> str:
-    ecs = _client(ctx, "ecs")
-    pages = ecs.get_paginator("list_task_definitions").paginate(
-        familyPrefix=refs.family, status="ACTIVE"
-    )
-    # familyPrefix matches prefixes ("orders-dev" also finds "orders-dev2"): keep exact ones.
-    arns = [
-        arn
-        for page in pages
-        for arn in page["taskDefinitionArns"]
-        if arn.rsplit("/", 1)[-1].rsplit(":", 1)[0] == refs.family
-    ]
-    for arn in arns:
-        ecs.deregister_task_definition(taskDefinition=arn)
-    return f"{len(arns)} revision(s) deregistered"
-
-
-def delete_logs(ctx: Context, refs: Refs) -> str:
-    try:
-        _client(ctx, "logs").delete_log_group(logGroupName=refs.log_group)
-    except ClientError as exc:
-        if error_code(exc) != "ResourceNotFoundException":
-            raise
-        return "already gone"
-    return f"{refs.log_group} deleted"
-
-
 HANDLERS = {
     "network.ensure": setup.ensure_network,
     "cluster.ensure": setup.ensure_cluster,
@@ -424,9 +342,9 @@ HANDLERS = {
     "service.update": update_service,
     "scaling.ensure": ensure_scaling,
     "scaling.delete": delete_scaling,
-    "rule.delete": delete_rule,
-    "service.delete": delete_service,
-    "target_group.delete": delete_target_group,
-    "taskdef.deregister": deregister_task_definitions,
-    "logs.delete": delete_logs,
+    "rule.delete": teardown.delete_rule,
+    "service.delete": teardown.delete_service,
+    "target_group.delete": teardown.delete_target_group,
+    "taskdef.deregister": teardown.deregister_task_definitions,
+    "logs.delete": teardown.delete_logs,
 }

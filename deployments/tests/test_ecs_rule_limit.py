@@ -12,7 +12,7 @@ from catalog.models import Service
 from deployments import names, services
 from deployments.errors import PlanFailed
 from deployments.models import Deployment
-from deployments.tests.test_provision_ecs import ecs_spec, launch, run_inline
+from deployments.tests.test_provision_ecs import ecs_spec, launch, request, run_inline
 from deployments.tests.test_table_access import deploy_table
 from portal.aws import aws_client
 
@@ -58,15 +58,7 @@ def test_the_101st_service_rule_is_refused_at_plan_time_and_nothing_is_stored(pe
     assert rules_on(env) == 100
 
     with pytest.raises(PlanFailed, match="already has 100 listener rules") as refused:
-        services.service_launch(
-            user=personas["alice"],
-            owner=personas["payments"],
-            slug="billing",
-            kind="ecs",
-            environment=env,
-            spec=ecs_spec(load_balancer={"path": "/billing/*"}),
-            confirm=True,
-        )
+        request(personas, "billing", confirm=True, load_balancer={"path": "/billing/*"})
     assert "Application Load Balancer" in str(refused.value)
     assert not Service.objects.filter(slug="billing").exists()
     assert rules_on(env) == 100
@@ -91,16 +83,12 @@ def test_a_rule_planned_while_there_was_room_is_refused_before_it_is_created(per
     launch(personas, slug="orders")
     deploy_table(personas)
     fill_listener(env, 99)
-    deployment = services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="billing",
-        kind="ecs",
-        environment=env,
-        spec=ecs_spec(
-            load_balancer={"path": "/billing/*"}, tables=[{"table": "orders-db", "access": "read"}]
-        ),
+    deployment = request(
+        personas,
+        "billing",
         confirm=True,
+        load_balancer={"path": "/billing/*"},
+        tables=[{"table": "orders-db", "access": "read"}],
     )
     fill_listener(env, 100)  # another deploy took the last rule meanwhile
 
@@ -133,15 +121,7 @@ def test_a_refused_rule_leaves_a_log_group_that_was_there_before(personas, aws_c
     fill_listener(env, 99)
     existing = names.ecs_log_group("billing", "dev")
     aws_client("logs").create_log_group(logGroupName=existing)
-    deployment = services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug="billing",
-        kind="ecs",
-        environment=env,
-        spec=ecs_spec(load_balancer={"path": "/billing/*"}),
-        confirm=True,
-    )
+    deployment = request(personas, "billing", confirm=True, load_balancer={"path": "/billing/*"})
     fill_listener(env, 100)
 
     done = run_inline(deployment)
