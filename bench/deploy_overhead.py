@@ -18,7 +18,9 @@ portal/gunicorn.conf.py; 1 plans them one after another). Until 2026-12-03 the w
 threads inside this process, so planning and running shared one interpreter lock, which
 production's two processes do not. The plain script runs its deployments one after another in
 this process, with the worker stopped. The planning line prints both the seconds until the last
-plan was confirmed and the requests' own seconds added up (what one thread would have taken).
+plan was confirmed and the requests' own seconds added up (what one thread would have taken),
+and the next line the web process's CPU per request (this process's CPU time while planning,
+which the load of the machine affects far less than the seconds).
 Usage: .venv/bin/python bench/deploy_overhead.py [N]
 """
 
@@ -99,7 +101,12 @@ def run(url):
         f"of the portal's seconds, planning the N deployments in {WEB_THREADS} web thread(s)"
         " (read AWS, write the service, instance, plan, audit and confirm rows; until the last"
         " was confirmed / the requests' own seconds added up): "
-        + ", ".join(f"{kind} {s:.2f} / {total:.2f}" for kind, (s, total) in PLANNING.items())
+        + ", ".join(f"{kind} {s:.2f} / {total:.2f}" for kind, (s, total, _) in PLANNING.items())
+    )
+    print(
+        "the web process's CPU per plan-and-confirm request (this process; the worker is its"
+        " own), ms: "
+        + ", ".join(f"{kind} {cpu / N * 1000:.1f}" for kind, (_, _, cpu) in PLANNING.items())
     )
 
 
@@ -185,7 +192,7 @@ def _portal_run(user, team, env, label, overrides, worker_pid):
 
     kind, _, variant = label.partition("-")
     before = aws.call_counts() + _worker_calls(worker_pid)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
 
     def request(i: int) -> tuple[int, float]:
         """One web request: plan and confirm deployment i (a connection of its own)."""
@@ -207,16 +214,17 @@ def _portal_run(user, team, env, label, overrides, worker_pid):
     else:
         answers = [request(i) for i in range(N)]
     ids = [pk for pk, _ in answers]
-    planned = time.perf_counter() - started
+    planned, cpu = time.perf_counter() - started, time.process_time() - cpu
     _wait(ids)
     seconds = time.perf_counter() - started
     statuses = set(Deployment.objects.filter(pk__in=ids).values_list("status", flat=True))
-    PLANNING[label] = (planned, sum(took for _, took in answers))
+    PLANNING[label] = (planned, sum(took for _, took in answers), cpu)
     return label, seconds, aws.call_counts() + _worker_calls(worker_pid) - before, statuses
 
 
-# kind → (seconds until the last plan was confirmed, the requests' own seconds added up)
-PLANNING: dict[str, tuple[float, float]] = {}
+# kind → (seconds until the last plan was confirmed, the requests' own seconds added up, this
+# process's CPU seconds meanwhile: the web side's alone, the worker being a process of its own)
+PLANNING: dict[str, tuple[float, float, float]] = {}
 # The web's threads (gunicorn's `threads` per process, portal/gunicorn.conf.py) serve the N
 # requests; SLIPWAY_WEB_THREADS=1 plans them one after another in this thread instead.
 WEB_THREADS = int(os.environ.get("SLIPWAY_WEB_THREADS", "8"))
