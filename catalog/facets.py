@@ -17,7 +17,14 @@ from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Count, F, Func, QuerySet, Value
 
-from catalog.filters import DEPLOYED, CatalogQuery, service_q, with_instance_filter
+from catalog.filters import (
+    DEPLOYED,
+    CatalogQuery,
+    search_tokens,
+    service_q,
+    tsquery,
+    with_instance_filter,
+)
 from catalog.models import Environment, Service, ServiceInstance, Team
 
 # How long facet counts are reused at most (a process's copy of the catalog-wide counts, and
@@ -198,6 +205,8 @@ def cached_facets(query: CatalogQuery, **kwargs) -> tuple[list[Facet], int]:
     catalog services' writes show at once and instance statuses within the cache time.
     """
     lookup = facets_lookup(query)
+    if lookup.found is None and lookup.stale:
+        lookup.found = facets_patch(lookup, query, **kwargs)
     if lookup.found is not None:
         return lookup.found
     return facets_store(lookup, query, **kwargs)
@@ -208,6 +217,7 @@ class FacetLookup:
     key: str
     version: tuple  # counts_version()
     found: tuple[list[Facet], int] | None  # None: not cached at this version (count them)
+    stale: bool = False  # cached at an older version (facets_patch may bring them up to date)
 
 
 def facets_lookup(query: CatalogQuery) -> FacetLookup:
@@ -223,20 +233,174 @@ def facets_lookup(query: CatalogQuery) -> FacetLookup:
     version = (found.get(_VERSION_KEY, 0), *clock[1:])
     cached = found.get(key)
     fresh = cached is not None and cached[0] == version
-    return FacetLookup(key, version, cached[1] if fresh else None)
+    # Stale: counted before a write, but after the last catalog_changed (which forgets all).
+    stale = cached is not None and not fresh and cached[0][0] == version[0]
+    return FacetLookup(key, version, cached[1] if fresh else None, stale=stale)
 
 
 def facets_store(lookup: FacetLookup, query: CatalogQuery, *, counted=None, **kwargs):
-    """Count the facets of `query` (or sum `counted`: the (combinations, pairs) a caller
-    already counted, see `counted_with_page`) and cache them with the version they are of."""
+    """Count the facets of `query` (or sum `counted`: the (combinations, pairs[, since]) a
+    caller already counted, see `counted_with_page`) and cache them with the version they are
+    of; with search words alone, also what they were summed from and when (`since`), for
+    `facets_patch` after the next write."""
     if kwargs.get("environments") is None:  # the caller had no need of them (the API)
         kwargs["environments"] = list(Environment.objects.all())
-    result = _facets(query, version=lookup.version, counted=counted, **kwargs)
-    cache.set(lookup.key, (lookup.version, result), FACET_CACHE_SECONDS)
+    if counted is None:
+        counted = _combos_and_pairs(
+            query, team_id=kwargs["team_id"], env_id=kwargs["env_id"], version=lookup.version
+        )
+    result = _facets(query, counted=counted[:2], **kwargs)
+    entries = {lookup.key: (lookup.version, result)}
+    if len(counted) == 3 and patchable(query):
+        entries[f"{lookup.key}:counted"] = counted
+    cache.set_many(entries, FACET_CACHE_SECONDS)
     return result
 
 
-def _combos_and_pairs(query, *, team_id, env_id, version) -> tuple[list, Counter]:
+# A patch reads at most this many changes; more (an import) and the counts are recounted.
+PATCH_LIMIT = 2000
+
+
+def patchable(query: CatalogQuery) -> bool:
+    """Search words alone (PostgreSQL): counts that `facets_patch` can bring up to date."""
+    return (
+        connection.vendor == "postgresql"
+        and bool(search_tokens(query.q))
+        and not (query.team or query.kind or query.lifecycle or query.environment)
+        and not (query.status or query.fuzzy)
+    )
+
+
+def facets_patch(lookup: FacetLookup, query: CatalogQuery, **kwargs):
+    """The counts of `query` brought up to date from those cached at an older version and the
+    changes since (catalog_facet_log, migration 0011), or None (not a patchable query, nothing
+    to patch from, too many changes): exact, and instead of recounting every match after each
+    write, only the changed services are read."""
+    if not patchable(query):
+        return None
+    stored = cache.get(f"{lookup.key}:counted")
+    if stored is None:
+        return None
+    counted = _patched(query, *stored)
+    if counted is None:
+        return None
+    return facets_store(lookup, query, counted=counted, **kwargs)
+
+
+def _patched(query: CatalogQuery, combos, pairs, since) -> tuple | None:
+    """(combinations, pairs, since) now, from those counted at `since` and the changes it did
+    not see, in one statement.
+
+    `since` is the counting statement's snapshot, the largest change id it saw and its own
+    transaction's id (if it had one). Unseen: a change of a transaction the snapshot does not
+    see, or any change with a larger id (the counting transaction's own later writes; its
+    earlier ones were counted, though an xid assigned after the last one to complete is not
+    "visible" in its own snapshot)."""
+    snapshot, seen, own = since
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            WITH log AS MATERIALIZED (
+                SELECT id, service_id, instance_id, inserted, old_owner, old_kind,
+                       old_lifecycle, old_document @@ to_tsquery('simple'::regconfig, %(q)s),
+                       old_service, old_environment, old_status
+                FROM catalog_facet_log
+                WHERE (xid >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
+                       AND NOT pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot)
+                       AND xid IS DISTINCT FROM %(own)s::xid8)
+                   OR id > %(seen)s
+                ORDER BY id LIMIT %(limit)s),
+            touched AS (SELECT service_id FROM log UNION SELECT old_service FROM log)
+            SELECT 0, * FROM log
+            UNION ALL
+            SELECT 1, id, id, NULL, NULL, owner_id, kind, lifecycle,
+                   search_document @@ to_tsquery('simple'::regconfig, %(q)s), NULL, NULL, NULL
+            FROM catalog_service WHERE id IN (SELECT service_id FROM touched)
+            UNION ALL
+            SELECT 2, id, service_id, id, NULL, NULL, NULL, NULL, NULL, NULL, environment_id,
+                   status
+            FROM catalog_serviceinstance WHERE service_id IN (SELECT service_id FROM touched)
+            UNION ALL
+            SELECT 3, (SELECT max(id) FROM catalog_facet_log), NULL, NULL,
+                   pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
+                   >= (SELECT below FROM catalog_facet_log_pruned),
+                   NULL, pg_current_snapshot()::text, pg_current_xact_id_if_assigned()::text,
+                   NULL, NULL, NULL, NULL
+            """,
+            {
+                "q": tsquery(query.q),
+                "snapshot": snapshot,
+                "seen": seen,
+                "own": own,
+                "limit": PATCH_LIMIT,
+            },
+        )
+        rows = cursor.fetchall()
+    log = sorted((row for row in rows if row[0] == 0), key=lambda row: row[1])
+    meta = next(row for row in rows if row[0] == 3)
+    if len(log) >= PATCH_LIMIT or not meta[4]:  # too many changes, or some already pruned
+        return None
+    since = (meta[6], meta[1] or 0, meta[7])
+    if not log:
+        return combos, pairs, since
+    services_now = {row[1]: row[5:9] for row in rows if row[0] == 1}  # owner, kind, life, match
+    instances_now: dict[int, list] = {}
+    for row in rows:
+        if row[0] == 2:
+            instances_now.setdefault(row[2], []).append((row[1], row[10], row[11]))
+    # Each changed row as it was when counted: its first change since says what it was.
+    service_then: dict[int, tuple | None] = {}
+    instance_then: dict[int, tuple | None] = {}
+    for (
+        _,
+        _,
+        service_id,
+        instance_id,
+        inserted,
+        owner,
+        kind,
+        life,
+        match,
+        old_service,
+        env,
+        st,
+    ) in log:
+        if instance_id is None:
+            if service_id not in service_then:
+                service_then[service_id] = None if inserted else (owner, kind, life, match)
+        elif instance_id not in instance_then:
+            instance_then[instance_id] = None if inserted else (old_service, env, st)
+    instances_then: dict[int, list] = {}
+    for then in instance_then.values():
+        if then is not None:
+            instances_then.setdefault(then[0], []).append((then[1], then[2]))
+    touched = {row[2] for row in log} | {row[9] for row in log if row[9] is not None}
+    combos_delta, pairs_delta = Counter(), Counter()
+    for service_id in touched:
+        now = services_now.get(service_id)
+        if now is not None and now[3]:
+            combos_delta[now[:3]] += 1
+            for _, env, status in instances_now.get(service_id, ()):
+                pairs_delta[(env, status)] += 1
+        then = service_then.get(service_id, now)
+        if then is not None and then[3]:
+            combos_delta[then[:3]] -= 1
+            for instance_id, env, status in instances_now.get(service_id, ()):
+                if instance_id not in instance_then:  # unchanged since
+                    pairs_delta[(env, status)] -= 1
+            for env, status in instances_then.get(service_id, ()):
+                pairs_delta[(env, status)] -= 1
+    summed = Counter()
+    for owner, kind, life, n in combos:
+        summed[(owner, kind, life)] += n
+    summed.update(combos_delta)
+    patched = [(*key, n) for key, n in summed.items() if n > 0]
+    new_pairs = Counter(pairs)
+    new_pairs.update(pairs_delta)
+    return patched, +new_pairs, since
+
+
+def _combos_and_pairs(query, *, team_id, env_id, version) -> tuple:
     """(team, kind, lifecycle) combinations of the services that pass the search and instance
     filters, and (environment, status) pairs of the instances of the services that pass the
     column filters.
@@ -254,7 +418,7 @@ def _combos_and_pairs(query, *, team_id, env_id, version) -> tuple[list, Counter
     return _from_cube(query, cube, deployed, team_id=team_id, env_id=env_id)
 
 
-def _from_queries(query, *, team_id, env_id) -> tuple[list, Counter]:
+def _from_queries(query, *, team_id, env_id) -> tuple:
     base = Service.objects.filter(
         service_q(query, team_id=team_id, skip=("team", "kind", "lifecycle"))
     )
@@ -291,11 +455,11 @@ def _instances_of(services: QuerySet) -> QuerySet:
     return ServiceInstance.objects.filter(condition)
 
 
-def _counted_together(matching: QuerySet) -> tuple[list, Counter]:
+def _counted_together(matching: QuerySet) -> tuple[list, Counter, tuple]:
     """Combinations and pairs of the same matching services in one statement (PostgreSQL):
     the search's index is read once, and one round trip instead of two."""
-    combos, pairs, _ = counted_with_page(matching.annotate(rank=Value(0.0)), limit=0)
-    return combos, pairs
+    combos, pairs, _, since = counted_with_page(matching.annotate(rank=Value(0.0)), limit=0)
+    return combos, pairs, since
 
 
 def one_pass(query: CatalogQuery) -> bool:
@@ -310,11 +474,13 @@ def one_pass(query: CatalogQuery) -> bool:
     )
 
 
-def counted_with_page(matching: QuerySet, *, limit: int) -> tuple[list, Counter, list]:
+def counted_with_page(matching: QuerySet, *, limit: int) -> tuple[list, Counter, list, tuple]:
     """The combinations and (environment, status) pairs of `matching` (services annotated with
-    `rank`), and the (pk, rank) of its first `limit` by rank then slug, in one statement: the
-    search's GIN index and the matches' rows are read once for the page and its counts (a
-    search that matches 13 % of 50,000 services spent most of its time reading them twice)."""
+    `rank`), the (pk, rank) of its first `limit` by rank then slug, and when they were counted
+    (the statement's snapshot and the largest change id it saw in catalog_facet_log: what
+    `facets_patch` needs), in one statement: the search's GIN index and the matches' rows are
+    read once for the page and its counts (a search that matches 13 % of 50,000 services spent
+    most of its time reading them twice)."""
     sql, params = (
         matching.order_by()
         .values_list("pk", "owner_id", "kind", "lifecycle", "slug", "rank")
@@ -336,7 +502,10 @@ def counted_with_page(matching: QuerySet, *, limit: int) -> tuple[list, Counter,
             SELECT 1, NULL, NULL, NULL, environment_id, status, count(*), NULL
             FROM catalog_serviceinstance
             WHERE service_id = ANY(ARRAY(SELECT id FROM matching))
-            GROUP BY 5, 6{page}
+            GROUP BY 5, 6
+            UNION ALL
+            SELECT 3, (SELECT max(id) FROM catalog_facet_log), pg_current_snapshot()::text,
+                   pg_current_xact_id_if_assigned()::text, NULL, NULL, NULL, NULL{page}
             """,  # noqa: S608 — the ORM's own SQL for `matching`, its values as parameters
             params,
         )
@@ -344,7 +513,8 @@ def counted_with_page(matching: QuerySet, *, limit: int) -> tuple[list, Counter,
     combos = [(owner, kind, life, n) for part, owner, kind, life, _, _, n, _ in rows if part == 0]
     pairs = Counter({(env, status): n for part, *_, env, status, n, _ in rows if part == 1})
     found = [(pk, rank) for part, pk, *_, rank in rows if part == 2]
-    return combos, pairs, found
+    since = next((snap, seen or 0, own) for part, seen, snap, own, *_ in rows if part == 3)
+    return combos, pairs, found, since
 
 
 def _from_cube(query, cube: Cube, deployed: tuple, *, team_id, env_id) -> tuple[list, Counter]:
@@ -367,13 +537,10 @@ def _from_cube(query, cube: Cube, deployed: tuple, *, team_id, env_id) -> tuple[
     return combos, pairs
 
 
-def _facets(
-    query, *, team, team_id, environments, env_id, version, counted=None
-) -> tuple[list[Facet], int]:
-    """Team, kind, lifecycle, environment and status facets, plus the total of matching rows."""
+def _facets(query, *, team, team_id, environments, env_id, counted) -> tuple[list[Facet], int]:
+    """Team, kind, lifecycle, environment and status facets, plus the total of matching rows,
+    from `counted`: (combinations, pairs) of `_combos_and_pairs`."""
     # 1. Column facets: the combinations summed per facet.
-    if counted is None:
-        counted = _combos_and_pairs(query, team_id=team_id, env_id=env_id, version=version)
     combos, pairs = counted
     by_team, by_kind, by_lifecycle = Counter(), Counter(), Counter()
     for owner_id, kind, lifecycle, n in combos:

@@ -27,6 +27,7 @@ from catalog.facets import (  # noqa: F401
     catalog_changed,
     counted_with_page,
     facets_lookup,
+    facets_patch,
     facets_store,
     one_pass,
 )
@@ -190,6 +191,8 @@ def catalog_page(*, query: CatalogQuery) -> CatalogPage:
 
     lookup = facets_lookup(query)
     counts = dict(team=team, team_id=team_id, environments=environments, env_id=environment_id)
+    if lookup.found is None and lookup.stale:  # counted before a write: patched if it can be
+        lookup.found = facets_patch(lookup, query, **counts)
     if lookup.found is None and one_pass(query):
         # A search whose counts are not cached: its first page and counts in one statement.
         services, counted = _services_and_counts(query, team_id=team_id)
@@ -217,10 +220,10 @@ def catalog_page(*, query: CatalogQuery) -> CatalogPage:
 
 
 def _services_and_counts(query: CatalogQuery, *, team_id) -> tuple[list[dict], tuple]:
-    """The first page of a search (`one_pass`) and its (combinations, pairs) to count facets
-    from: one statement reads the matches, then the page's rows by primary key."""
+    """The first page of a search (`one_pass`) and its (combinations, pairs, since) to count
+    facets from: one statement reads the matches, then the page's rows by primary key."""
     matching_qs = matching(query, team_id=team_id, environment_id=-1)
-    combos, pairs, found = counted_with_page(matching_qs, limit=PAGE_SIZE + 1)
+    combos, pairs, found, since = counted_with_page(matching_qs, limit=PAGE_SIZE + 1)
     rows = {
         row["pk"]: row
         for row in Service.objects.filter(pk__in=[pk for pk, _ in found]).values(*_ROW_FIELDS)
@@ -229,7 +232,7 @@ def _services_and_counts(query: CatalogQuery, *, team_id) -> tuple[list[dict], t
     for pk, score in found:
         if pk in rows:  # deleted since: skipped, as the next page would not show it either
             services.append({**rows[pk], "rank": score})
-    return _with_instances(services), (combos, pairs)
+    return _with_instances(services), (combos, pairs, since)
 
 
 def _services(query: CatalogQuery, *, team_id, environment_id) -> list[dict]:

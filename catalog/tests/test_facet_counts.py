@@ -93,7 +93,7 @@ def test_a_search_counts_the_same_in_one_statement(spread, q):
     """Search words alone are counted in one statement (PostgreSQL): the same combinations and
     (environment, status) pairs as grouped queries over the matching services."""
     query = CatalogQuery.from_params({"q": q})
-    combos, pairs = facets._from_queries(query, team_id=-1, env_id=-1)
+    combos, pairs, _since = facets._from_queries(query, team_id=-1, env_id=-1)
     matching = Service.objects.filter(search_q(q))
     grouped = matching.values_list("owner_id", "kind", "lifecycle").annotate(n=Count("*"))
     instances = ServiceInstance.objects.filter(service__in=matching).values_list(
@@ -114,11 +114,11 @@ def test_a_search_page_and_its_counts_in_one_statement_match_the_separate_ones(s
 
     query = CatalogQuery.from_params({"q": q})
     assert facets.one_pass(query)
-    together, (combos, pairs) = _services_and_counts(query, team_id=-1)
+    together, (combos, pairs, _since) = _services_and_counts(query, team_id=-1)
     apart = _services(query, team_id=-1, environment_id=-1)
     assert [(s["slug"], s["rank"]) for s in together] == [(s["slug"], s["rank"]) for s in apart]
     assert len(together) <= PAGE_SIZE + 1
-    expected_combos, expected_pairs = facets._from_queries(query, team_id=-1, env_id=-1)
+    expected_combos, expected_pairs, _ = facets._from_queries(query, team_id=-1, env_id=-1)
     assert _totals(combos) == _totals(expected_combos)
     assert +pairs == +expected_pairs
     assert (len(together) > 0) == (q != "nothing")

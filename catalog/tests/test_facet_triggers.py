@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Count
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from catalog import facets, services
 from catalog.filters import DEPLOYED, CatalogQuery
@@ -19,7 +22,7 @@ from deployments import decisions
 
 pytestmark = [
     pytest.mark.django_db,
-    pytest.mark.skipif("connection.vendor != 'postgresql'"),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's triggers"),
 ]
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "backstage"
@@ -279,3 +282,167 @@ def test_a_status_written_by_a_worker_shows_in_the_next_page_at_once(catalog):
     instance = ServiceInstance.objects.filter(environment=prod).exclude(status="failed").first()
     ServiceInstance.objects.filter(pk=instance.pk).update(status="failed")  # as _fail does
     assert failed_in_prod(facets.cached_facets(query, **kwargs)) == before + 1
+
+
+# --- search counts patched from the change log (migration 0011, facets.facets_patch) ----------
+WRITES = st.lists(
+    st.tuples(
+        st.sampled_from(
+            ["describe", "move", "status", "instance", "drop", "delete", "create", "relocate"]
+        ),
+        st.integers(min_value=0, max_value=10_000),
+        st.integers(min_value=0, max_value=10_000),
+    ),
+    min_size=1,
+    max_size=8,
+)
+
+
+def _write(action: str, a: int, b: int, *, n: int) -> None:
+    """One write of the catalog, chosen by (action, a, b): as users, workers and imports make."""
+    services_ = list(Service.objects.order_by("pk").values_list("pk", flat=True))
+    instances = list(ServiceInstance.objects.order_by("pk").values_list("pk", flat=True))
+    teams = list(Team.objects.order_by("pk"))
+    envs = list(Environment.objects.order_by("pk"))
+    statuses = ServiceInstance.Status.values
+    if action == "create" or not services_:
+        service = Service.objects.create(
+            slug=f"new-{n}-{a}",
+            name=["Ledger sync", "Billing", "Ledgers"][a % 3],
+            kind=Service.Kind.values[b % 3],
+            owner=teams[a % len(teams)],
+        )
+        for env in envs[: b % (len(envs) + 1)]:
+            ServiceInstance.objects.create(service=service, environment=env, status="healthy")
+        return
+    service_id = services_[a % len(services_)]
+    if action == "describe":  # in or out of the search
+        words = ["keeps the ledger", "pays invoices", "ledger and payments", ""][b % 4]
+        Service.objects.filter(pk=service_id).update(description=words)
+    elif action == "move":
+        change = [
+            {"owner": teams[b % len(teams)]},
+            {"kind": Service.Kind.values[b % 3]},
+            {"lifecycle": Service.Lifecycle.values[b % 3]},
+        ][a % 3]
+        Service.objects.filter(pk=service_id).update(**change)
+    elif action == "status" and instances:
+        ServiceInstance.objects.filter(pk=instances[b % len(instances)]).update(
+            status=statuses[a % len(statuses)]
+        )
+    elif action == "instance":
+        env = envs[b % len(envs)]
+        if not ServiceInstance.objects.filter(service_id=service_id, environment=env).exists():
+            ServiceInstance.objects.create(
+                service_id=service_id, environment=env, status=statuses[a % len(statuses)]
+            )
+    elif action == "relocate" and instances:  # an instance to another service
+        instance = ServiceInstance.objects.get(pk=instances[b % len(instances)])
+        if not ServiceInstance.objects.filter(
+            service_id=service_id, environment=instance.environment_id
+        ).exists():
+            ServiceInstance.objects.filter(pk=instance.pk).update(service_id=service_id)
+    elif action == "drop":
+        ServiceInstance.objects.filter(service_id=service_id).delete()
+    elif action == "delete":
+        Service.objects.filter(pk=service_id).delete()
+
+
+def assert_patched_exactly(query, counted) -> tuple:
+    """The counts patched from `counted` equal a recount; returns the patched ones."""
+    patched = facets._patched(query, *counted)
+    assert patched is not None
+    combos, pairs, _ = facets._from_queries(query, team_id=-1, env_id=-1)
+    assert _summed(patched[0]) == _summed(combos)
+    assert +patched[1] == +pairs
+    return patched
+
+
+class _Undo(Exception):
+    pass
+
+
+def another_transaction_completes() -> None:
+    """A transaction of another connection takes an xid and commits: the next snapshot's xmax
+    is then past this transaction's own xid, which that snapshot does not call "visible"."""
+    import psycopg
+
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as other:
+        other.execute("SELECT pg_current_xact_id()")
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(first=WRITES, then=WRITES, q=st.sampled_from(["ledger", "led", "ledger svc", "svc"]))
+def test_search_counts_patched_after_random_writes_equal_a_recount(catalog, first, then, q):
+    """Counts of a search, patched with the changes since they were counted (in this
+    transaction: the counting one's own later changes), twice in a row, equal a full recount;
+    every example is rolled back."""
+    query = CatalogQuery.from_params({"q": q})
+    try:
+        with transaction.atomic():
+            _write("describe", len(first), len(then), n=0)  # this transaction has an xid
+            another_transaction_completes()
+            counted = facets._from_queries(query, team_id=-1, env_id=-1)
+            for n, write in enumerate(first):
+                _write(*write, n=n)
+            counted = assert_patched_exactly(query, counted)
+            for n, write in enumerate(then):
+                _write(*write, n=100 + n)
+            assert_patched_exactly(query, counted)
+            raise _Undo
+    except _Undo:
+        pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_search_counts_patched_after_committed_writes_equal_a_recount(personas):
+    """The same across transactions: counted in one (autocommit), written in others."""
+    for n in range(8):
+        service = services.service_create(
+            user=personas["alice"],
+            owner=personas["payments"],
+            slug=f"ledger-{n}",
+            kind="lambda",
+        )
+        ServiceInstance.objects.create(service=service, environment=personas["dev"])
+    rng = random.Random(7)
+    for q in ("ledger", "led", "billing"):
+        query = CatalogQuery.from_params({"q": q})
+        counted = facets._from_queries(query, team_id=-1, env_id=-1)
+        for round_ in range(4):
+            for n in range(rng.randint(1, 6)):
+                _write(
+                    rng.choice(["describe", "move", "status", "instance", "create", "delete"]),
+                    rng.randrange(1000),
+                    rng.randrange(1000),
+                    n=round_ * 10 + n + len(q) * 100,
+                )
+            counted = assert_patched_exactly(query, counted)
+
+
+def test_a_search_after_a_write_is_patched_not_recounted(client, catalog):
+    """The first search page after a write reads the changed services (one statement), not
+    every match, and prints what a recount prints."""
+    client.force_login(catalog["alice"])
+    Service.objects.filter(slug__in=["svc-01", "svc-02"]).update(description="the ledger")
+
+    def body():
+        html = client.get("/catalog/", {"q": "ledger"}).content.decode()
+        return html.split('<div id="catalog"', 1)[1]
+
+    body()  # counted, and what it was counted from kept for the next write
+    Service.objects.filter(slug="svc-03").update(description="a ledger too")
+    ServiceInstance.objects.filter(service__slug="svc-01").update(status="failed")
+    with CaptureQueriesContext(connection) as queries:
+        patched = body()
+    assert any("catalog_facet_log" in q["sql"] for q in queries.captured_queries)
+    assert not any("WITH matching" in q["sql"] for q in queries.captured_queries)  # no recount
+    assert "<strong>3</strong> services" in patched
+    facets.catalog_changed()  # forget everything: a recount
+    assert body() == patched
