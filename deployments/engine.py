@@ -368,7 +368,7 @@ def _ensure_alarms(
 
     A failure here is shown in the log but does not undo a deployment that AWS accepted.
     """
-    from monitoring.services import alarms_ensure_defaults
+    from monitoring.services import alarms_apply_defaults
 
     try:
         with steplog.step(
@@ -378,10 +378,12 @@ def _ensure_alarms(
             finishing=finishing,
             defer_finish=True,
         ) as step:
-            rules = alarms_ensure_defaults(
-                instance=deployment.instance, actor=deployment.requested_by.get_username()
-            )
-            step.message = ", ".join(r.alarm_name for r in rules) or "none for this kind"
+            # For what this deployment applied (a first one has no applied spec yet).
+            step.message = alarms_apply_defaults(
+                instance=deployment.instance,
+                actor=deployment.requested_by.get_username(),
+                spec=deployment.spec,
+            ).summary
     except Exception:  # noqa: BLE001 — recorded on the step by steplog.step
         log.warning("Default alarms for deployment %s failed", deployment.pk, exc_info=True)
         return None

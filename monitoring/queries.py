@@ -142,15 +142,16 @@ def panels_for(target: Target) -> list[Panel]:
         ]
     if target.kind == "sns":
         ns = "AWS/SNS"
+        none = target.unwatched.get(ns, "")  # a service with only queues publishes nothing
         return [
             Panel(
                 "messages",
                 "Messages (first topic)",
                 "count",
                 (
-                    Series("Published", ns, "NumberOfMessagesPublished", "Sum"),
-                    Series("Delivered", ns, "NumberOfNotificationsDelivered", "Sum"),
-                    Series("Failed", ns, "NumberOfNotificationsFailed", "Sum"),
+                    Series("Published", ns, "NumberOfMessagesPublished", "Sum", none),
+                    Series("Delivered", ns, "NumberOfNotificationsDelivered", "Sum", none),
+                    Series("Failed", ns, "NumberOfNotificationsFailed", "Sum", none),
                 ),
             )
         ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,16 +14,21 @@ from catalog.models import ServiceInstance
 from deployments import names
 from monitoring import alarms
 from monitoring.models import AlarmEvent, AlarmRule
-from monitoring.targets import target_for
+from monitoring.targets import Target, target_for
 from portal.aws import aws_client
 
 ALARM_DESCRIPTION = "Managed by Slipway: change the threshold on the service's Metrics page."
 
 
-def _put_alarm(*, rule: AlarmRule, default: alarms.AlarmDefault, actor: str = "") -> None:
+def _put_alarm(
+    *, rule: AlarmRule, default: alarms.AlarmDefault, target: Target, actor: str = ""
+) -> None:
     """PutMetricAlarm is an upsert: calling it again with the same name replaces the alarm."""
     instance = rule.instance
-    target = target_for(instance)
+    if default.namespace in target.unwatched:
+        raise ValidationError(
+            f"{default.label} has nothing to watch: {target.unwatched[default.namespace]}."
+        )
     service = instance.service
     tags = names.tags(
         service_slug=service.slug,
@@ -45,14 +51,48 @@ def _put_alarm(*, rule: AlarmRule, default: alarms.AlarmDefault, actor: str = ""
     )
 
 
-def alarms_ensure_defaults(*, instance: ServiceInstance, actor: str = "") -> list[AlarmRule]:
+@dataclass(frozen=True)
+class DefaultAlarms:
+    """What ensuring an instance's default alarms did: the rules in CloudWatch, and the
+    defaults left out because the instance has nothing for them to watch (with why)."""
+
+    rules: list[AlarmRule]
+    unwatched: list[str]
+
+    @property
+    def summary(self) -> str:
+        """One line for the deployment log."""
+        if self.rules:
+            line = ", ".join(rule.alarm_name for rule in self.rules)
+            return "; ".join([line, *self.unwatched])
+        return "; ".join(self.unwatched) or "None for this kind"
+
+
+def alarms_ensure_defaults(
+    *, instance: ServiceInstance, actor: str = "", spec: dict | None = None
+) -> list[AlarmRule]:
     """Create (or re-apply) the default alarms of `instance`'s kind. Idempotent.
 
-    Steps: 1. a rule row per default, keeping a threshold the team already edited;
-    2. PutMetricAlarm for each with the rule's threshold (an upsert in CloudWatch).
-    The deployment engine calls this after every successful deployment, so an alarm deleted in
-    the console, or a threshold changed there, is put back to what Slipway shows.
+    The alarms watch what `spec` describes (by default the applied spec). See
+    `alarms_apply_defaults`, which also says which defaults had nothing to watch.
     """
+    return alarms_apply_defaults(instance=instance, actor=actor, spec=spec).rules
+
+
+def alarms_apply_defaults(
+    *, instance: ServiceInstance, actor: str = "", spec: dict | None = None
+) -> DefaultAlarms:
+    """Create (or re-apply) the default alarms of `instance`'s kind for `spec`. Idempotent.
+
+    The deployment engine calls this after every successful deployment with the spec it
+    applied (a first deployment has no applied spec yet; a redeploy may rename what is
+    watched), so an alarm deleted in the console, or a threshold changed there, is put back
+    to what Slipway shows. Steps: 1. a rule row per default, keeping a threshold the team
+    already edited; 2. PutMetricAlarm for each with the rule's threshold (an upsert in
+    CloudWatch). A default with nothing to watch (an SNS service with only queues) is left
+    out, and an alarm it had is deleted with its rule; any AWS error is raised.
+    """
+    target = target_for(instance, spec=spec)
     defaults = alarms.defaults_for(instance.service.kind)
     # One read for all the kind's rules (rows of the instance in hand: no read of it per rule).
     existing = {
@@ -61,13 +101,24 @@ def alarms_ensure_defaults(*, instance: ServiceInstance, actor: str = "") -> lis
             instance=instance, key__in=[default.key for default in defaults]
         )
     }
-    rules = []
+    rules, unwatched, stale = [], [], []
     for default in defaults:
+        if default.namespace in target.unwatched:
+            unwatched.append(
+                f"No {default.label.lower()} alarm: {target.unwatched[default.namespace]}"
+            )
+            if default.key in existing:
+                stale.append(existing[default.key])
+            continue
         rule = existing.get(default.key) or _rule_create(instance=instance, default=default)
         rule.instance = instance
-        _put_alarm(rule=rule, default=default, actor=actor)
+        _put_alarm(rule=rule, default=default, target=target, actor=actor)
         rules.append(rule)
-    return rules
+    if stale:
+        client = aws_client("cloudwatch", environment=instance.environment, actor=actor)
+        client.delete_alarms(AlarmNames=[rule.alarm_name for rule in stale])
+        AlarmRule.objects.filter(pk__in=[rule.pk for rule in stale]).delete()
+    return DefaultAlarms(rules=rules, unwatched=unwatched)
 
 
 def _rule_create(*, instance: ServiceInstance, default: alarms.AlarmDefault) -> AlarmRule:
@@ -114,7 +165,12 @@ def alarm_threshold_update(
     before = AlarmRule.objects.values_list("threshold", flat=True).get(pk=rule.pk)
     rule.threshold = threshold
     try:
-        _put_alarm(rule=rule, default=default, actor=user.get_username())
+        _put_alarm(
+            rule=rule,
+            default=default,
+            target=target_for(rule.instance),
+            actor=user.get_username(),
+        )
     except Exception:
         rule.threshold = before
         raise

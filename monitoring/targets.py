@@ -7,7 +7,7 @@ on the instance win over derived names, so a resource adopted under another name
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from catalog.models import Service, ServiceInstance
 from deployments import names
@@ -26,6 +26,9 @@ class Target:
     dimensions: dict[str, list[dict[str, str]]]  # namespace → dimensions
     log_group: str  # "" for kinds that write no logs (DynamoDB tables)
     alarm_prefix: str
+    # namespace → why the instance has nothing there to watch (an SNS service with no topic of
+    # its own): expected, not an error; the default alarms on it are left out.
+    unwatched: dict[str, str] = field(default_factory=dict)
 
 
 def _resource_values(instance: ServiceInstance) -> list[str]:
@@ -64,16 +67,16 @@ def _ecs(instance: ServiceInstance, service: str, env: str) -> dict:
     return dims
 
 
-def api_stage(instance: ServiceInstance) -> str:
-    spec = instance.applied_spec or {}
+def api_stage(instance: ServiceInstance, spec: dict | None = None) -> str:
+    spec = (instance.applied_spec if spec is None else spec) or {}
     # One stage per environment, named after it (the API Gateway provisioner's convention),
     # unless the API was adopted with a stage of its own (kept on the instance).
     own = (instance.resources or {}).get("stage_name")
     return own or spec.get("stage_name") or spec.get("stage") or instance.environment.slug
 
 
-def _apigateway(instance: ServiceInstance, service: str, env: str) -> dict:
-    stage = api_stage(instance)
+def _apigateway(instance: ServiceInstance, spec: dict, service: str, env: str) -> dict:
+    stage = api_stage(instance, spec)
     v2 = _first_match(_API_V2_ARN, _resource_values(instance))
     if v2:
         return {"AWS/ApiGateway": _dims(ApiId=v2.group(1), Stage=stage)}
@@ -81,10 +84,16 @@ def _apigateway(instance: ServiceInstance, service: str, env: str) -> dict:
     return {"AWS/ApiGateway": _dims(ApiName=name, Stage=stage)}
 
 
-def target_for(instance: ServiceInstance) -> Target:
-    """The metric dimensions, log group and alarm-name prefix of `instance`."""
+def target_for(instance: ServiceInstance, spec: dict | None = None) -> Target:
+    """The metric dimensions, log group and alarm-name prefix of `instance`.
+
+    `spec` is the spec the instance runs: by default the applied one; a deployment passes the
+    spec it is applying (a first deployment has no applied spec yet, a redeploy's may differ).
+    """
     service, env = instance.service.slug, instance.environment.slug
     kind = instance.service.kind
+    spec = (instance.applied_spec if spec is None else spec) or {}
+    unwatched: dict[str, str] = {}
     if kind == Service.Kind.LAMBDA:
         # An adopted function keeps its own name (interop/adopt_lambda.py records it).
         function = instance.resources.get("function_name") or names.lambda_function(service, env)
@@ -106,16 +115,20 @@ def target_for(instance: ServiceInstance) -> Target:
         dims = {"AWS/States": _dims(StateMachineArn=arn)}
         log_group = ""  # execution history is on the Executions page
     elif kind == Service.Kind.SNS:
-        topics = (instance.applied_spec or {}).get("topics") or []
-        first = names.sns_topic(service, env, topics[0]["name"]) if topics else ""
-        dims = {"AWS/SNS": _dims(TopicName=first)} if first else {}
+        topics = spec.get("topics") or []
+        dims = {}
+        if topics:
+            dims["AWS/SNS"] = _dims(TopicName=names.sns_topic(service, env, topics[0]["name"]))
+        else:
+            unwatched["AWS/SNS"] = "the service has no topic of its own, only queues"
         log_group = ""  # delivery logs are not switched on
     else:
-        dims = _apigateway(instance, service, env)
+        dims = _apigateway(instance, spec, service, env)
         log_group = names.api_access_log_group(service, env)
     return Target(
         kind=kind,
         dimensions=dims,
         log_group=log_group,
         alarm_prefix=names.alarm_prefix(service, env),
+        unwatched=unwatched,
     )

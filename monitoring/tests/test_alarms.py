@@ -1,6 +1,7 @@
 """Default alarms per kind in CloudWatch, threshold edits by owners, state and history."""
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 
 from monitoring import services
@@ -120,3 +121,23 @@ def test_alarm_state_is_on_the_page_and_in_the_history(client, personas, aws_cle
     assert AlarmEvent.objects.filter(rule=rule, state="ALARM").count() == 1
     client.get(reverse("monitoring:metrics", args=["orders"]))  # read again: recorded once
     assert AlarmEvent.objects.filter(rule=rule, state="ALARM").count() == 1
+
+
+def test_a_threshold_edit_with_nothing_to_watch_is_refused_with_why(
+    personas, aws_clean, make_instance
+):
+    instance = make_instance(
+        slug="audit", kind="sns", applied_spec={"kind": "sns", "topics": [{"name": "audited"}]}
+    )
+    (rule,) = services.alarms_ensure_defaults(instance=instance)
+    # The topic is gone from the applied spec (the rule row is from before).
+    instance.applied_spec = {"kind": "sns", "queues": [{"name": "all", "topic": "orders/x"}]}
+    instance.save()
+    rule.refresh_from_db()
+
+    with pytest.raises(ValidationError, match="the service has no topic of its own"):
+        services.alarm_threshold_update(rule=rule, threshold=3, user=personas["alice"])
+
+    rule.refresh_from_db()
+    assert rule.threshold == 1
+    assert cloudwatch_alarms()[0]["Threshold"] == 1

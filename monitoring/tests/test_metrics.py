@@ -211,3 +211,29 @@ def test_scale_and_failed_deployments_have_their_own_markers(
     assert panel.count("marker-scale") == 1
     assert panel.count("marker-failed") == 1
     assert panel.count("marker-deploy") == 0
+
+
+def test_sns_pages_chart_the_first_topic_or_say_there_is_none(
+    client, personas, aws_clean, make_instance
+):
+    make_instance(
+        slug="events", kind="sns", applied_spec={"kind": "sns", "topics": [{"name": "placed"}]}
+    )
+    queues = [{"name": "all", "topic": "events/placed"}]
+    make_instance(slug="audit", kind="sns", applied_spec={"kind": "sns", "queues": queues})
+    put(
+        "AWS/SNS",
+        "NumberOfMessagesPublished",
+        {"TopicName": "events-dev-placed"},
+        [(minutes_ago(3), 7)],
+    )
+    client.force_login(personas["alice"])
+
+    events = client.get(reverse("monitoring:metrics", args=["events"])).content.decode()
+    audit = client.get(reverse("monitoring:metrics", args=["audit"]))
+
+    assert series(chart_data(events, "messages"), "Published") == {minutes_ago(3): 7.0}
+    assert audit.status_code == 200
+    assert 'Published: <em class="muted">the service has no topic of its own, only queues' in (
+        audit.content.decode()
+    )
