@@ -1,7 +1,10 @@
-"""Filter counts ("facets") of the catalog page, cached and invalidated by catalog writes.
+"""Filter counts ("facets") of the catalog page.
 
 Each facet is counted under every *other* active filter, so its options say what choosing
-them would give.
+them would give. On PostgreSQL the database does the bookkeeping (migrations 0010, 0011):
+triggers keep the catalog-wide counts (`Cube`) and a clock of the writes (`counts_version`),
+and log what each write changed, so cached counts of a search are patched after a write
+(`facets_patch`) instead of recounted. Writes never recount anything.
 """
 
 from __future__ import annotations
