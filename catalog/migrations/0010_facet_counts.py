@@ -121,9 +121,32 @@ INSTANCES_UPDATED = add_instance_deltas(
     {locked_services("touched")}""",
 )
 
-# Whether a statement moved anything is a count(*), never EXISTS: over a join of the two
-# transition tables EXISTS plans a nested loop for its first row, which an UPDATE of 45,000
-# services that moves none (a backfill of created_at) runs to the end: ~45,000^2 comparisons.
+
+def each_time(sql: str, into: str = "") -> str:
+    """`sql` run by EXECUTE, so planned for the transition tables' actual sizes each time: a
+    function's static statements keep the plan made on their first run (for 1 row: nested
+    loops), which a statement of 45,000 rows then runs in ~45,000^2 comparisons. Whether a
+    statement moved anything is a count(*), never EXISTS (its fast-start nested loop runs to
+    the end when nothing moved)."""
+    return f"EXECUTE $q$ {sql.strip().rstrip(';')} $q${f' INTO {into}' if into else ''};"
+
+
+SERVICES_MOVED_COUNT = each_time(f"SELECT count(*) FROM ({SERVICES_MOVED}) moved", "moved_count")
+SERVICES_MOVED_ADDED = each_time(f"""
+    WITH moved AS ({SERVICES_MOVED})
+    INSERT INTO catalog_facet_services AS t (owner_id, kind, lifecycle, n)
+    SELECT owner_id, kind, lifecycle, sum(n) FROM (
+        SELECT old_owner AS owner_id, old_kind AS kind, old_lifecycle AS lifecycle, -1 AS n
+        FROM moved
+        UNION ALL SELECT owner_id, kind, lifecycle, 1 FROM moved) d
+    GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
+    ON CONFLICT (owner_id, kind, lifecycle) DO UPDATE SET n = t.n + excluded.n""")
+SERVICE_INSTANCES_MOVED_ADDED = each_time(SERVICE_INSTANCES_MOVED)
+INSTANCES_INSERTED_ADDED = each_time(INSTANCES_INSERTED)
+INSTANCES_DELETED_ADDED = each_time(INSTANCES_DELETED)
+INSTANCES_MOVED_COUNT = each_time(f"SELECT count(*) FROM ({INSTANCES_MOVED}) moves", "moved_count")
+INSTANCES_UPDATED_ADDED = each_time(INSTANCES_UPDATED)
+
 FUNCTIONS = f"""
 CREATE OR REPLACE FUNCTION catalog_facet_tick(services integer, instances integer) RETURNS void
 LANGUAGE sql AS $$
@@ -134,6 +157,8 @@ LANGUAGE sql AS $$
 $$;
 
 CREATE OR REPLACE FUNCTION catalog_facet_services_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved_count bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO catalog_facet_services AS t (owner_id, kind, lifecycle, n)
@@ -147,37 +172,36 @@ BEGIN
         GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
         ON CONFLICT (owner_id, kind, lifecycle) DO UPDATE SET n = t.n + excluded.n;
         IF FOUND THEN PERFORM catalog_facet_tick(1, 0); END IF;
-    ELSIF (SELECT count(*) FROM ({SERVICES_MOVED}) moved) = 0 THEN
-        -- Any update may change what a search finds (name, tags, description): a new version.
-        IF EXISTS (SELECT 1 FROM new_rows) THEN PERFORM catalog_facet_tick(1, 0); END IF;
     ELSE
-        WITH moved AS ({SERVICES_MOVED})
-        INSERT INTO catalog_facet_services AS t (owner_id, kind, lifecycle, n)
-        SELECT owner_id, kind, lifecycle, sum(n) FROM (
-            SELECT old_owner AS owner_id, old_kind AS kind, old_lifecycle AS lifecycle, -1 AS n
-            FROM moved
-            UNION ALL SELECT owner_id, kind, lifecycle, 1 FROM moved) d
-        GROUP BY 1, 2, 3 HAVING sum(n) <> 0 ORDER BY 1, 2, 3
-        ON CONFLICT (owner_id, kind, lifecycle) DO UPDATE SET n = t.n + excluded.n;
+        {SERVICES_MOVED_COUNT}
+        IF moved_count = 0 THEN
+            -- Any update may change what a search finds (name, tags...): a new version.
+            IF EXISTS (SELECT 1 FROM new_rows) THEN PERFORM catalog_facet_tick(1, 0); END IF;
+            RETURN NULL;
+        END IF;
+        {SERVICES_MOVED_ADDED}
         -- Their instances move with them.
-        {SERVICE_INSTANCES_MOVED}
+        {SERVICE_INSTANCES_MOVED_ADDED}
         PERFORM catalog_facet_tick(1, 1);
     END IF;
     RETURN NULL;
 END $$;
 
 CREATE OR REPLACE FUNCTION catalog_facet_instances_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    moved_count bigint;
 BEGIN
     IF TG_OP = 'INSERT' THEN
         IF NOT EXISTS (SELECT 1 FROM new_rows) THEN RETURN NULL; END IF;
-        {INSTANCES_INSERTED}
+        {INSTANCES_INSERTED_ADDED}
     ELSIF TG_OP = 'DELETE' THEN
         IF NOT EXISTS (SELECT 1 FROM old_rows) THEN RETURN NULL; END IF;
-        {INSTANCES_DELETED}
+        {INSTANCES_DELETED_ADDED}
     ELSE
         -- Updates of resources or applied_spec alone change no count.
-        IF (SELECT count(*) FROM ({INSTANCES_MOVED}) moves) = 0 THEN RETURN NULL; END IF;
-        {INSTANCES_UPDATED}
+        {INSTANCES_MOVED_COUNT}
+        IF moved_count = 0 THEN RETURN NULL; END IF;
+        {INSTANCES_UPDATED_ADDED}
     END IF;
     PERFORM catalog_facet_tick(0, 1);
     RETURN NULL;

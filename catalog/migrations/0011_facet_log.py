@@ -55,7 +55,7 @@ END $$;
 """
 
 FUNCTIONS = """
-CREATE FUNCTION catalog_facet_log_services() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION catalog_facet_log_services() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO catalog_facet_log (service_id, inserted) SELECT id, true FROM new_rows;
@@ -64,18 +64,20 @@ BEGIN
             (service_id, inserted, old_owner, old_kind, old_lifecycle, old_document)
         SELECT id, false, owner_id, kind, lifecycle, search_document FROM old_rows;
     ELSE
+        -- EXECUTE: planned for the transition tables' sizes each time (see 0010, each_time).
+        EXECUTE $q$
         INSERT INTO catalog_facet_log
             (service_id, inserted, old_owner, old_kind, old_lifecycle, old_document)
         SELECT o.id, false, o.owner_id, o.kind, o.lifecycle, o.search_document
         FROM old_rows o JOIN new_rows n ON n.id = o.id
         WHERE (o.owner_id, o.kind, o.lifecycle, o.search_document)
-              IS DISTINCT FROM (n.owner_id, n.kind, n.lifecycle, n.search_document);
+              IS DISTINCT FROM (n.owner_id, n.kind, n.lifecycle, n.search_document) $q$;
     END IF;
     IF random() < 0.002 THEN PERFORM catalog_facet_log_prune(); END IF;
     RETURN NULL;
 END $$;
 
-CREATE FUNCTION catalog_facet_log_instances() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE OR REPLACE FUNCTION catalog_facet_log_instances() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO catalog_facet_log (service_id, instance_id, inserted)
@@ -85,12 +87,13 @@ BEGIN
             (service_id, instance_id, inserted, old_service, old_environment, old_status)
         SELECT service_id, id, false, service_id, environment_id, status FROM old_rows;
     ELSE
+        EXECUTE $q$
         INSERT INTO catalog_facet_log
             (service_id, instance_id, inserted, old_service, old_environment, old_status)
         SELECT r.service_id, r.id, false, o.service_id, o.environment_id, o.status
         FROM old_rows o JOIN new_rows r ON r.id = o.id
         WHERE (o.service_id, o.environment_id, o.status)
-              IS DISTINCT FROM (r.service_id, r.environment_id, r.status);
+              IS DISTINCT FROM (r.service_id, r.environment_id, r.status) $q$;
     END IF;
     IF random() < 0.002 THEN PERFORM catalog_facet_log_prune(); END IF;
     RETURN NULL;
