@@ -303,15 +303,19 @@ def _patched(query: CatalogQuery, combos, pairs, since) -> tuple | None:
     with connection.cursor() as cursor:
         cursor.execute(
             """
-            WITH log AS MATERIALIZED (
+            WITH unseen AS (
+                -- Two index range scans (an OR of the two read every logged change).
+                SELECT id FROM catalog_facet_log WHERE id > %(seen)s
+                UNION
+                SELECT id FROM catalog_facet_log
+                WHERE xid >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
+                  AND NOT pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot)
+                  AND xid IS DISTINCT FROM %(own)s::xid8),
+            log AS MATERIALIZED (
                 SELECT id, service_id, instance_id, inserted, old_owner, old_kind,
                        old_lifecycle, old_document @@ to_tsquery('simple'::regconfig, %(q)s),
                        old_service, old_environment, old_status
-                FROM catalog_facet_log
-                WHERE (xid >= pg_snapshot_xmin(%(snapshot)s::pg_snapshot)
-                       AND NOT pg_visible_in_snapshot(xid, %(snapshot)s::pg_snapshot)
-                       AND xid IS DISTINCT FROM %(own)s::xid8)
-                   OR id > %(seen)s
+                FROM catalog_facet_log WHERE id IN (SELECT id FROM unseen)
                 ORDER BY id LIMIT %(limit)s),
             touched AS (SELECT service_id FROM log UNION SELECT old_service FROM log)
             SELECT 0, * FROM log
