@@ -17,7 +17,9 @@ from api.schemas import DeploymentDetailOut, Error, FormErrors
 from api.spec_schemas import LaunchIn, ScaleIn, UpdateIn
 from catalog.access import get_deployment_for_user, get_instance_for_user
 from catalog.models import Environment, Membership, Team
+from catalog.services import SlugTaken
 from deployments import services as deploy_services
+from deployments.forms.common import NAME_TAKEN
 from deployments.guardrails import GuardrailViolation
 from deployments.models import Deployment
 from deployments.specs import SPECS, context_errors
@@ -104,20 +106,25 @@ def launch_service(request, payload: LaunchIn):
         if kind == "apigateway":
             data["stage"] = env.slug  # the stage is named after the environment
         spec = _typed(kind, data, environment=env, name=payload.name)
-        deployment = _refusals(
-            lambda: deploy_services.service_launch(
-                user=request.user,
-                owner=owner,
-                slug=payload.name,
-                kind=kind,
-                environment=env,
-                spec=spec,
-                code=code,
-                description=payload.description,
-                confirm=True,
-                source="api",
+        try:
+            deployment = _refusals(
+                lambda: deploy_services.service_launch(
+                    user=request.user,
+                    owner=owner,
+                    slug=payload.name,
+                    kind=kind,
+                    environment=env,
+                    spec=spec,
+                    code=code,
+                    description=payload.description,
+                    confirm=True,
+                    source="api",
+                )
             )
-        )
+        except SlugTaken:
+            # The name is in the catalog (the INSERT's unique check, also when another launch
+            # took it a moment ago): the create form's words, under the body's `name`.
+            raise FormInvalid({"name": [NAME_TAKEN]}) from None
         out["target"] = deployment
         out["after"] = deployment.spec
     return Status(201, _detail(deployment))

@@ -8,7 +8,7 @@ each object with its own LogEntry save keeps the mirror working for bulk deletes
 
 from django.contrib import admin
 from django.contrib.admin.models import DELETION, LogEntry
-from django.db import models
+from django.db import IntegrityError, models
 
 
 class AuditedModelAdmin(admin.ModelAdmin):
@@ -17,6 +17,20 @@ class AuditedModelAdmin(admin.ModelAdmin):
     # A URL typed without a scheme means https (Django 6's default; Django 5.2 warns that
     # its http default goes away).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        """Django's add/change page, answering a unique value taken by another request between
+        the form's check and its INSERT (two people, one slug) as the form answers one taken
+        before: Django saves the object, its inlines and the log in one transaction, rolled
+        back whole at the IntegrityError; the same POST validated again finds the other row
+        and shows the form's own field error (HTTP 200, nothing written). A second
+        IntegrityError (a constraint the form does not check) is raised as before."""
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except IntegrityError:
+            if request.method != "POST":
+                raise
+            return super().changeform_view(request, object_id, form_url, extra_context)
 
     def log_deletions(self, request, queryset):
         return [

@@ -11,6 +11,18 @@ from catalog.specs import check_tags, settings_checked
 from portal.bulk import rows_insert
 
 
+class SlugTaken(ValidationError):
+    """A new service's slug was taken by another request after the caller's check (two people,
+    one name, at the same moment): the INSERT's unique constraint refused it. Worded as
+    full_clean's unique check words it ({"slug": [...]}), so a caller that shows full_clean's
+    errors shows this one the same way; a caller whose form asks for the name under another
+    field (the deploy forms' and the API launch's `name`) catches this class."""
+
+    def __init__(self, slug: str):
+        super().__init__({"slug": Service().unique_error_message(Service, ["slug"])})
+        self.slug = slug
+
+
 def _catalog_fields(service: Service, depends_on: list[str] | None = None) -> dict:
     """The audited snapshot of a service's catalog data. `depends_on`, when the caller knows
     it (a service just inserted has none), saves reading it."""
@@ -110,7 +122,9 @@ def _service_insert(
 ) -> Service:
     """Validate, insert and audit a new service row (the caller checked the user).
     `unique_by_database`, for a caller whose transaction ends at an error (no savepoint): the
-    slug's uniqueness is the INSERT's own check, answered with full_clean's words."""
+    slug's uniqueness is the INSERT's own check, not read before. Either way a slug taken
+    between the check and the INSERT is refused with SlugTaken (a ValidationError), never an
+    IntegrityError; the caller's transaction (or savepoint) is left to roll back."""
     service = Service(
         slug=slug,
         name=name or slug,
@@ -126,10 +140,10 @@ def _service_insert(
     try:
         service.save()
     except IntegrityError as exc:
-        if not unique_by_database or "slug" not in str(exc):
+        if "slug" not in str(exc):
             raise
-        # Taken since the form checked it (two people, one name): what full_clean says.
-        raise ValidationError({"slug": service.unique_error_message(Service, ["slug"])}) from exc
+        # Taken since the form (or full_clean above) checked it: what full_clean says.
+        raise SlugTaken(slug) from exc
     audit_record(
         actor=user,
         action="service.create",
@@ -155,7 +169,7 @@ def service_launch_rows(
     `owner` and whose transaction makes them all or nothing (no savepoints). The service is
     audited as service_create audits it; a new service has no instance to look for; the
     catalog's counts are refreshed once for both rows. A slug taken (since the create form
-    checked it, say) is refused with full_clean's ValidationError, as service_create's.
+    checked it, say) is refused with SlugTaken, full_clean's ValidationError, as service_create's.
     `status`: the instance's (a launch confirmed at once inserts it `deploying`)."""
     service = _service_insert(
         user=user,

@@ -9,9 +9,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from catalog import selectors as catalog_selectors
 from catalog.access import get_deployment_for_user, get_instance_for_user, get_service_for_user
+from catalog.services import SlugTaken
 from costs import selectors as cost_selectors
 from costs.panel import CostPanel
 from deployments import kinds, live, selectors, services, timed
+from deployments.forms.common import NAME_TAKEN
 from deployments.guardrails import GuardrailViolation
 from deployments.models import Deployment
 
@@ -57,6 +59,9 @@ def service_new(request, kind):
             )
         except REFUSALS as exc:
             form.add_error(None, str(exc))
+        except SlugTaken:
+            # Someone launched this name after the form's check: the form's own answer.
+            form.add_error("name", NAME_TAKEN)
         else:
             cost.save(instance=deployment.instance, user=request.user)
             return redirect(deployment)

@@ -206,6 +206,10 @@ def _record(*, environment, adopter, live, owner, slug, user, description, join_
                     "another name."
                 )
             claims.claim(identity, instance)
+    except catalog_services.SlugTaken as exc:
+        raise ValidationError(
+            f"A service named {slug} was added a moment ago; choose another name."
+        ) from exc
     except IntegrityError as exc:
         holder = claims.catalog_holder(identity)
         raise ValidationError(

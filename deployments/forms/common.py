@@ -6,6 +6,10 @@ from django.core.exceptions import ValidationError
 from catalog.models import Environment, Service, Team, slug_validator
 from portal import forms as portal_forms
 
+# The create form's answer to a name in the catalog; the same words when the name is taken
+# after the form's check (deployments.views, the API's launch: catalog.services.SlugTaken).
+NAME_TAKEN = "A service with this name already exists."
+
 
 class TeamChoiceField(forms.ModelChoiceField):
     """A choice among the teams the form was given, which the form reads once (`known`): the
@@ -74,7 +78,7 @@ class NewServiceFields(portal_forms.Form):
         if getattr(self, "existing", None) and name == self.existing.slug:
             return name
         if Service.objects.filter(slug=name).exists():
-            raise forms.ValidationError("A service with this name already exists.")
+            raise forms.ValidationError(NAME_TAKEN)
         return name
 
 
