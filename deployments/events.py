@@ -19,7 +19,6 @@ How it stays out of the deployment's way (an outbox):
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import time
@@ -38,6 +37,7 @@ from pydantic import BaseModel, Field
 from deployments import names
 from deployments.models import Deployment, DeploymentEvent
 from portal.aws import aws_client, error_message, is_not_found
+from portal.db import savepoint_if_in_transaction
 
 log = logging.getLogger(__name__)
 
@@ -180,15 +180,8 @@ def deployment_event_record(
             )["n"]
         sequence = (last or 0) + 1
         event_id = str(uuid.uuid4())
-        # Inside a caller's transaction a savepoint keeps it usable after a lost race; outside
-        # one the INSERT is a statement of its own (no transaction to open and commit).
-        block = (
-            transaction.atomic()
-            if transaction.get_connection().in_atomic_block
-            else contextlib.nullcontext()
-        )
         try:
-            with block:
+            with savepoint_if_in_transaction():
                 event = DeploymentEvent.objects.create(
                     deployment_id=deployment_id,
                     sequence=sequence,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 from django.contrib.auth.models import AbstractBaseUser
@@ -16,6 +15,7 @@ from monitoring import alarms
 from monitoring.models import AlarmEvent, AlarmRule
 from monitoring.targets import Target, target_for
 from portal.aws import aws_client
+from portal.db import savepoint_if_in_transaction
 
 ALARM_DESCRIPTION = "Managed by Slipway: change the threshold on the service's Metrics page."
 
@@ -126,13 +126,8 @@ def _rule_create(*, instance: ServiceInstance, default: alarms.AlarmDefault) -> 
 
     Outside a transaction the INSERT is a statement of its own; inside one a savepoint keeps
     the transaction usable after losing the race (the unique (instance, key) constraint)."""
-    block = (
-        transaction.atomic()
-        if transaction.get_connection().in_atomic_block
-        else contextlib.nullcontext()
-    )
     try:
-        with block:
+        with savepoint_if_in_transaction():
             return AlarmRule.objects.create(
                 instance=instance,
                 key=default.key,

@@ -12,8 +12,9 @@ import pytest
 
 from catalog.models import ServiceInstance
 from conftest import launch_lambda
-from deployments import services
 from deployments.models import Deployment, DeploymentStep
+from deployments.tests.test_deploy_calls import launch as launch_kind
+from deployments.tests.test_deploy_calls import update as redeploy
 from deployments.tests.test_provision_apigateway import api_spec, make_target
 from deployments.tests.test_provision_dynamodb import table_spec
 from deployments.tests.test_provision_ecs import ecs_spec
@@ -44,20 +45,7 @@ def run(deployment: Deployment) -> tuple[Deployment, str]:
 def launch(personas, kind: str, slug: str, spec: dict) -> Deployment:
     if kind == "lambda":
         return launch_lambda(personas, slug, **{k: v for k, v in spec.items() if k != "kind"})
-    return services.service_launch(
-        user=personas["alice"],
-        owner=personas["payments"],
-        slug=slug,
-        kind=kind,
-        environment=personas["dev"],
-        spec=spec,
-        confirm=True,
-    )
-
-
-def redeploy(personas, deployment: Deployment, spec: dict) -> Deployment:
-    instance = ServiceInstance.objects.get(pk=deployment.instance_id)
-    return services.deployment_request(instance=instance, spec=spec, user=personas["alice"])
+    return launch_kind(personas, kind, slug, spec)
 
 
 def alarms(slug: str) -> dict[str, tuple[str, str, list[dict]]]:
