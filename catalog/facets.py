@@ -34,6 +34,10 @@ from catalog.models import Environment, Service, ServiceInstance, Team
 # the counts of one question in the shared cache); writes show at once (see counts_version).
 FACET_CACHE_SECONDS = getattr(settings, "CATALOG_FACET_CACHE_SECONDS", 30)
 _VERSION_KEY = "catalog:facets:version"
+# Part of every cached entry's key: a release that changes what an entry holds changes it, so
+# processes of the release before (a rolling upgrade: Redis outlives them) and of this one
+# never read each other's entries. 2: (version tuple, facets) and the ":counted" patch data.
+_ENTRY_FORMAT = 2
 TEAM_FACET_LIMIT = 12  # the team facet lists the largest teams; the teams page has them all
 
 
@@ -228,7 +232,7 @@ def facets_lookup(query: CatalogQuery) -> FacetLookup:
     filters = (query.q.lower(), query.team, query.kind, query.lifecycle)
     filters += (query.environment, query.status, query.fuzzy)
     digest = hashlib.sha1(repr(filters).encode(), usedforsecurity=False).hexdigest()
-    key = f"catalog:facets:{digest}"
+    key = f"catalog:facets:{_ENTRY_FORMAT}:{digest}"
     # The database's clock, then one round trip for the generation and these counts, stored
     # with the version they were counted at: counts from before the latest write are not used.
     clock = counts_version(0)  # first: the counts read after it are never older than it
