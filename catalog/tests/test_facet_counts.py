@@ -18,14 +18,15 @@ def _totals(combos) -> Counter:
     return summed
 
 
-@pytest.fixture
-def spread(personas):
+def spread_catalog(personas, *, count: int, statuses, kind_of) -> dict:
+    """`count` services spread over two teams, three kinds, three lifecycles and up to three
+    environments (a staging one added), with instances in `statuses`; the personas, "staging"
+    and "envs" (dev, staging, prod). Shared with test_facet_triggers."""
     staging = Environment.objects.create(
         slug="staging", name="Staging", aws_account_id="123456789012", order=1
     )
     envs = [personas["dev"], staging, personas["prod"]]
-    statuses = ["healthy", "failed", "deploying", "drifted", "deleted", "not_deployed"]
-    for n in range(24):
+    for n in range(count):
         owner, user = (
             (personas["payments"], personas["alice"])
             if n % 3
@@ -35,7 +36,7 @@ def spread(personas):
             user=user,
             owner=owner,
             slug=f"svc-{n:02d}",
-            kind=["lambda", "ecs", "apigateway"][n % 3 - 1 if n % 5 else 0],
+            kind=["lambda", "ecs", "apigateway"][kind_of(n)],
             lifecycle=["production", "experimental", "deprecated"][n % 4 % 3],
         )
         for e, env in enumerate(envs):
@@ -43,7 +44,15 @@ def spread(personas):
                 ServiceInstance.objects.create(
                     service=service, environment=env, status=statuses[(n * 7 + e) % 6]
                 )
-    return {**personas, "staging": staging}
+    return {**personas, "staging": staging, "envs": envs}
+
+
+@pytest.fixture
+def spread(personas):
+    statuses = ["healthy", "failed", "deploying", "drifted", "deleted", "not_deployed"]
+    return spread_catalog(
+        personas, count=24, statuses=statuses, kind_of=lambda n: n % 3 - 1 if n % 5 else 0
+    )
 
 
 @pytest.mark.parametrize(

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from catalog import facets, services
 from catalog.filters import DEPLOYED, CatalogQuery
 from catalog.models import Environment, Service, ServiceInstance, Team
+from catalog.tests.test_facet_counts import spread_catalog
 from deployments import decisions
 
 pytestmark = [
@@ -74,30 +75,8 @@ def assert_exact():
 
 @pytest.fixture
 def catalog(personas):
-    staging = Environment.objects.create(
-        slug="staging", name="Staging", aws_account_id="123456789012", order=1
-    )
-    envs = [personas["dev"], staging, personas["prod"]]
     statuses = ServiceInstance.Status.values
-    for n in range(12):
-        owner, user = (
-            (personas["payments"], personas["alice"])
-            if n % 3
-            else (personas["search"], personas["charlie"])
-        )
-        service = services.service_create(
-            user=user,
-            owner=owner,
-            slug=f"svc-{n:02d}",
-            kind=["lambda", "ecs", "apigateway"][n % 3],
-            lifecycle=["production", "experimental", "deprecated"][n % 4 % 3],
-        )
-        for e, env in enumerate(envs):
-            if (n + e) % 4:
-                ServiceInstance.objects.create(
-                    service=service, environment=env, status=statuses[(n * 7 + e) % 6]
-                )
-    return {**personas, "staging": staging, "envs": envs}
+    return spread_catalog(personas, count=12, statuses=statuses, kind_of=lambda n: n % 3)
 
 
 def test_the_migration_counted_the_rows_already_there_and_the_fixture_rows(catalog):
